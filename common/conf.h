@@ -1,0 +1,77 @@
+/* conf.h - command line and config file, one option table per program */
+#ifndef VMF_CONF_H
+#define VMF_CONF_H
+
+#include <stdio.h>
+
+enum conf_type {
+	CONF_STR,	/* char ** */
+	CONF_INT,	/* long *, bounded by min..max */
+	CONF_BOOL,	/* int *; takes no argument on the command line */
+	CONF_LIST,	/* struct conf_list *, repeatable */
+};
+
+struct conf_list {
+	char **v;
+	size_t n;
+};
+
+/**
+ * struct conf_opt - one option: a long option and the same key in -c FILE
+ * @name:	long option / config key
+ * @short_opt:	short option letter, or 0
+ * @type:	value type
+ * @var:	where the value goes
+ * @arg:	argument name shown in --help
+ * @help:	one line of help
+ * @min, @max:	bounds for CONF_INT
+ */
+struct conf_opt {
+	const char *name;
+	int short_opt;
+	enum conf_type type;
+	void *var;
+	const char *arg;
+	const char *help;
+	long min, max;
+};
+
+/* Options every program has. */
+struct conf_std {
+	char *config;
+	int check;
+	int foreground;
+	int debug;
+	char *pidfile;
+};
+
+/* conf_parse() results besides 0 */
+#define CONF_DONE	1	/* --help or --version printed: exit 0 */
+
+/**
+ * conf_parse() - parse -c FILE (if given) then the command line
+ * @prog:	program name for messages
+ * @synopsis:	usage line(s) after the program name
+ * @opts:	option table, terminated by an entry with a NULL name
+ * @std:	standard options
+ * @argc, @argv: command line
+ * @first_arg:	set to the index of the first non-option argument (may be NULL
+ *		if the program takes none, then extra arguments are an error)
+ *
+ * Return: 0, CONF_DONE, -EXIT_USAGE (bad command line, message printed) or
+ * -EXIT_CONFIG (bad config file, message printed naming file and line)
+ */
+int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *opts,
+	       struct conf_std *std, int argc, char **argv, int *first_arg);
+
+/** conf_load_file() - apply config file @path; Return: 0 or -EXIT_CONFIG */
+int conf_load_file(const char *prog, const char *path, const struct conf_opt *opts,
+		   struct conf_std *std);
+
+/** conf_print() - the effective configuration, in config file syntax */
+void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std);
+
+/** conf_usage() - the --help text */
+void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts);
+
+#endif /* VMF_CONF_H */

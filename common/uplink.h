@@ -1,0 +1,88 @@
+/* uplink.h - the port side of the wire protocol: DEALER, CURVE, Hello, keepalives, reconnects */
+#ifndef VMF_UPLINK_H
+#define VMF_UPLINK_H
+
+#include <stdint.h>
+#include <zmq.h>
+
+#include "cert.h"
+#include "codec.h"
+
+struct uplink_conf {
+	const char *endpoint;
+	const char *server_key;	/* public certificate of the switch */
+	const char *key;	/* our secret certificate */
+	const char *network;
+	const char *name;
+	long mtu;
+	int insecure;
+};
+
+enum uplink_state {
+	UPLINK_HELLO,		/* (re)connecting: Hello sent every second until Welcome */
+	UPLINK_UP,		/* welcomed: frames flow */
+	UPLINK_REFUSED,		/* the switch refused our key: new socket after a backoff */
+};
+
+struct uplink_ctr {
+	uint64_t tx_msgs, tx_frames, tx_bytes;
+	uint64_t rx_msgs, rx_frames, rx_bytes;
+	uint64_t drop_down;	/* frames dropped while the switch was away */
+	uint64_t drop_full;	/* frames dropped: queue to the switch full */
+	uint64_t malformed;	/* undecodable messages from the switch */
+	uint64_t sessions;	/* Welcomes received */
+};
+
+struct uplink {
+	struct uplink_conf conf;
+	void *ctx;
+	void *sock;
+	void *mon;
+	char mon_ep[64];
+	enum uplink_state state;
+	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN], srv[CERT_KEY_LEN];
+	uint32_t port_id;
+	uint32_t mtu;
+	uint32_t keepalive_ms;
+	uint64_t last_rx_ms, next_hello_ms, next_ka_ms, retry_ms, backoff_ms;
+	uint64_t ka_seq;
+	struct codec_arena arena;
+	struct uplink_ctr ctr;
+};
+
+/**
+ * uplink_init() - load keys and create the socket; nothing is sent yet
+ * Return: 0, or -errno with the reason logged (names the key file and the fix)
+ */
+int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx);
+void uplink_free(struct uplink *u);
+
+/** uplink_pollitems() - fill 2 items: data socket, monitor socket */
+void uplink_pollitems(struct uplink *u, zmq_pollitem_t *items);
+
+/** uplink_timeout() - ms until uplink_tick() has work */
+long uplink_timeout(struct uplink *u, uint64_t now);
+
+/** uplink_tick() - Hello resends, keepalives, liveness, refusal backoff */
+void uplink_tick(struct uplink *u, uint64_t now);
+
+/** uplink_monitor() - handle socket monitor events (call when its item is readable) */
+void uplink_monitor(struct uplink *u);
+
+/**
+ * uplink_recv() - next frame batch from the switch; control messages are
+ * handled inside. Return: 1 with @batch set (valid until the next call),
+ * 0 when nothing more is ready
+ */
+int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
+
+/**
+ * uplink_send() - send @n frames as one message; dropped and counted if the
+ * switch is away or its queue is full. Return: frames sent
+ */
+size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n);
+
+/** uplink_bye() - tell the switch we are leaving */
+void uplink_bye(struct uplink *u, const char *reason);
+
+#endif /* VMF_UPLINK_H */

@@ -1,0 +1,508 @@
+/* backend.c - the guest side of a NIC process: QEMU stream/dgram sockets, passed fds, TAP */
+
+/*
+ * DOC: Theory of operation
+ *
+ * Stream (QEMU -netdev stream / socket, unix or TCP):
+ *   connect mode - QEMU listens (stream,server=on / socket,listen=). We
+ *     connect, and when the connection ends (QEMU restarted, or not started
+ *     yet) we try again every 200 ms doubling to 2 s. QEMU re-arms its accept,
+ *     so either side may restart.
+ *   listen mode - QEMU connects (stream,server=off / socket,connect=). QEMU
+ *     7.2 never reconnects, so a restarted NIC process needs a restarted QEMU
+ *     in this mode; prefer connect mode or dgram. A new connection replaces
+ *     the current one (the old peer is gone or being replaced).
+ *   A bad length prefix drops the connection (framing is lost).
+ * Datagram (-netdev dgram with unix paths, or a SOCK_DGRAM fd): one frame per
+ *   datagram, stateless; either side may restart. Frames to a QEMU that is
+ *   not there are dropped and counted.
+ * TAP: IFF_TAP | IFF_NO_PI, one frame per read()/write().
+ *
+ * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
+ * it over as one batch; nothing waits for a batch to fill. Frames outside
+ * 14 .. max_frame bytes are dropped and counted here, before they cost a
+ * trip to the switch.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "codec.h"
+#include "log.h"
+#include "util.h"
+
+#define RX_BUF		(1024 * 1024)
+#define TX_BUF		(1024 * 1024)
+#define RETRY_MIN_MS	200
+#define RETRY_MAX_MS	2000
+
+static struct ratelimit rl_be = RATELIMIT_INIT;
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ? -errno : 0;
+}
+
+static void tune_stream(struct backend *be, int fd)
+{
+	int one = 1, buf = 1024 * 1024;
+
+	if (be->remote.family == AF_INET || be->remote.family == AF_INET6 ||
+	    be->local.family == AF_INET || be->local.family == AF_INET6)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+}
+
+const char *backend_describe(const struct backend *be, char *buf, size_t len)
+{
+	switch (be->kind) {
+	case BE_STREAM_CONNECT:
+		snprintf(buf, len, "stream %s", be->remote.text);
+		break;
+	case BE_STREAM_LISTEN:
+		snprintf(buf, len, "stream-listen %s", be->local.text);
+		break;
+	case BE_STREAM_FD:
+		snprintf(buf, len, "stream fd");
+		break;
+	case BE_DGRAM:
+		snprintf(buf, len, "dgram %s,%s", be->local.text, be->remote.text);
+		break;
+	case BE_DGRAM_FD:
+		snprintf(buf, len, "dgram fd");
+		break;
+	case BE_TAP:
+		snprintf(buf, len, "tap %s%s%s", be->ifname, *be->netns ? " netns " : "", be->netns);
+		break;
+	}
+	return buf;
+}
+
+/* Connection lost or refused: close, and (connect mode) retry after a backoff. */
+static void stream_down(struct backend *be, const char *why)
+{
+	char d[300];
+
+	if (be->fd >= 0) {
+		log_rl(&rl_be, LOG_WARNING, "%s: %s", backend_describe(be, d, sizeof(d)), why);
+		close(be->fd);
+		be->fd = -1;
+	}
+	stream_rx_reset(&be->rx);
+	be->tx.start = be->tx.end = 0;
+	if (be->kind == BE_STREAM_CONNECT) {
+		be->backoff_ms = be->backoff_ms ? MIN(2 * be->backoff_ms, RETRY_MAX_MS) : RETRY_MIN_MS;
+		be->retry_ms = now_ms() + be->backoff_ms;
+	}
+}
+
+static void stream_connect(struct backend *be)
+{
+	char d[300];
+	int fd = socket(be->remote.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return;
+	tune_stream(be, fd);
+	/* unix connects complete at once; TCP to a local QEMU nearly so */
+	if (connect(fd, (struct sockaddr *)&be->remote.ss, be->remote.len) && errno != EINPROGRESS) {
+		debug("%s: connect: %s", backend_describe(be, d, sizeof(d)), strerror(errno));
+		close(fd);
+		be->backoff_ms = be->backoff_ms ? MIN(2 * be->backoff_ms, RETRY_MAX_MS) : RETRY_MIN_MS;
+		be->retry_ms = now_ms() + be->backoff_ms;
+		return;
+	}
+	be->fd = fd;
+	be->backoff_ms = 0;
+	be->ctr.connects++;
+	info("%s: connected", backend_describe(be, d, sizeof(d)));
+}
+
+static int open_dgram(struct backend *be, const char *spec, const char **why, char *buf, size_t len)
+{
+	const char *comma = strchr(spec, ',');
+	char local[300];
+	int fd;
+
+	if (!comma || (size_t)(comma - spec) >= sizeof(local)) {
+		*why = "--dgram needs LOCAL,REMOTE (e.g. unix:/run/vm1.nic,unix:/run/vm1.qemu)";
+		return -EINVAL;
+	}
+	memcpy(local, spec, (size_t)(comma - spec));
+	local[comma - spec] = '\0';
+	if (addr_parse(local, SOCK_DGRAM, &be->local, why) ||
+	    addr_parse(comma + 1, SOCK_DGRAM, &be->remote, why))
+		return -EINVAL;
+	if (be->local.family != be->remote.family && !(be->local.family != AF_UNIX && be->remote.family != AF_UNIX)) {
+		*why = "--dgram LOCAL and REMOTE must both be unix: or both udp:";
+		return -EINVAL;
+	}
+	fd = socket(be->local.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (be->local.family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
+	else
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+	{
+		int sz = 4 * 1024 * 1024;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	}
+	if (bind(fd, (struct sockaddr *)&be->local.ss, be->local.len)) {
+		int rc = -errno;
+
+		snprintf(buf, len, "cannot bind %s: %s", be->local.text, strerror(errno));
+		*why = buf;
+		close(fd);
+		return rc;
+	}
+	be->fd = fd;
+	return 0;
+}
+
+int backend_open(struct backend *be, const struct backend_conf *c, const char **why, char *buf, size_t len)
+{
+	int rc;
+
+	memset(be, 0, sizeof(*be));
+	be->fd = be->lfd = -1;
+	be->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
+	be->slot_size = be->max_frame + 1;	/* one spare byte detects oversize datagrams */
+	be->slots = malloc(BE_BATCH * be->slot_size);
+	if (!be->slots || stream_rx_init(&be->rx, RX_BUF, VMF_MAX_FRAME) ||
+	    stream_tx_init(&be->tx, TX_BUF)) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+
+	if (c->stream) {
+		be->kind = BE_STREAM_CONNECT;
+		if (addr_parse(c->stream, SOCK_STREAM, &be->remote, why))
+			return -EINVAL;
+		stream_connect(be);
+		return 0;
+	}
+	if (c->stream_listen) {
+		be->kind = BE_STREAM_LISTEN;
+		if (addr_parse(c->stream_listen, SOCK_STREAM, &be->local, why))
+			return -EINVAL;
+		be->lfd = socket(be->local.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (be->lfd < 0)
+			return -errno;
+		if (be->local.family == AF_UNIX)
+			unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
+		else
+			setsockopt(be->lfd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
+		if (bind(be->lfd, (struct sockaddr *)&be->local.ss, be->local.len) || listen(be->lfd, 4)) {
+			rc = -errno;
+			snprintf(buf, len, "cannot listen on %s: %s", be->local.text, strerror(errno));
+			*why = buf;
+			return rc;
+		}
+		return 0;
+	}
+	if (c->dgram) {
+		be->kind = BE_DGRAM;
+		return open_dgram(be, c->dgram, why, buf, len);
+	}
+	if (c->fd >= 0) {
+		int type = 0;
+		socklen_t tl = sizeof(type);
+
+		if (getsockopt((int)c->fd, SOL_SOCKET, SO_TYPE, &type, &tl)) {
+			snprintf(buf, len, "--fd %ld is not a socket: %s", c->fd, strerror(errno));
+			*why = buf;
+			return -EBADF;
+		}
+		if (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET) {
+			*why = "--fd must be a SOCK_STREAM or SOCK_DGRAM socket";
+			return -EINVAL;
+		}
+		be->kind = type == SOCK_STREAM ? BE_STREAM_FD : BE_DGRAM_FD;
+		be->fd = (int)c->fd;
+		fcntl(be->fd, F_SETFD, FD_CLOEXEC);
+		if (type == SOCK_STREAM)
+			tune_stream(be, be->fd);
+		return set_nonblock(be->fd);
+	}
+	if (c->tap) {
+		be->kind = BE_TAP;
+		str_copy(be->ifname, c->tap, sizeof(be->ifname));
+		if (c->netns)
+			str_copy(be->netns, c->netns, sizeof(be->netns));
+		rc = tap_open(c->tap, c->netns, c->mtu, why);
+		if (rc < 0)
+			return rc;
+		be->fd = rc;
+		return 0;
+	}
+	*why = "no backend: give one of --stream, --stream-listen, --dgram, --fd, --tap";
+	return -EINVAL;
+}
+
+void backend_close(struct backend *be)
+{
+	if (!be)
+		return;
+	if (be->fd >= 0)
+		close(be->fd);
+	if (be->lfd >= 0)
+		close(be->lfd);
+	if (be->kind == BE_STREAM_LISTEN && be->local.family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
+	if (be->kind == BE_DGRAM && be->local.family == AF_UNIX)
+		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
+	be->fd = be->lfd = -1;
+	stream_rx_free(&be->rx);
+	stream_tx_free(&be->tx);
+	free(be->slots);
+	be->slots = NULL;
+}
+
+void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *want_out)
+{
+	*data_fd = be->fd;
+	*listen_fd = be->lfd;
+	*want_out = be->fd >= 0 && stream_tx_pending(&be->tx) > 0;
+}
+
+static int is_stream(const struct backend *be)
+{
+	return be->kind == BE_STREAM_CONNECT || be->kind == BE_STREAM_LISTEN ||
+	       be->kind == BE_STREAM_FD;
+}
+
+static int add_frame(struct backend *be, const uint8_t *f, size_t len)
+{
+	if (len < VMF_ETH_HLEN) {
+		be->ctr.rx_runt++;
+		return 0;
+	}
+	if (len > be->max_frame) {
+		be->ctr.rx_giant++;
+		return 0;
+	}
+	be->frames[be->n] = f;
+	be->lens[be->n] = len;
+	be->n++;
+	be->ctr.rx_frames++;
+	be->ctr.rx_bytes += len;
+	return 1;
+}
+
+static int read_stream(struct backend *be)
+{
+	for (;;) {
+		const uint8_t *f;
+		size_t space, len;
+		ssize_t r;
+		int rc;
+
+		if (be->n == BE_BATCH)
+			return 0;
+		/* only read when the frames so far cannot move: space at the end */
+		stream_rx_space(&be->rx, &space);
+		if (space < 4096 && be->n)
+			return 0;
+		if (space < 4096)
+			stream_rx_compact(&be->rx);
+		r = read(be->fd, stream_rx_space(&be->rx, &space), space);
+		if (r == 0) {
+			stream_down(be, "connection closed by the peer");
+			return -1;
+		}
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			stream_down(be, strerror(errno));
+			return -1;
+		}
+		stream_rx_commit(&be->rx, (size_t)r);
+		while (be->n < BE_BATCH && (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
+			add_frame(be, f, len);
+		if (rc < 0) {
+			be->ctr.framing_errors++;
+			be->n = 0;
+			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
+			return -1;
+		}
+		if ((size_t)r < space)
+			return 0;	/* drained */
+	}
+}
+
+static int read_dgram(struct backend *be)
+{
+	struct mmsghdr msgs[BE_BATCH];
+	struct iovec iov[BE_BATCH];
+	int i, r;
+
+	for (i = 0; i < BE_BATCH; i++) {
+		iov[i] = (struct iovec){ be->slots + (size_t)i * be->slot_size, be->slot_size };
+		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	r = recvmmsg(be->fd, msgs, BE_BATCH, MSG_DONTWAIT, NULL);
+	if (r < 0)
+		return 0;
+	for (i = 0; i < r; i++) {
+		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
+			be->ctr.rx_giant++;
+		else
+			add_frame(be, iov[i].iov_base, msgs[i].msg_len);
+	}
+	return 0;
+}
+
+static int read_tap(struct backend *be)
+{
+	while (be->n < BE_BATCH) {
+		uint8_t *slot = be->slots + be->n * be->slot_size;
+		ssize_t r = read(be->fd, slot, be->slot_size);
+
+		if (r < 0)
+			return 0;
+		add_frame(be, slot, (size_t)r);
+	}
+	return 0;
+}
+
+int backend_read(struct backend *be)
+{
+	be->n = 0;
+	if (be->fd < 0)
+		return 0;
+	if (is_stream(be)) {
+		if (read_stream(be) < 0)
+			return -1;
+	} else if (be->kind == BE_TAP) {
+		read_tap(be);
+	} else {
+		read_dgram(be);
+	}
+	return (int)be->n;
+}
+
+void backend_read_done(struct backend *be)
+{
+	be->n = 0;
+	if (is_stream(be))
+		stream_rx_compact(&be->rx);
+}
+
+void backend_write(struct backend *be, const uint8_t *const *frames, const size_t *lens, size_t n)
+{
+	size_t i, ok = 0, bytes = 0;
+
+	if (be->fd < 0) {
+		be->ctr.tx_drop += n;
+		return;
+	}
+	if (is_stream(be)) {
+		ssize_t w = stream_tx_write(&be->tx, be->fd, frames, lens, n);
+
+		if (w < 0) {
+			be->ctr.tx_drop += n;
+			stream_down(be, strerror((int)-w));
+			return;
+		}
+		ok = (size_t)w;
+		for (i = 0; i < n; i++)
+			bytes += lens[i];
+	} else if (be->kind == BE_TAP) {
+		for (i = 0; i < n; i++) {
+			if (write(be->fd, frames[i], lens[i]) == (ssize_t)lens[i]) {
+				ok++;
+				bytes += lens[i];
+			}
+		}
+	} else {
+		struct mmsghdr msgs[BE_BATCH];
+		struct iovec iov[BE_BATCH];
+		size_t done = 0;
+
+		while (done < n) {
+			size_t k = MIN(n - done, (size_t)BE_BATCH);
+			int r;
+
+			for (i = 0; i < k; i++) {
+				iov[i] = (struct iovec){ (void *)(uintptr_t)frames[done + i], lens[done + i] };
+				msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+				if (be->kind == BE_DGRAM) {
+					msgs[i].msg_hdr.msg_name = &be->remote.ss;
+					msgs[i].msg_hdr.msg_namelen = be->remote.len;
+				}
+			}
+			r = sendmmsg(be->fd, msgs, (unsigned int)k, MSG_DONTWAIT);
+			if (r <= 0) {
+				/* QEMU not there (ENOENT, ECONNREFUSED) or its queue is full: drop */
+				done += 1;
+				continue;
+			}
+			for (i = 0; i < (size_t)r; i++)
+				bytes += lens[done + i];
+			ok += (size_t)r;
+			done += (size_t)r;
+		}
+	}
+	be->ctr.tx_frames += ok;
+	be->ctr.tx_bytes += bytes;
+	be->ctr.tx_drop += n - ok;
+}
+
+void backend_writable(struct backend *be)
+{
+	int rc;
+
+	if (be->fd < 0)
+		return;
+	rc = stream_tx_flush(&be->tx, be->fd);
+	if (rc)
+		stream_down(be, strerror(-rc));
+}
+
+void backend_accept(struct backend *be)
+{
+	char d[300];
+	int fd = accept4(be->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (be->fd >= 0) {
+		info("%s: new connection replaces the current one", backend_describe(be, d, sizeof(d)));
+		close(be->fd);
+		stream_rx_reset(&be->rx);
+		be->tx.start = be->tx.end = 0;
+	}
+	tune_stream(be, fd);
+	be->fd = fd;
+	be->ctr.connects++;
+	info("%s: peer connected", backend_describe(be, d, sizeof(d)));
+}
+
+long backend_timeout(const struct backend *be, uint64_t now)
+{
+	if (be->kind != BE_STREAM_CONNECT || be->fd >= 0)
+		return -1;
+	return be->retry_ms > now ? (long)(be->retry_ms - now) : 0;
+}
+
+void backend_tick(struct backend *be, uint64_t now)
+{
+	if (be->kind == BE_STREAM_CONNECT && be->fd < 0 && now >= be->retry_ms)
+		stream_connect(be);
+}

@@ -1,0 +1,99 @@
+/* backend.h - the guest side of a NIC process: QEMU stream/dgram sockets, passed fds, TAP */
+#ifndef VMF_BACKEND_H
+#define VMF_BACKEND_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "addr.h"
+#include "stream.h"
+
+enum be_kind {
+	BE_STREAM_CONNECT,	/* --stream: we connect to QEMU (server=on / socket,listen) */
+	BE_STREAM_LISTEN,	/* --stream-listen: QEMU connects to us (server=off / socket,connect) */
+	BE_STREAM_FD,		/* --fd N, SOCK_STREAM */
+	BE_DGRAM,		/* --dgram LOCAL,REMOTE */
+	BE_DGRAM_FD,		/* --fd N, SOCK_DGRAM or SOCK_SEQPACKET */
+	BE_TAP,			/* --tap IFNAME [--netns NAME] */
+};
+
+struct be_ctr {
+	uint64_t rx_frames, rx_bytes, tx_frames, tx_bytes;
+	uint64_t rx_runt, rx_giant;	/* dropped on the way in */
+	uint64_t tx_drop;		/* guest side not there or full */
+	uint64_t framing_errors;	/* stream connections dropped for a bad length */
+	uint64_t connects;
+};
+
+#define BE_BATCH	256
+
+/**
+ * struct backend - one guest-facing endpoint
+ * @fd:		data fd, -1 while not connected
+ * @lfd:	listening fd (BE_STREAM_LISTEN), else -1
+ * @slots:	frame buffers for datagram and TAP reads, BE_BATCH of @slot_size
+ */
+struct backend {
+	enum be_kind kind;
+	int fd;
+	int lfd;
+	struct vmf_addr local, remote;
+	char ifname[16];
+	char netns[64];
+	size_t max_frame;
+	struct stream_rx rx;
+	struct stream_tx tx;
+	uint8_t *slots;
+	size_t slot_size;
+	uint64_t retry_ms;
+	uint64_t backoff_ms;
+	struct be_ctr ctr;
+	/* the current batch, filled by backend_read() */
+	const uint8_t *frames[BE_BATCH];
+	size_t lens[BE_BATCH];
+	size_t n;
+};
+
+struct backend_conf {
+	const char *stream, *stream_listen, *dgram, *tap, *netns;
+	long fd;	/* -1 if not given */
+	long mtu;
+};
+
+/** backend_open() - open what the configuration names; start-up errors are fatal and explained */
+int backend_open(struct backend *be, const struct backend_conf *c, const char **why, char *buf, size_t len);
+void backend_close(struct backend *be);
+
+/** backend_describe() - short text for logs ("tap tap0", "stream unix:/x") */
+const char *backend_describe(const struct backend *be, char *buf, size_t len);
+
+/** backend_fds() - fd to poll for input (-1 if none), listen fd, whether to poll for output */
+void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *want_out);
+
+/**
+ * backend_read() - read every frame ready (up to BE_BATCH or the buffer) into
+ * be->frames/lens/n. Return: frames, 0 if nothing, -1 when the connection
+ * ended (closed, framing error); the backend then reconnects by itself
+ */
+int backend_read(struct backend *be);
+
+/** backend_read_done() - the batch has been sent; its buffers may be reused */
+void backend_read_done(struct backend *be);
+
+/** backend_write() - hand @n frames to the guest side */
+void backend_write(struct backend *be, const uint8_t *const *frames, const size_t *lens, size_t n);
+
+/** backend_writable() - the data fd can take more: flush queued bytes */
+void backend_writable(struct backend *be);
+
+/** backend_accept() - a connection is waiting on the listening socket */
+void backend_accept(struct backend *be);
+
+/** backend_timeout() / backend_tick() - reconnect timing for BE_STREAM_CONNECT */
+long backend_timeout(const struct backend *be, uint64_t now);
+void backend_tick(struct backend *be, uint64_t now);
+
+/** tap_open() - create or attach TAP @ifname (in netns @netns if not NULL), set it up */
+int tap_open(const char *ifname, const char *netns, long mtu, const char **why);
+
+#endif /* VMF_BACKEND_H */

@@ -1,0 +1,200 @@
+/* main.c - vmfabric-nic: one guest NIC on the fabric (options, event loop) */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "backend.h"
+#include "conf.h"
+#include "log.h"
+#include "uplink.h"
+#include "util.h"
+
+static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
+static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
+static long opt_fd = -1, opt_mtu = 1500;
+static int opt_insecure;
+
+static const struct conf_opt opts[] = {
+	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
+	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE", "the switch's public certificate", 0, 0 },
+	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "this port's secret certificate", 0, 0 },
+	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to join (default: default)", 0, 0 },
+	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/backend)", 0, 0 },
+	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the guest link (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
+	{ "stream", 0, CONF_STR, &opt_stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
+	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=", 0, 0 },
+	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT", 0, 0 },
+	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
+	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
+	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
+};
+
+static void log_counters(const struct backend *be, const struct uplink *u)
+{
+	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
+	     "(dropped %llu), framing errors %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
+	     "dropped while switch away %llu, queue full %llu, sessions %llu",
+	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
+	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
+	     (unsigned long long)be->ctr.tx_frames, (unsigned long long)be->ctr.tx_drop,
+	     (unsigned long long)be->ctr.framing_errors, (unsigned long long)u->ctr.tx_msgs,
+	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
+	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
+	     (unsigned long long)u->ctr.sessions);
+}
+
+int main(int argc, char **argv)
+{
+	struct conf_std std = { 0 };
+	struct backend be;
+	struct uplink up;
+	struct uplink_conf uc;
+	struct backend_conf bc;
+	char name[VMF_NAME_MAX], host[64] = "host", errbuf[512], desc[300];
+	const char *why = NULL;
+	int rc, sfd, nbe, running = 1;
+	void *ctx;
+
+	log_init("vmfabric-nic");
+	rc = conf_parse("vmfabric-nic",
+			"--switch EP --server-key PUBFILE --key SECRETFILE --network NAME --name PORTNAME\n"
+			"       (--stream ADDR | --stream-listen ADDR | --dgram LOCAL,REMOTE | --fd N | --tap IFNAME [--netns NAME])",
+			opts, &std, argc, argv, NULL);
+	if (rc)
+		return rc == CONF_DONE ? 0 : -rc;
+
+	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap;
+	if (!opt_network)
+		opt_network = "default";
+	if (!opt_name) {
+		gethostname(host, sizeof(host) - 1);
+		snprintf(name, sizeof(name), "%.30s/%.20s", host, opt_tap ? opt_tap : "nic");
+		opt_name = name;
+	}
+	if (std.check) {
+		conf_print(stdout, opts, &std);
+		return 0;
+	}
+	log_set_debug(std.debug);
+	log_set_object(opt_name);
+	if (!opt_switch)
+		die(EXIT_USAGE, "--switch EP is required (e.g. tcp://192.0.2.1:7000)");
+	if (nbe != 1)
+		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");
+	if (opt_netns && !opt_tap)
+		die(EXIT_USAGE, "--netns only applies to --tap");
+	if (!codec_valid_name(opt_network) || !codec_valid_name(opt_name))
+		die(EXIT_USAGE, "--network and --name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+	if (!opt_insecure && (!opt_server_key || !opt_key))
+		die(EXIT_USAGE, "--server-key PUBFILE and --key SECRETFILE are required "
+		    "(or --insecure against an --insecure switch)");
+	if (opt_insecure)
+		warn("--insecure: CURVE is off, frames cross the network in plain text");
+
+	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
+				    opt_fd, opt_mtu };
+	/* the TAP is opened (and the namespace entered) before any thread exists */
+	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
+	if (rc)
+		die(EXIT_CONFIG, "%s%s%s", why ? why : "backend", rc != -EINVAL ? ": " : "",
+		    rc != -EINVAL ? strerror(-rc) : "");
+	if (!std.foreground && daemonize(std.pidfile))
+		die(1, "cannot daemonize: %s", strerror(errno));
+	if (!std.foreground)
+		log_to_syslog();
+	else if (std.pidfile && write_pidfile(std.pidfile))
+		die(1, "cannot write pidfile %s", std.pidfile);
+
+	sfd = signals_fd();
+	ctx = zmq_ctx_new();
+	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
+				   opt_mtu, opt_insecure };
+	if (uplink_init(&up, &uc, ctx))
+		die(EXIT_CONFIG, "cannot set up the switch connection");
+	info("%s <-> %s network %s (%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
+	     opt_network, opt_insecure ? "insecure" : "CURVE");
+
+	while (running) {
+		zmq_pollitem_t items[5];
+		int dfd, lfd, want_out;
+		uint64_t now = now_ms();
+		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
+		void *sock;
+
+		if (tb >= 0 && tb < t)
+			t = tb;
+		uplink_pollitems(&up, items);
+		sock = up.sock;
+		backend_fds(&be, &dfd, &lfd, &want_out);
+		items[2] = (zmq_pollitem_t){ NULL, dfd, (short)(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0 };
+		items[3] = (zmq_pollitem_t){ NULL, lfd, ZMQ_POLLIN, 0 };
+		items[4] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, 5, t) < 0 && errno != EINTR)
+			die(1, "zmq_poll: %s", zmq_strerror(errno));
+
+		if (items[4].revents & ZMQ_POLLIN) {
+			int sig;
+
+			while ((sig = signals_read(sfd))) {
+				if (sig == SIGUSR1)
+					log_counters(&be, &up);
+				else if (sig == SIGINT || sig == SIGTERM)
+					running = 0;
+			}
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			uplink_monitor(&up);
+		if (dfd >= 0 && (items[2].revents & ZMQ_POLLOUT))
+			backend_writable(&be);
+		if (dfd >= 0 && (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+			int n = backend_read(&be);
+
+			if (n > 0) {
+				ProtobufCBinaryData f[BE_BATCH];
+
+				for (int i = 0; i < n; i++)
+					f[i] = (ProtobufCBinaryData){ be.lens[i], (uint8_t *)(uintptr_t)be.frames[i] };
+				uplink_send(&up, f, (size_t)n);
+			}
+			backend_read_done(&be);
+			if (n < 0 && (be.kind == BE_STREAM_FD)) {
+				info("guest side closed its socket: exiting");
+				running = 0;
+			}
+		}
+		if (lfd >= 0 && (items[3].revents & ZMQ_POLLIN))
+			backend_accept(&be);
+		if (sock && sock == up.sock && (items[0].revents & ZMQ_POLLIN)) {
+			Vmfabric__FrameBatch *b;
+
+			while (uplink_recv(&up, &b) == 1) {
+				const uint8_t *fr[VMF_MAX_BATCH_FRAMES];
+				size_t ln[VMF_MAX_BATCH_FRAMES];
+
+				for (size_t i = 0; i < b->n_frames; i++) {
+					fr[i] = b->frames[i].data;
+					ln[i] = b->frames[i].len;
+				}
+				up.ctr.rx_frames += b->n_frames;
+				backend_write(&be, fr, ln, b->n_frames);
+			}
+		}
+		now = now_ms();
+		uplink_tick(&up, now);
+		backend_tick(&be, now);
+	}
+	uplink_bye(&up, "NIC process stopping");
+	log_counters(&be, &up);
+	uplink_free(&up);
+	zmq_ctx_term(ctx);
+	backend_close(&be);
+	return 0;
+}

@@ -1,0 +1,209 @@
+/* stream.c - QEMU stream framing: 4-byte big-endian length + frame, both directions */
+
+/*
+ * DOC: Theory of operation
+ *
+ * QEMU's -netdev stream and -netdev socket (TCP, unix, or a stream fd) send
+ * each frame as htonl(length) followed by the frame, and resume partial
+ * writes later, so a read() may end anywhere: inside a length, inside a
+ * frame, or after several frames. stream_rx keeps one buffer, parses every
+ * complete frame in place (no copy), and moves the incomplete tail to the
+ * front only after the caller has sent the batch that points into it.
+ * A length above max_frame can never be valid (QEMU's own limit is 69632
+ * bytes) and is a framing error: the caller drops the connection, because
+ * after a bad length nothing that follows can be trusted.
+ *
+ * stream_tx writes a batch with one writev(). Whatever the socket does not
+ * take (EAGAIN or a short write) is copied to a queue and written when the
+ * socket is writable again; while the queue is non-empty new frames are
+ * appended behind it, whole, or dropped whole when it is full.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "stream.h"
+
+int stream_rx_init(struct stream_rx *rx, size_t cap, size_t max_frame)
+{
+	if (cap < max_frame + 4)
+		return -EINVAL;
+	rx->buf = malloc(cap);
+	if (!rx->buf)
+		return -ENOMEM;
+	rx->cap = cap;
+	rx->max_frame = max_frame;
+	rx->start = rx->end = 0;
+	return 0;
+}
+
+void stream_rx_free(struct stream_rx *rx)
+{
+	if (!rx)
+		return;
+	free(rx->buf);
+	rx->buf = NULL;
+}
+
+void stream_rx_reset(struct stream_rx *rx)
+{
+	rx->start = rx->end = 0;
+}
+
+uint8_t *stream_rx_space(struct stream_rx *rx, size_t *len)
+{
+	*len = rx->cap - rx->end;
+	return rx->buf + rx->end;
+}
+
+void stream_rx_commit(struct stream_rx *rx, size_t n)
+{
+	rx->end += n;
+}
+
+int stream_rx_next(struct stream_rx *rx, const uint8_t **frame, size_t *len)
+{
+	size_t avail = rx->end - rx->start;
+	const uint8_t *p = rx->buf + rx->start;
+	uint32_t n;
+
+	if (avail < 4)
+		return 0;
+	n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	if (n > rx->max_frame)
+		return -EBADMSG;
+	if (avail - 4 < n)
+		return 0;
+	*frame = p + 4;
+	*len = n;
+	rx->start += 4 + n;
+	return 1;
+}
+
+void stream_rx_compact(struct stream_rx *rx)
+{
+	size_t avail = rx->end - rx->start;
+
+	if (rx->start && avail)
+		memmove(rx->buf, rx->buf + rx->start, avail);
+	rx->start = 0;
+	rx->end = avail;
+}
+
+int stream_tx_init(struct stream_tx *tx, size_t cap)
+{
+	tx->buf = malloc(cap);
+	if (!tx->buf)
+		return -ENOMEM;
+	tx->cap = cap;
+	tx->start = tx->end = 0;
+	return 0;
+}
+
+void stream_tx_free(struct stream_tx *tx)
+{
+	if (!tx)
+		return;
+	free(tx->buf);
+	tx->buf = NULL;
+}
+
+/* Queue whole frames from @first on, skipping @skip bytes of frame @first's record. */
+static size_t queue_frames(struct stream_tx *tx, const uint8_t *const *frames, const size_t *lens,
+			   size_t first, size_t n, size_t skip)
+{
+	size_t i, queued = 0;
+
+	if (tx->start && tx->start == tx->end)
+		tx->start = tx->end = 0;
+	for (i = first; i < n; i++) {
+		uint8_t hdr[4] = { (uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16),
+				   (uint8_t)(lens[i] >> 8), (uint8_t)lens[i] };
+		size_t rec = 4 + lens[i] - skip;
+
+		if (tx->cap - tx->end < rec && tx->start) {
+			memmove(tx->buf, tx->buf + tx->start, tx->end - tx->start);
+			tx->end -= tx->start;
+			tx->start = 0;
+		}
+		if (tx->cap - tx->end < rec) {
+			if (skip)	/* a partly written frame must be finished */
+				abort();
+			continue;
+		}
+		if (skip < 4) {
+			memcpy(tx->buf + tx->end, hdr + skip, 4 - skip);
+			tx->end += 4 - skip;
+			memcpy(tx->buf + tx->end, frames[i], lens[i]);
+			tx->end += lens[i];
+		} else {
+			memcpy(tx->buf + tx->end, frames[i] + (skip - 4), lens[i] - (skip - 4));
+			tx->end += lens[i] - (skip - 4);
+		}
+		skip = 0;
+		queued++;
+	}
+	return queued;
+}
+
+ssize_t stream_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
+			const size_t *lens, size_t n)
+{
+	struct iovec iov[2 * 256];
+	uint8_t hdrs[256][4];
+	size_t i, done = 0, sent;
+	ssize_t w;
+
+	if (stream_tx_pending(tx))
+		return (ssize_t)queue_frames(tx, frames, lens, 0, n, 0);
+
+	while (done < n) {
+		size_t k = 0, first = done;
+
+		for (i = done; i < n && k < 256; i++, k++) {
+			hdrs[k][0] = (uint8_t)(lens[i] >> 24);
+			hdrs[k][1] = (uint8_t)(lens[i] >> 16);
+			hdrs[k][2] = (uint8_t)(lens[i] >> 8);
+			hdrs[k][3] = (uint8_t)lens[i];
+			iov[2 * k] = (struct iovec){ hdrs[k], 4 };
+			iov[2 * k + 1] = (struct iovec){ (void *)(uintptr_t)frames[i], lens[i] };
+		}
+		w = writev(fd, iov, (int)(2 * k));
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return (ssize_t)(first + queue_frames(tx, frames, lens, first, n, 0));
+			return -errno;
+		}
+		/* find where the write stopped */
+		sent = (size_t)w;
+		for (i = first; i < first + k; i++) {
+			size_t rec = 4 + lens[i];
+
+			if (sent < rec)
+				return (ssize_t)(i + queue_frames(tx, frames, lens, i, n, sent));
+			sent -= rec;
+		}
+		done = first + k;
+	}
+	return (ssize_t)n;
+}
+
+int stream_tx_flush(struct stream_tx *tx, int fd)
+{
+	while (stream_tx_pending(tx)) {
+		ssize_t w = write(fd, tx->buf + tx->start, stream_tx_pending(tx));
+
+		if (w < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return 0;
+			return -errno;
+		}
+		tx->start += (size_t)w;
+	}
+	tx->start = tx->end = 0;
+	return 0;
+}

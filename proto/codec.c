@@ -1,0 +1,177 @@
+/* codec.c - vmfabric envelope codec: bounded decode into an arena, pack into a zmq message */
+
+/*
+ * DOC: Theory of operation
+ *
+ * Every ZeroMQ message on the fabric is one part holding one Envelope.
+ * Decoding goes through protobuf-c with an arena allocator, so a batch of
+ * frames costs one bump allocation per frame and nothing to free. Input
+ * is bounded before protobuf-c sees it (VMF_MAX_MSG) and validated after:
+ * an envelope must carry exactly one known message, a batch at most
+ * VMF_MAX_BATCH_FRAMES frames, names at most VMF_NAME_MAX - 1 bytes.
+ * Anything else is -EBADMSG; the caller drops it and counts it. Frame
+ * lengths are the switching layer's business (runts and giants are
+ * counted per reason there).
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+
+const char *codec_err_name(uint32_t code)
+{
+	static const char *const names[] = {
+		[VMF_ERR_VERSION] = "version",
+		[VMF_ERR_DENIED] = "denied",
+		[VMF_ERR_BADNAME] = "bad-name",
+		[VMF_ERR_DUPLICATE] = "duplicate",
+		[VMF_ERR_NOT_WELCOMED] = "not-welcomed",
+		[VMF_ERR_MALFORMED] = "malformed",
+		[VMF_ERR_REVOKED] = "revoked",
+		[VMF_ERR_FULL] = "full",
+		[VMF_ERR_EXPIRED] = "expired",
+		[VMF_ERR_SHUTDOWN] = "shutdown",
+	};
+
+	if (code < sizeof(names) / sizeof(names[0]) && names[code])
+		return names[code];
+	return "unknown";
+}
+
+int codec_arena_init(struct codec_arena *a, size_t cap)
+{
+	a->buf = malloc(cap);
+	if (!a->buf)
+		return -ENOMEM;
+	a->cap = cap;
+	a->used = 0;
+	return 0;
+}
+
+void codec_arena_free(struct codec_arena *a)
+{
+	if (!a)
+		return;
+	free(a->buf);
+	a->buf = NULL;
+	a->cap = a->used = 0;
+}
+
+void codec_arena_reset(struct codec_arena *a)
+{
+	a->used = 0;
+}
+
+static void *arena_alloc(void *data, size_t size)
+{
+	struct codec_arena *a = data;
+	size_t off = (a->used + 15) & ~(size_t)15;
+
+	if (size > a->cap || off > a->cap - size)
+		return NULL;
+	a->used = off + size;
+	return a->buf + off;
+}
+
+static void arena_nofree(void *data, void *ptr)
+{
+	(void)data;
+	(void)ptr;
+}
+
+int codec_valid_name(const char *s)
+{
+	size_t n = 0;
+
+	if (!s || !*s)
+		return 0;
+	for (; *s; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (n >= VMF_NAME_MAX - 1)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == '/' || c == ':' || c == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+static int text_ok(const char *s)
+{
+	return s && strlen(s) < 1024;
+}
+
+int codec_decode(struct codec_arena *a, const void *data, size_t len,
+		 Vmfabric__Envelope **out)
+{
+	ProtobufCAllocator alloc = {
+		.alloc = arena_alloc, .free = arena_nofree, .allocator_data = a,
+	};
+	Vmfabric__Envelope *env;
+
+	*out = NULL;
+	if (len > VMF_MAX_MSG)
+		return -EMSGSIZE;
+	/* protobuf-c needs at most the input size plus per-field structs */
+	if (a->cap - a->used < len + 4 * sizeof(ProtobufCBinaryData) * VMF_MAX_BATCH_FRAMES + 4096)
+		return -EMSGSIZE;
+
+	env = vmfabric__envelope__unpack(&alloc, len, data);
+	if (!env)
+		return -EBADMSG;
+
+	switch (env->msg_case) {
+	case VMFABRIC__ENVELOPE__MSG_HELLO:
+		/* names are checked by the switch, which answers with a reason */
+		if (!text_ok(env->hello->network) || !text_ok(env->hello->port))
+			return -EBADMSG;
+		break;
+	case VMFABRIC__ENVELOPE__MSG_WELCOME:
+	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+		break;
+	case VMFABRIC__ENVELOPE__MSG_ERROR:
+		if (!text_ok(env->error->text))
+			return -EBADMSG;
+		break;
+	case VMFABRIC__ENVELOPE__MSG_BYE:
+		if (!text_ok(env->bye->reason))
+			return -EBADMSG;
+		break;
+	case VMFABRIC__ENVELOPE__MSG_BATCH:
+		if (env->batch->n_frames > VMF_MAX_BATCH_FRAMES)
+			return -EBADMSG;
+		break;
+	default:
+		return -EBADMSG;
+	}
+	*out = env;
+	return 0;
+}
+
+int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg)
+{
+	size_t len = vmfabric__envelope__get_packed_size(env);
+
+	if (len > VMF_MAX_MSG)
+		return -EMSGSIZE;
+	if (zmq_msg_init_size(msg, len))
+		return -errno;
+	vmfabric__envelope__pack(env, zmq_msg_data(msg));
+	return 0;
+}
+
+int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg)
+{
+	Vmfabric__FrameBatch batch = VMFABRIC__FRAME_BATCH__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+	batch.n_frames = n;
+	batch.frames = frames;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
+	env.batch = &batch;
+	return codec_pack(&env, msg);
+}

@@ -1,0 +1,83 @@
+/* codec.h - vmfabric envelope codec: bounded decode into an arena, pack into a zmq message */
+#ifndef VMF_CODEC_H
+#define VMF_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <zmq.h>
+#include "vmfabric.pb-c.h"
+
+#define VMF_PROTO_VERSION	1
+
+/* Bounds shared by every part of the fabric. */
+#define VMF_MAX_BATCH_FRAMES	256		/* frames in one FrameBatch */
+#define VMF_MAX_BATCH_BYTES	(512 * 1024)	/* frame bytes in one FrameBatch */
+#define VMF_MAX_FRAME		65536		/* largest frame on the wire (GSO) */
+#define VMF_MAX_MSG		(VMF_MAX_BATCH_BYTES + VMF_MAX_FRAME + 8192)
+#define VMF_NAME_MAX		64		/* network and port names, with NUL */
+#define VMF_MTU_MIN		68
+#define VMF_MTU_MAX		65500
+#define VMF_ETH_HLEN		14
+#define VMF_ETH_OVERHEAD	18		/* header + one 802.1Q tag */
+
+/* Capability bits in Hello.caps (none defined yet beyond reservation). */
+#define VMF_CAP_VNET_HDR	0x1
+
+/* Error codes in Error.code. */
+enum vmf_err {
+	VMF_ERR_VERSION = 1,	/* unknown protocol version */
+	VMF_ERR_DENIED = 2,	/* key not admitted */
+	VMF_ERR_BADNAME = 3,	/* network or port name invalid */
+	VMF_ERR_DUPLICATE = 4,	/* port name held by another key */
+	VMF_ERR_NOT_WELCOMED = 5, /* message before Hello/Welcome */
+	VMF_ERR_MALFORMED = 6,	/* undecodable or out-of-order message */
+	VMF_ERR_REVOKED = 7,	/* key removed from the authorized directory */
+	VMF_ERR_FULL = 8,	/* switch port table full */
+	VMF_ERR_EXPIRED = 9,	/* keepalives missed */
+	VMF_ERR_SHUTDOWN = 10,	/* switch is stopping */
+};
+
+const char *codec_err_name(uint32_t code);
+
+/**
+ * struct codec_arena - bump allocator that holds decoded messages
+ * @buf:	memory, allocated once at start
+ * @cap:	size of @buf
+ * @used:	bytes handed out since the last reset
+ *
+ * Decoding never calls malloc: protobuf-c allocates from here, and
+ * codec_arena_reset() releases everything at once.
+ */
+struct codec_arena {
+	uint8_t *buf;
+	size_t cap;
+	size_t used;
+};
+
+int codec_arena_init(struct codec_arena *a, size_t cap);
+void codec_arena_free(struct codec_arena *a);
+void codec_arena_reset(struct codec_arena *a);
+
+/**
+ * codec_decode() - decode and validate one envelope
+ * @a:		arena the result lives in (until its next reset)
+ * @data, @len:	the message
+ * @out:	decoded envelope
+ *
+ * Return: 0, -EMSGSIZE if @len exceeds VMF_MAX_MSG or the arena, -EBADMSG if
+ * the bytes are not an envelope, carry no message, or break a bound
+ * (too many frames, name too long, version field missing).
+ */
+int codec_decode(struct codec_arena *a, const void *data, size_t len,
+		 Vmfabric__Envelope **out);
+
+/** codec_pack() - pack @env into a freshly initialised @msg. Return: 0 or -errno */
+int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg);
+
+/** codec_pack_batch() - pack @n frames as one FrameBatch envelope into @msg */
+int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg);
+
+/** codec_valid_name() - true if @s is a usable network or port name */
+int codec_valid_name(const char *s);
+
+#endif /* VMF_CODEC_H */

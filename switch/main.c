@@ -1,0 +1,223 @@
+/* main.c - vmfabric-switch: options, sockets, the event loop */
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cert.h"
+#include "conf.h"
+#include "log.h"
+#include "switch.h"
+#include "util.h"
+#include "zap.h"
+
+static char *opt_listen, *opt_key, *opt_authorized, *opt_stats;
+static long opt_io_threads = 2, opt_hwm = 256;
+static int opt_insecure;
+static struct switch_conf sconf = {
+	.max_ports = 1024, .max_networks = 64, .max_macs = 4096, .mac_age_s = 300,
+	.mtu = 1500, .keepalive_ms = 1000,
+};
+
+static const struct conf_opt opts[] = {
+	{ "listen", 'l', CONF_STR, &opt_listen, "EP", "ZeroMQ endpoint to bind (tcp://ADDR:PORT or ipc://PATH)", 0, 0 },
+	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "switch secret certificate (vmfabric-key generate)", 0, 0 },
+	{ "authorized", 'a', CONF_STR, &opt_authorized, "DIR", "directory of admitted port public certificates", 0, 0 },
+	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE, no admission (plain text; testing only)", 0, 0 },
+	{ "io-threads", 0, CONF_INT, &opt_io_threads, "N", "ZeroMQ I/O threads (where CURVE runs; default 2)", 1, 64 },
+	{ "max-ports", 0, CONF_INT, &sconf.max_ports, "N", "most ports at once (default 1024)", 2, 65536 },
+	{ "max-networks", 0, CONF_INT, &sconf.max_networks, "N", "most networks at once (default 64)", 1, 4096 },
+	{ "max-macs", 0, CONF_INT, &sconf.max_macs, "N", "MAC table bound per network (default 4096)", 16, 1048576 },
+	{ "mac-age", 0, CONF_INT, &sconf.mac_age_s, "SECONDS", "forget a MAC not seen for this long (default 300)", 1, 86400 },
+	{ "mtu", 0, CONF_INT, &sconf.mtu, "BYTES", "MTU of every network (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "keepalive", 0, CONF_INT, &sconf.keepalive_ms, "MS", "keepalive interval told to ports; 3 missed end a port (default 1000)", 100, 60000 },
+	{ "hwm", 0, CONF_INT, &opt_hwm, "MSGS", "ZeroMQ queue bound per port, in batches (default 256)", 1, 100000 },
+	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
+	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
+};
+
+static void write_stats(struct vswitch *sw)
+{
+	char tmp[4200];
+	FILE *f;
+
+	if (!opt_stats)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", opt_stats);
+	f = fopen(tmp, "we");
+	if (!f) {
+		warn("cannot write %s: %s", tmp, strerror(errno));
+		return;
+	}
+	switch_stats_json(sw, f);
+	if (fclose(f) || rename(tmp, opt_stats))
+		warn("cannot write %s: %s", opt_stats, strerror(errno));
+}
+
+static void zap_warn(const char *msg)
+{
+	warn("authorized keys: %s (not admitted)", msg);
+}
+
+static void zap_denied(const char *key, const char *addr)
+{
+	static struct ratelimit rl = RATELIMIT_INIT;
+
+	log_rl(&rl, LOG_WARNING, "refused key %s from %s: not in %s", key, addr, opt_authorized);
+}
+
+static int load_keys(struct zap *z)
+{
+	struct keyset ks;
+	int rc = keyset_load_dir(&ks, opt_authorized, zap_warn);
+
+	if (rc)
+		return rc;
+	keyset_free(&z->keys);
+	z->keys = ks;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct conf_std std = { 0 };
+	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN];
+	char why[1024];
+	struct zap zap = { 0 };
+	struct vswitch sw;
+	void *ctx, *router;
+	uint64_t next_tick;
+	int rc, sfd, one = 1, zero = 0, maxmsg, running = 1;
+
+	log_init("vmfabric-switch");
+	rc = conf_parse("vmfabric-switch", "--listen EP --key SECRETFILE --authorized DIR [options]",
+			opts, &std, argc, argv, NULL);
+	if (rc)
+		return rc == CONF_DONE ? 0 : -rc;
+	if (std.check) {
+		conf_print(stdout, opts, &std);
+		return 0;
+	}
+	log_set_debug(std.debug);
+	if (!opt_listen)
+		die(EXIT_USAGE, "--listen EP is required (e.g. tcp://0.0.0.0:7000)");
+	if (opt_insecure) {
+		warn("--insecure: CURVE is off, traffic is plain text and any peer is admitted");
+	} else {
+		if (!opt_key || !opt_authorized)
+			die(EXIT_USAGE, "--key SECRETFILE and --authorized DIR are required "
+			    "(or --insecure for a plain-text test fabric)");
+		if (cert_load_secret(opt_key, pub, sec, why, sizeof(why)))
+			die(EXIT_CONFIG, "%s", why);
+		zap.on_deny = zap_denied;
+		rc = load_keys(&zap);
+		if (rc)
+			die(EXIT_CONFIG, "cannot read authorized directory %s: %s", opt_authorized,
+			    strerror(-rc));
+		if (!zap.keys.n)
+			warn("no keys in %s: no port can join until keys are added (then SIGHUP)",
+			     opt_authorized);
+	}
+	if (!std.foreground && daemonize(std.pidfile))
+		die(1, "cannot daemonize: %s", strerror(errno));
+	if (!std.foreground)
+		log_to_syslog();
+	else if (std.pidfile && write_pidfile(std.pidfile))
+		die(1, "cannot write pidfile %s", std.pidfile);
+
+	sfd = signals_fd();
+	if (sfd < 0)
+		die(1, "signalfd: %s", strerror(-sfd));
+	ctx = zmq_ctx_new();
+	zmq_ctx_set(ctx, ZMQ_IO_THREADS, (int)opt_io_threads);
+	if (!opt_insecure && (rc = zap_start(&zap, ctx)))
+		die(1, "cannot start ZAP handler: %s", strerror(-rc));
+	router = zmq_socket(ctx, ZMQ_ROUTER);
+	maxmsg = VMF_MAX_MSG;
+	{
+		int64_t mm = maxmsg;
+		int hwm = (int)opt_hwm;
+
+		zmq_setsockopt(router, ZMQ_MAXMSGSIZE, &mm, sizeof(mm));
+		zmq_setsockopt(router, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+		zmq_setsockopt(router, ZMQ_RCVHWM, &hwm, sizeof(hwm));
+	}
+	zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
+	if (!opt_insecure) {
+		rc = zap_server_setup(router, sec);
+		cert_wipe(sec, sizeof(sec));
+		if (rc)
+			die(1, "CURVE setup: %s", strerror(-rc));
+	}
+	if (zmq_bind(router, opt_listen))
+		die(EXIT_CONFIG, "cannot bind %s: %s", opt_listen, zmq_strerror(errno));
+	if (!strncmp(opt_listen, "ipc://", 6))
+		chmod(opt_listen + 6, 0660);
+	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
+		die(1, "out of memory");
+	{
+		char z85[CERT_Z85_LEN + 1];
+
+		info("listening on %s (%s, %ld I/O threads, %zu admitted keys)%s%s", opt_listen,
+		     opt_insecure ? "insecure" : "CURVE", opt_io_threads, zap.keys.n,
+		     opt_insecure ? "" : ", server key ", opt_insecure ? "" : cert_z85(pub, z85));
+	}
+
+	next_tick = now_ms() + 1000;
+	while (running) {
+		zmq_pollitem_t items[3] = {
+			{ router, 0, ZMQ_POLLIN, 0 },
+			{ NULL, sfd, ZMQ_POLLIN, 0 },
+			{ zap.rep, 0, ZMQ_POLLIN, 0 },
+		};
+		uint64_t now = now_ms();
+		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
+
+		if (zmq_poll(items, opt_insecure ? 2 : 3, timeout) < 0 && errno != EINTR)
+			die(1, "zmq_poll: %s", zmq_strerror(errno));
+		if (!opt_insecure && (items[2].revents & ZMQ_POLLIN))
+			zap_handle(&zap);
+		if (items[0].revents & ZMQ_POLLIN)
+			switch_input(&sw);
+		if (items[1].revents & ZMQ_POLLIN) {
+			int sig;
+
+			while ((sig = signals_read(sfd))) {
+				if (sig == SIGHUP && !opt_insecure) {
+					rc = load_keys(&zap);
+					if (rc)
+						err("reload: cannot read %s: %s (keeping the old keys)",
+						    opt_authorized, strerror(-rc));
+					else
+						info("reloaded %s: %zu admitted keys", opt_authorized,
+						     zap.keys.n);
+					switch_revoke(&sw);
+				} else if (sig == SIGUSR1) {
+					write_stats(&sw);
+				} else if (sig == SIGINT || sig == SIGTERM) {
+					running = 0;
+				}
+			}
+		}
+		now = now_ms();
+		if (now >= next_tick) {
+			switch_tick(&sw, now);
+			next_tick = now + 1000;
+		}
+	}
+	info("shutting down");
+	switch_shutdown(&sw);
+	write_stats(&sw);
+	switch_free(&sw);
+	zmq_close(router);
+	zap_stop(&zap);
+	zmq_ctx_term(ctx);
+	return 0;
+}

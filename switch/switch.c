@@ -1,0 +1,723 @@
+/* switch.c - the L2 switch: ports, networks, forwarding, counters */
+
+/*
+ * DOC: Theory of operation
+ *
+ * The switch is one ROUTER socket (CURVE server, ZAP fail-closed) and one
+ * loop. Each peer is a DEALER that first sends Hello; a routing id becomes
+ * a port only after the switch has answered Welcome.
+ *
+ * Port life:
+ *   unknown --Hello ok--> port --Bye / 3 keepalives missed / key revoked /
+ *   unreachable / malformed message--> gone (MAC entries flushed)
+ * A Hello for (network, name) that already exists with the same key takes
+ * the old port over (a restarted NIC process); with another key it is
+ * refused (VMF_ERR_DUPLICATE). Data or keepalives from a routing id
+ * without a port get Error NOT_WELCOMED (rate limited), which makes a NIC
+ * process whose switch restarted send Hello again.
+ *
+ * Identity: the routing id is chosen by the client and proves nothing; each
+ * port is bound to the Z85 key its connection authenticated with (User-Id
+ * from ZAP), and a message whose User-Id differs is dropped and counted.
+ *
+ * Forwarding, per frame: runts, giants and multicast sources are dropped
+ * and counted on the input port; the source is learnt per (network, VLAN);
+ * broadcast, multicast and unknown unicast go to every other port of the
+ * network; known unicast to one port; nothing goes back out its source
+ * port. Frames are not sent one by one: each destination port collects what
+ * it gets during one pass over the input, and the pass ends with one
+ * FrameBatch message per port (or earlier, when a batch is full). Sends
+ * never block (ROUTER_MANDATORY + DONTWAIT): a full peer costs tail drops
+ * on that peer only; an unreachable one is removed.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "switch.h"
+#include "util.h"
+
+const char *const drop_names[DROP_MAX] = {
+#define X(name, text) #name,
+	DROP_REASONS(X)
+#undef X
+};
+
+#define RID_TOMB	(UINT32_MAX - 1)
+#define PASS_BUDGET	256	/* messages per input pass */
+
+static struct ratelimit rl_proto = RATELIMIT_INIT;
+static struct ratelimit rl_nowelcome = { 0, 1000, 100, 0, 0 };
+
+/* --- routing id table -------------------------------------------------- */
+
+static size_t rid_hash(const uint8_t *rid, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ rid[i]) * 0x100000001b3ULL;
+	return (size_t)h;
+}
+
+static uint32_t rid_find(struct vswitch *sw, const uint8_t *rid, size_t len)
+{
+	size_t i = rid_hash(rid, len) & sw->rid_mask;
+
+	for (;; i = (i + 1) & sw->rid_mask) {
+		uint32_t v = sw->rid_tab[i];
+
+		if (v == FDB_EMPTY)
+			return FDB_EMPTY;
+		if (v != RID_TOMB && sw->ports[v].rid_len == len &&
+		    !memcmp(sw->ports[v].rid, rid, len))
+			return v;
+	}
+}
+
+static void rid_insert(struct vswitch *sw, uint32_t idx)
+{
+	struct port *p = &sw->ports[idx];
+	size_t i = rid_hash(p->rid, p->rid_len) & sw->rid_mask;
+
+	while (sw->rid_tab[i] != FDB_EMPTY && sw->rid_tab[i] != RID_TOMB)
+		i = (i + 1) & sw->rid_mask;
+	sw->rid_tab[i] = idx;
+}
+
+static void rid_remove(struct vswitch *sw, uint32_t idx)
+{
+	size_t i, tombs = 0;
+
+	for (i = 0; i <= sw->rid_mask; i++)
+		if (sw->rid_tab[i] == idx)
+			sw->rid_tab[i] = RID_TOMB;
+	for (i = 0; i <= sw->rid_mask; i++)
+		tombs += sw->rid_tab[i] == RID_TOMB;
+	/* many tombstones make misses slow: rebuild from the live ports */
+	if (tombs > (sw->rid_mask + 1) / 4) {
+		for (i = 0; i <= sw->rid_mask; i++)
+			sw->rid_tab[i] = FDB_EMPTY;
+		for (i = 0; i < (size_t)sw->conf.max_ports; i++)
+			if (sw->ports[i].used)
+				rid_insert(sw, (uint32_t)i);
+	}
+}
+
+/* --- sending ------------------------------------------------------------ */
+
+/* Send @payload to @rid without blocking; Return: 0 or -errno. Consumes @payload. */
+static int send_to(struct vswitch *sw, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
+{
+	int rc = 0;
+
+	if (zmq_send(sw->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	else if (zmq_msg_send(payload, sw->router, ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	if (rc)
+		zmq_msg_close(payload);
+	return rc;
+}
+
+static void send_env(struct vswitch *sw, const uint8_t *rid, size_t rid_len,
+		     const Vmfabric__Envelope *env)
+{
+	zmq_msg_t m;
+
+	if (codec_pack(env, &m))
+		return;
+	send_to(sw, rid, rid_len, &m);
+}
+
+static void send_error(struct vswitch *sw, const uint8_t *rid, size_t rid_len,
+		       uint32_t code, const char *text)
+{
+	Vmfabric__Error e = VMFABRIC__ERROR__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+	e.code = code;
+	e.text = (char *)(uintptr_t)text;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_ERROR;
+	env.error = &e;
+	send_env(sw, rid, rid_len, &env);
+}
+
+static void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *why);
+
+/* Send everything queued for @p as one FrameBatch. */
+static void port_flush(struct vswitch *sw, struct port *p)
+{
+	zmq_msg_t m;
+	int rc;
+
+	if (!p->used || !p->out_n)
+		return;
+	rc = codec_pack_batch(p->out, p->out_n, &m);
+	if (!rc)
+		rc = send_to(sw, p->rid, p->rid_len, &m);
+	if (!rc) {
+		p->ctr.tx_msgs++;
+		p->ctr.tx_frames += p->out_n;
+		p->ctr.tx_bytes += p->out_bytes;
+		sw->ctr.batches_out++;
+		sw->ctr.frames_out += p->out_n;
+	} else if (rc == -EHOSTUNREACH) {
+		p->ctr.drops[DROP_tx_unreachable] += p->out_n;
+	} else {
+		p->ctr.drops[DROP_tx_full] += p->out_n;
+	}
+	p->out_n = 0;
+	p->out_bytes = 0;
+	if (rc == -EHOSTUNREACH)
+		port_remove(sw, p, 0, "connection gone");
+}
+
+static void flush_all(struct vswitch *sw)
+{
+	for (uint32_t i = 0; i < sw->n_dirty; i++) {
+		struct port *p = &sw->ports[sw->dirty[i]];
+
+		p->dirty = 0;
+		port_flush(sw, p);
+	}
+	sw->n_dirty = 0;
+}
+
+static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f)
+{
+	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES)
+		port_flush(sw, p);
+	if (!p->used)
+		return;
+	p->out[p->out_n++] = *f;
+	p->out_bytes += f->len;
+	if (!p->dirty) {
+		p->dirty = 1;
+		sw->dirty[sw->n_dirty++] = p->idx;
+	}
+}
+
+/* --- networks and ports ------------------------------------------------- */
+
+static struct network *net_get(struct vswitch *sw, const char *name, int create)
+{
+	struct network *free_net = NULL;
+
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *n = &sw->nets[i];
+
+		if (n->used && !strcmp(n->name, name))
+			return n;
+		if (!n->used && !free_net)
+			free_net = n;
+	}
+	if (!create || !free_net)
+		return NULL;
+	if (fdb_init(&free_net->fdb, (size_t)sw->conf.max_macs, (uint64_t)sw->conf.mac_age_s * 1000))
+		return NULL;
+	free_net->ports = calloc((size_t)sw->conf.max_ports, sizeof(uint32_t));
+	if (!free_net->ports) {
+		fdb_free(&free_net->fdb);
+		return NULL;
+	}
+	free_net->used = 1;
+	str_copy(free_net->name, name, sizeof(free_net->name));
+	free_net->mtu = (uint32_t)sw->conf.mtu;
+	free_net->n_ports = 0;
+	free_net->flooded = 0;
+	info("network %s created (MTU %u)", name, free_net->mtu);
+	return free_net;
+}
+
+static void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *why)
+{
+	struct network *n = p->net;
+	size_t flushed;
+
+	if (!p->used)
+		return;
+	if (code)
+		send_error(sw, p->rid, p->rid_len, code, why);
+	flushed = fdb_flush_port(&n->fdb, p->idx);
+	n->ports[p->net_slot] = n->ports[--n->n_ports];
+	sw->ports[n->ports[p->net_slot]].net_slot = p->net_slot;
+	rid_remove(sw, p->idx);
+	p->used = 0;
+	p->out_n = 0;
+	info("port %s left network %s: %s (%zu MAC entries flushed)", p->name, n->name, why, flushed);
+	if (!n->n_ports) {
+		fdb_free(&n->fdb);
+		free(n->ports);
+		n->ports = NULL;
+		n->used = 0;
+		info("network %s removed (no ports)", n->name);
+	}
+}
+
+static struct port *port_find_name(struct vswitch *sw, struct network *n, const char *name)
+{
+	for (uint32_t i = 0; i < n->n_ports; i++) {
+		struct port *p = &sw->ports[n->ports[i]];
+
+		if (!strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+static int key_admitted(struct vswitch *sw, const char *key)
+{
+	uint8_t bin[CERT_KEY_LEN];
+
+	if (!sw->zap)
+		return 1;
+	if (strlen(key) != CERT_Z85_LEN || !zmq_z85_decode(bin, key))
+		return 0;
+	return keyset_has(&sw->zap->keys, bin);
+}
+
+static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *key,
+			 struct port *old, const Vmfabric__Hello *h, uint64_t now)
+{
+	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+	const uint8_t *r = zmq_msg_data((zmq_msg_t *)(uintptr_t)rid);
+	size_t rlen = zmq_msg_size((zmq_msg_t *)(uintptr_t)rid);
+	struct network *n;
+	struct port *p, *same;
+	char text[160];
+	long i;
+
+	if (h->version != VMF_PROTO_VERSION) {
+		sw->ctr.bad_version++;
+		snprintf(text, sizeof(text), "protocol version %u not supported (switch speaks %d)",
+			 h->version, VMF_PROTO_VERSION);
+		log_rl(&rl_proto, LOG_WARNING, "refused Hello from %s: %s", key, text);
+		send_error(sw, r, rlen, VMF_ERR_VERSION, text);
+		if (old)
+			port_remove(sw, old, 0, "bad protocol version");
+		return;
+	}
+	if (!codec_valid_name(h->network) || !codec_valid_name(h->port)) {
+		sw->ctr.bad_hello++;
+		send_error(sw, r, rlen, VMF_ERR_BADNAME,
+			   "network and port names: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+		return;
+	}
+	if (!key_admitted(sw, key)) {
+		sw->ctr.revoked++;
+		send_error(sw, r, rlen, VMF_ERR_DENIED, "key not in the authorized directory");
+		return;
+	}
+	/* a second Hello on a live session starts it over */
+	if (old)
+		port_remove(sw, old, 0, "new Hello on the same connection");
+
+	n = net_get(sw, h->network, 1);
+	if (!n) {
+		send_error(sw, r, rlen, VMF_ERR_FULL, "too many networks on this switch");
+		return;
+	}
+	same = port_find_name(sw, n, h->port);
+	if (same && strcmp(same->key, key)) {
+		sw->ctr.bad_hello++;
+		send_error(sw, r, rlen, VMF_ERR_DUPLICATE, "port name in use by another key");
+		log_rl(&rl_proto, LOG_WARNING, "refused port %s on %s: name held by another key",
+		       h->port, h->network);
+		return;
+	}
+	if (same) {
+		sw->ctr.takeovers++;
+		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
+		n = net_get(sw, h->network, 1);	/* may have been freed with its last port */
+		if (!n)
+			return;
+	}
+	for (i = 0, p = NULL; i < sw->conf.max_ports; i++) {
+		if (!sw->ports[i].used) {
+			p = &sw->ports[i];
+			break;
+		}
+	}
+	if (!p) {
+		send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
+		if (!n->n_ports) {
+			fdb_free(&n->fdb);
+			free(n->ports);
+			n->used = 0;
+		}
+		return;
+	}
+	memset(&p->ctr, 0, sizeof(p->ctr));
+	p->used = 1;
+	p->idx = (uint32_t)i;
+	p->id = ++sw->next_id;
+	memcpy(p->rid, r, rlen);
+	p->rid_len = (uint8_t)rlen;
+	str_copy(p->key, key, sizeof(p->key));
+	str_copy(p->name, h->port, sizeof(p->name));
+	p->net = n;
+	p->net_slot = n->n_ports;
+	n->ports[n->n_ports++] = p->idx;
+	p->since_ms = p->last_rx_ms = now;
+	p->out_n = 0;
+	p->out_bytes = 0;
+	p->dirty = 0;
+	rid_insert(sw, p->idx);
+
+	w.port_id = p->id;
+	w.mtu = n->mtu;
+	w.keepalive_ms = (uint32_t)sw->conf.keepalive_ms;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
+	env.welcome = &w;
+	send_env(sw, r, rlen, &env);
+	info("port %s joined network %s (id %u, key %.8s..., %u ports)", p->name, n->name,
+	     p->id, *key ? key : "none", n->n_ports);
+}
+
+static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, uint64_t now)
+{
+	struct network *n = in->net;
+	const uint8_t *d = f->data;
+	uint16_t vlan = 0;
+	uint32_t dst;
+	int r;
+
+	if (f->len < VMF_ETH_HLEN) {
+		in->ctr.drops[DROP_runt]++;
+		return;
+	}
+	if (f->len > n->mtu + VMF_ETH_OVERHEAD) {
+		in->ctr.drops[DROP_giant]++;
+		return;
+	}
+	if (d[6] & 1) {
+		in->ctr.drops[DROP_src_mcast]++;
+		return;
+	}
+	in->ctr.rx_frames++;
+	in->ctr.rx_bytes += f->len;
+	if (d[12] == 0x81 && d[13] == 0x00 && f->len >= VMF_ETH_HLEN + 4)
+		vlan = (uint16_t)(((d[14] << 8) | d[15]) & 0x0fff);
+
+	r = fdb_learn(&n->fdb, d + 6, vlan, in->idx, now);
+	if (r == FDB_MOVED)
+		in->ctr.mac_moves++;
+	else if (r == -ENOSPC)
+		in->ctr.fdb_full++;
+
+	if (!(d[0] & 1)) {
+		dst = fdb_lookup(&n->fdb, d, vlan, now);
+		if (dst == in->idx) {
+			in->ctr.drops[DROP_hairpin]++;
+			return;
+		}
+		if (dst != FDB_EMPTY) {
+			enqueue(sw, &sw->ports[dst], f);
+			return;
+		}
+	}
+	in->ctr.flooded++;
+	n->flooded++;
+	for (uint32_t i = 0; i < n->n_ports; i++)
+		if (n->ports[i] != in->idx)
+			enqueue(sw, &sw->ports[n->ports[i]], f);
+}
+
+static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint64_t now)
+{
+	const uint8_t *r = zmq_msg_data(rid);
+	size_t rlen = zmq_msg_size(rid);
+	const char *key = sw->zap ? zmq_msg_gets(msg, "User-Id") : NULL;
+	uint32_t idx = rid_find(sw, r, rlen);
+	struct port *p = idx == FDB_EMPTY ? NULL : &sw->ports[idx];
+	Vmfabric__Envelope *env;
+	int rc;
+
+	if (!key)
+		key = "";
+	if (sw->zap && !*key) {
+		/* CURVE with ZAP always sets User-Id; without it the message proves nothing */
+		sw->ctr.key_mismatch++;
+		return;
+	}
+	if (p && strcmp(p->key, key)) {
+		sw->ctr.key_mismatch++;
+		log_rl(&rl_proto, LOG_WARNING, "message for port %s from another key (%.8s...): dropped",
+		       p->name, key);
+		return;
+	}
+	rc = codec_decode(&sw->arena, zmq_msg_data(msg), zmq_msg_size(msg), &env);
+	if (rc) {
+		if (p) {
+			p->ctr.drops[DROP_malformed]++;
+			log_rl(&rl_proto, LOG_WARNING, "port %s: malformed message (%zu bytes): %s",
+			       p->name, zmq_msg_size(msg), strerror(-rc));
+			port_remove(sw, p, VMF_ERR_MALFORMED, "malformed message");
+		} else {
+			sw->ctr.malformed++;
+			log_rl(&rl_proto, LOG_WARNING, "malformed message (%zu bytes) from key %.8s...: %s",
+			       zmq_msg_size(msg), *key ? key : "none", strerror(-rc));
+			send_error(sw, r, rlen, VMF_ERR_MALFORMED, "malformed message");
+		}
+		return;
+	}
+	if (p)
+		p->last_rx_ms = now;
+
+	switch (env->msg_case) {
+	case VMFABRIC__ENVELOPE__MSG_HELLO:
+		handle_hello(sw, rid, key, p, env->hello, now);
+		return;
+	case VMFABRIC__ENVELOPE__MSG_BATCH:
+		if (!p)
+			break;
+		p->ctr.rx_msgs++;
+		for (size_t i = 0; i < env->batch->n_frames && p->used; i++)
+			forward(sw, p, &env->batch->frames[i], now);
+		return;
+	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+		if (!p)
+			break;
+		{
+			Vmfabric__Envelope reply = VMFABRIC__ENVELOPE__INIT;
+
+			reply.msg_case = VMFABRIC__ENVELOPE__MSG_KEEPALIVE;
+			reply.keepalive = env->keepalive;
+			send_env(sw, r, rlen, &reply);
+		}
+		return;
+	case VMFABRIC__ENVELOPE__MSG_BYE:
+		if (p)
+			port_remove(sw, p, 0, *env->bye->reason ? env->bye->reason : "bye");
+		return;
+	default:
+		/* Welcome and Error only ever travel from the switch */
+		if (p) {
+			p->ctr.drops[DROP_malformed]++;
+			port_remove(sw, p, VMF_ERR_MALFORMED, "unexpected message type");
+		} else {
+			sw->ctr.malformed++;
+		}
+		return;
+	}
+	/* data or keepalive before Welcome */
+	sw->ctr.unknown_port++;
+	if (ratelimit_ok(&rl_nowelcome))
+		send_error(sw, r, rlen, VMF_ERR_NOT_WELCOMED, "send Hello first");
+}
+
+void switch_input(struct vswitch *sw)
+{
+	uint64_t now = now_ms();
+	int budget;
+
+	for (budget = PASS_BUDGET; budget > 0; budget--) {
+		zmq_msg_t rid, msg;
+		int more;
+
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			break;
+		}
+		zmq_msg_init(&msg);
+		if (!zmq_msg_more(&rid) || zmq_msg_recv(&msg, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			zmq_msg_close(&rid);
+			continue;
+		}
+		more = zmq_msg_more(&msg);
+		if (more) {
+			/* one part per message is the protocol; drop the lot */
+			zmq_msg_t rest;
+			uint32_t idx;
+
+			zmq_msg_init(&rest);
+			while (more && zmq_msg_recv(&rest, sw->router, ZMQ_DONTWAIT) >= 0)
+				more = zmq_msg_more(&rest);
+			zmq_msg_close(&rest);
+			sw->ctr.multipart++;
+			idx = rid_find(sw, zmq_msg_data(&rid), zmq_msg_size(&rid));
+			if (idx != FDB_EMPTY) {
+				const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : "";
+
+				if (key && !strcmp(key, sw->ports[idx].key)) {
+					sw->ports[idx].ctr.drops[DROP_malformed]++;
+					port_remove(sw, &sw->ports[idx], VMF_ERR_MALFORMED,
+						    "multi-part message");
+				}
+			}
+		} else {
+			/* frames queued for output point into the arena: flush before it fills */
+			if (sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG) {
+				flush_all(sw);
+				codec_arena_reset(&sw->arena);
+			}
+			handle_msg(sw, &rid, &msg, now);
+		}
+		zmq_msg_close(&msg);
+		zmq_msg_close(&rid);
+	}
+	flush_all(sw);
+	codec_arena_reset(&sw->arena);
+}
+
+void switch_tick(struct vswitch *sw, uint64_t now)
+{
+	uint64_t dead = 3 * (uint64_t)sw->conf.keepalive_ms;
+
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (p->used && now - p->last_rx_ms > dead) {
+			sw->ctr.expired++;
+			port_remove(sw, p, VMF_ERR_EXPIRED, "3 keepalives missed");
+		}
+	}
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used)
+			fdb_age(&sw->nets[i].fdb, now);
+}
+
+void switch_revoke(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (p->used && !key_admitted(sw, p->key)) {
+			sw->ctr.revoked++;
+			port_remove(sw, p, VMF_ERR_REVOKED, "key removed from the authorized directory");
+		}
+	}
+}
+
+void switch_shutdown(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (sw->ports[i].used)
+			port_remove(sw, &sw->ports[i], VMF_ERR_SHUTDOWN, "switch shutting down");
+}
+
+int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap)
+{
+	size_t n = 16;
+
+	memset(sw, 0, sizeof(*sw));
+	sw->conf = *conf;
+	sw->router = router;
+	sw->zap = zap;
+	sw->start_ms = now_ms();
+	while (n < 4 * (size_t)conf->max_ports)
+		n <<= 1;
+	sw->rid_mask = n - 1;
+	sw->rid_tab = malloc(n * sizeof(uint32_t));
+	sw->ports = calloc((size_t)conf->max_ports, sizeof(*sw->ports));
+	sw->nets = calloc((size_t)conf->max_networks, sizeof(*sw->nets));
+	sw->dirty = calloc((size_t)conf->max_ports, sizeof(uint32_t));
+	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty ||
+	    codec_arena_init(&sw->arena, 4 * (size_t)VMF_MAX_MSG)) {
+		switch_free(sw);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		sw->rid_tab[i] = FDB_EMPTY;
+	return 0;
+}
+
+void switch_free(struct vswitch *sw)
+{
+	if (!sw)
+		return;
+	for (long i = 0; sw->nets && i < sw->conf.max_networks; i++) {
+		if (sw->nets[i].used) {
+			fdb_free(&sw->nets[i].fdb);
+			free(sw->nets[i].ports);
+		}
+	}
+	free(sw->nets);
+	free(sw->ports);
+	free(sw->rid_tab);
+	free(sw->dirty);
+	codec_arena_free(&sw->arena);
+	sw->nets = NULL;
+	sw->ports = NULL;
+	sw->rid_tab = NULL;
+	sw->dirty = NULL;
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+void switch_stats_json(struct vswitch *sw, FILE *f)
+{
+	uint64_t now = now_ms();
+	int first = 1;
+
+	fprintf(f, "{\"uptime_ms\":%llu,\"switch\":{", (unsigned long long)(now - sw->start_ms));
+	fprintf(f, "\"unknown_port\":%llu,\"bad_version\":%llu,\"bad_hello\":%llu,"
+		"\"key_mismatch\":%llu,\"malformed\":%llu,\"multipart\":%llu,\"expired\":%llu,"
+		"\"revoked\":%llu,\"takeovers\":%llu,\"batches_out\":%llu,\"frames_out\":%llu",
+		(unsigned long long)sw->ctr.unknown_port, (unsigned long long)sw->ctr.bad_version,
+		(unsigned long long)sw->ctr.bad_hello, (unsigned long long)sw->ctr.key_mismatch,
+		(unsigned long long)sw->ctr.malformed, (unsigned long long)sw->ctr.multipart,
+		(unsigned long long)sw->ctr.expired, (unsigned long long)sw->ctr.revoked,
+		(unsigned long long)sw->ctr.takeovers, (unsigned long long)sw->ctr.batches_out,
+		(unsigned long long)sw->ctr.frames_out);
+	if (sw->zap)
+		fprintf(f, ",\"zap_allowed\":%llu,\"zap_denied\":%llu",
+			(unsigned long long)sw->zap->allowed, (unsigned long long)sw->zap->denied);
+	fprintf(f, "},\"networks\":[");
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *n = &sw->nets[i];
+
+		if (!n->used)
+			continue;
+		fprintf(f, "%s{\"name\":", first ? "" : ",");
+		json_str(f, n->name);
+		fprintf(f, ",\"mtu\":%u,\"ports\":%u,\"macs\":%zu,\"flooded\":%llu}", n->mtu,
+			n->n_ports, n->fdb.count, (unsigned long long)n->flooded);
+		first = 0;
+	}
+	fprintf(f, "],\"ports\":[");
+	first = 1;
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (!p->used)
+			continue;
+		fprintf(f, "%s{\"id\":%u,\"name\":", first ? "" : ",", p->id);
+		json_str(f, p->name);
+		fprintf(f, ",\"network\":");
+		json_str(f, p->net->name);
+		fprintf(f, ",\"key\":\"%s\",\"uptime_ms\":%llu,\"rx_msgs\":%llu,\"rx_frames\":%llu,"
+			"\"rx_bytes\":%llu,\"tx_msgs\":%llu,\"tx_frames\":%llu,\"tx_bytes\":%llu,"
+			"\"mac_moves\":%llu,\"fdb_full\":%llu,\"flooded\":%llu,\"drops\":{",
+			p->key, (unsigned long long)(now - p->since_ms),
+			(unsigned long long)p->ctr.rx_msgs, (unsigned long long)p->ctr.rx_frames,
+			(unsigned long long)p->ctr.rx_bytes, (unsigned long long)p->ctr.tx_msgs,
+			(unsigned long long)p->ctr.tx_frames, (unsigned long long)p->ctr.tx_bytes,
+			(unsigned long long)p->ctr.mac_moves, (unsigned long long)p->ctr.fdb_full,
+			(unsigned long long)p->ctr.flooded);
+		for (int d = 0; d < DROP_MAX; d++)
+			fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_names[d],
+				(unsigned long long)p->ctr.drops[d]);
+		fprintf(f, "}}");
+		first = 0;
+	}
+	fprintf(f, "]}\n");
+}

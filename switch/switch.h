@@ -1,0 +1,136 @@
+/* switch.h - the L2 switch: ports, networks, forwarding, counters */
+#ifndef VMF_SWITCH_H
+#define VMF_SWITCH_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "codec.h"
+#include "fdb.h"
+#include "zap.h"
+
+#define RID_MAX		256	/* ZeroMQ routing ids are 1..255 bytes */
+
+/* Per-port drop reasons; every dropped frame or message lands in one. */
+#define DROP_REASONS(X)							\
+	X(runt, "frame shorter than 14 bytes")				\
+	X(giant, "frame longer than MTU + 18")				\
+	X(src_mcast, "multicast source MAC")				\
+	X(hairpin, "destination is the source port")			\
+	X(tx_full, "receiving port's queue full (tail drop)")		\
+	X(tx_unreachable, "receiving port gone")			\
+	X(malformed, "undecodable or out-of-order message")
+
+enum drop_reason {
+#define X(name, text) DROP_##name,
+	DROP_REASONS(X)
+#undef X
+	DROP_MAX
+};
+
+extern const char *const drop_names[DROP_MAX];
+
+struct port_ctr {
+	uint64_t rx_msgs, rx_frames, rx_bytes;
+	uint64_t tx_msgs, tx_frames, tx_bytes;
+	uint64_t drops[DROP_MAX];
+	uint64_t mac_moves;	/* a known MAC appeared on this port */
+	uint64_t fdb_full;	/* source MAC not learnt: table full (frame still forwarded) */
+	uint64_t flooded;	/* frames from this port sent to every other port */
+};
+
+struct network;
+
+/**
+ * struct port - one admitted, welcomed port
+ * @out:	frames queued for this port during the current loop pass
+ */
+struct port {
+	int used;
+	uint32_t idx;
+	uint32_t id;
+	uint8_t rid[RID_MAX];
+	uint8_t rid_len;
+	char key[CERT_Z85_LEN + 1];
+	char name[VMF_NAME_MAX];
+	struct network *net;
+	uint32_t net_slot;	/* position in net->ports */
+	uint64_t since_ms;
+	uint64_t last_rx_ms;
+	struct port_ctr ctr;
+	uint32_t out_n;
+	size_t out_bytes;
+	int dirty;
+	ProtobufCBinaryData out[VMF_MAX_BATCH_FRAMES];
+};
+
+struct network {
+	int used;
+	char name[VMF_NAME_MAX];
+	uint32_t mtu;
+	struct fdb fdb;
+	uint32_t *ports;	/* port indices */
+	uint32_t n_ports;
+	uint64_t flooded;
+};
+
+/* Switch-wide counters for what cannot be charged to a port. */
+struct switch_ctr {
+	uint64_t unknown_port;	/* data or keepalive from a routing id without Hello */
+	uint64_t bad_version;
+	uint64_t bad_hello;
+	uint64_t key_mismatch;	/* message whose User-Id is not the port's key */
+	uint64_t malformed;	/* undecodable messages from unknown routing ids */
+	uint64_t multipart;	/* messages with more than one part */
+	uint64_t expired;
+	uint64_t revoked;
+	uint64_t takeovers;
+	uint64_t batches_out;
+	uint64_t frames_out;
+};
+
+struct switch_conf {
+	long max_ports;
+	long max_networks;
+	long max_macs;
+	long mac_age_s;
+	long mtu;
+	long keepalive_ms;
+	int insecure;
+};
+
+struct vswitch {
+	struct switch_conf conf;
+	void *router;
+	struct zap *zap;	/* NULL when --insecure */
+	struct port *ports;
+	struct network *nets;
+	uint32_t *rid_tab;	/* open addressing: routing id -> port idx */
+	size_t rid_mask;
+	uint32_t next_id;
+	uint32_t *dirty;	/* ports with queued output */
+	uint32_t n_dirty;
+	struct codec_arena arena;
+	struct switch_ctr ctr;
+	uint64_t start_ms;
+};
+
+int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap);
+void switch_free(struct vswitch *sw);
+
+/** switch_input() - handle every message ready on the router (bounded per call). */
+void switch_input(struct vswitch *sw);
+
+/** switch_tick() - expire silent ports, age MAC tables */
+void switch_tick(struct vswitch *sw, uint64_t now);
+
+/** switch_revoke() - drop ports whose key is no longer admitted */
+void switch_revoke(struct vswitch *sw);
+
+/** switch_stats_json() - the counters, as JSON */
+void switch_stats_json(struct vswitch *sw, FILE *f);
+
+/** switch_shutdown() - tell every port we are going */
+void switch_shutdown(struct vswitch *sw);
+
+#endif /* VMF_SWITCH_H */
