@@ -213,8 +213,8 @@ int main(int argc, char **argv)
 		}
 	}
 	info("shutting down");
-	switch_shutdown(&sw);
 	write_stats(&sw);
+	switch_shutdown(&sw);
 	switch_free(&sw);
 	zmq_close(router);
 	zap_stop(&zap);
