@@ -203,17 +203,22 @@ void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct co
 
 	fprintf(f, "usage: %s %s\n\noptions:\n", prog, synopsis);
 	for (o = opts; o->name; o++) {
-		snprintf(left, sizeof(left), "%s%c%s--%s%s%s",
-			 o->short_opt ? "-" : "", o->short_opt ? o->short_opt : ' ',
-			 o->short_opt ? ", " : "  ", o->name,
-			 o->type == CONF_BOOL ? "" : " ", o->type == CONF_BOOL ? "" : o->arg);
-		fprintf(f, "  %-30s %s\n", o->short_opt ? left : left + 2, o->help);
+		if (o->short_opt)
+			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_opt, o->name,
+				 o->type == CONF_BOOL ? "" : " ", o->type == CONF_BOOL ? "" : o->arg);
+		else
+			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
+				 o->type == CONF_BOOL ? "" : " ", o->type == CONF_BOOL ? "" : o->arg);
+		if (strlen(left) > 30)
+			fprintf(f, "  %s\n  %-30s %s\n", left, "", o->help);
+		else
+			fprintf(f, "  %-30s %s\n", left, o->help);
 	}
 	fprintf(f, "  %-30s %s\n", "-c, --config FILE", "read options from FILE (keys = long options)");
 	fprintf(f, "  %-30s %s\n", "-n, --check", "print the effective configuration and exit");
 	fprintf(f, "  %-30s %s\n", "-f, --foreground", "stay in the foreground, log to stderr");
 	fprintf(f, "  %-30s %s\n", "-d, --debug", "debug logging");
-	fprintf(f, "  %-30s %s\n", "--pidfile FILE", "write the process id to FILE");
+	fprintf(f, "  %-30s %s\n", "    --pidfile FILE", "write the process id to FILE");
 	fprintf(f, "  %-30s %s\n", "-h, --help", "this help");
 	fprintf(f, "  %-30s %s\n", "-V, --version", "print the version");
 }
