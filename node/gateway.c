@@ -1,0 +1,484 @@
+/* gateway.c - one libslirp instance as a fabric port: frame filter, output batch, timers, fds */
+
+/*
+ * DOC: theory of operation
+ *
+ * Everything here runs on the process's only thread: libslirp keeps
+ * process-wide globals and is not re-entrant.
+ *
+ * In (switch -> slirp): every frame is first shown to the DHCP server
+ * (dhcp.c), which answers DHCP itself and learns which addresses are in use.
+ * Then only frames addressed to the gateway's MAC, to a MAC libslirp itself
+ * sent from (IPv6 virtual hosts, 52:55:<last 4 bytes of the IPv6 address>),
+ * or to broadcast/multicast reach slirp_input(): libslirp ignores the
+ * destination MAC and would otherwise re-originate flooded guest-to-guest
+ * unicast towards the gateway host's network. Others are counted as
+ * not_for_us (normal: the switch floods unknown unicast).
+ *
+ * Out (slirp -> switch): send_packet copies each frame into a fixed batch
+ * buffer (flushed with one uplink_send() per loop pass, or earlier when
+ * full), pads it to 60 bytes (libslirp 4.7 emits 42-byte ARP) and rewrites
+ * libslirp's IPv4 virtual-host MACs (52:55:IP, in the Ethernet source and
+ * the ARP sender) to the gateway's MAC, so every IPv4 service of the
+ * gateway (host, DNS) answers from one MAC. Frames larger than MTU + 18 are
+ * dropped and counted.
+ *
+ * Timers: libslirp's only timer (IPv6 router advertisements) is created
+ * through timer_new_opaque and kept in a small array; the loop sleeps no
+ * longer than the earliest one and calls slirp_handle_timer() when due.
+ * Sockets: slirp_pollfds_fill()/slirp_pollfds_poll() around the loop's
+ * zmq_poll(), whose items take plain fds.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gateway.h"
+#include "log.h"
+#include "util.h"
+
+static struct ratelimit rl_save = RATELIMIT_INIT, rl_guest = RATELIMIT_INIT,
+			rl_giant = RATELIMIT_INIT, rl_dhcp = RATELIMIT_INIT, rl_bad = RATELIMIT_INIT;
+
+int gw_parse_hostfwd(const char *s, struct gw_fwd *f, const char **why)
+{
+	char buf[256], *p = buf, *hostaddr, *hostport, *guestaddr, *guestport, *sep, *end;
+	long v;
+
+	memset(f, 0, sizeof(*f));
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		goto bad;
+	sep = strchr(p, ':');
+	if (!sep)
+		goto bad;
+	*sep = '\0';
+	if (!strcmp(p, "udp"))
+		f->is_udp = 1;
+	else if (*p && strcmp(p, "tcp"))
+		goto bad;
+	hostaddr = sep + 1;
+	sep = strchr(hostaddr, ':');
+	if (!sep)
+		goto bad;
+	*sep = '\0';
+	hostport = sep + 1;
+	sep = strchr(hostport, '-');
+	if (!sep)
+		goto bad;
+	*sep = '\0';
+	guestaddr = sep + 1;
+	sep = strchr(guestaddr, ':');
+	if (!sep)
+		goto bad;
+	*sep = '\0';
+	guestport = sep + 1;
+	if (*hostaddr && inet_pton(AF_INET, hostaddr, &f->host_addr) != 1)
+		goto bad;
+	if (*guestaddr && inet_pton(AF_INET, guestaddr, &f->guest_addr) != 1)
+		goto bad;
+	errno = 0;
+	v = strtol(hostport, &end, 10);
+	if (errno || end == hostport || *end || v < 0 || v > 65535)
+		goto bad;
+	f->host_port = (int)v;
+	v = strtol(guestport, &end, 10);
+	if (errno || end == guestport || *end || v < 1 || v > 65535)
+		goto bad;
+	f->guest_port = (int)v;
+	return 0;
+bad:
+	*why = "hostfwd must be [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport";
+	return -EINVAL;
+}
+
+/* ---- libslirp callbacks ---- */
+
+static int is_own(const struct gateway *g, const uint8_t *mac)
+{
+	if (!memcmp(mac, g->mac, 6))
+		return 1;
+	for (unsigned int i = 0; i < g->n_own; i++)
+		if (!memcmp(mac, g->own[i], 6))
+			return 1;
+	return 0;
+}
+
+/* queue one frame for the switch. Return: its copy in the batch, or NULL if dropped */
+static uint8_t *out_frame(struct gateway *g, const uint8_t *buf, size_t len)
+{
+	size_t plen = len < 60 ? 60 : len;
+	uint8_t *p;
+
+	if (len < 14 || len > g->max_frame) {
+		g->ctr.tx_giant++;
+		log_rl(&rl_giant, LOG_WARNING, "dropped a %zu-byte frame from libslirp (MTU)", len);
+		return NULL;
+	}
+	if (g->on == VMF_MAX_BATCH_FRAMES || g->oused + plen > VMF_MAX_BATCH_BYTES)
+		gw_flush(g);
+	p = g->obuf + g->oused;
+	memcpy(p, buf, len);
+	if (len < 60) {
+		memset(p + len, 0, 60 - len);
+		g->ctr.tx_padded++;
+	}
+	g->of[g->on++] = (ProtobufCBinaryData){ plen, p };
+	g->oused += plen;
+	g->ctr.tx_frames++;
+	return p;
+}
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	struct gateway *g = opaque;
+	const uint8_t *in = buf;
+	uint16_t type;
+	uint8_t *f;
+
+	if (len < 14) {
+		g->ctr.tx_giant++;
+		return (ssize_t)len;
+	}
+	type = (uint16_t)(in[12] << 8 | in[13]);
+	if (type == 0x86dd && !is_own(g, in + 6)) {
+		/* IPv6 virtual hosts keep their own MACs: remember them */
+		memcpy(g->own[g->next_own], in + 6, 6);
+		g->next_own = (g->next_own + 1) % GW_OWN_MACS;
+		if (g->n_own < GW_OWN_MACS)
+			g->n_own++;
+	}
+	f = out_frame(g, in, len);
+	if (!f || type == 0x86dd)
+		return (ssize_t)len;
+	if (f[6] == 0x52 && f[7] == 0x55)
+		memcpy(f + 6, g->mac, 6);
+	if (type == 0x0806 && len >= 42 && f[22] == 0x52 && f[23] == 0x55)
+		memcpy(f + 22, g->mac, 6);
+	return (ssize_t)len;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	log_rl(&rl_guest, LOG_WARNING, "libslirp: guest error: %s", msg);
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	struct gateway *g = opaque;
+
+	for (int i = 0; i < GW_TIMERS; i++) {
+		if (!g->timers[i].used) {
+			g->timers[i] = (struct gw_timer){ 1, id, cb_opaque, -1 };
+			return &g->timers[i];
+		}
+	}
+	err("libslirp wants more than %d timers", GW_TIMERS);
+	return NULL;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+	struct gw_timer *t = timer;
+
+	if (t)
+		t->used = 0;
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	struct gw_timer *t = timer;
+
+	if (t)
+		t->expire_ms = expire_ms;
+}
+
+static void cb_register_poll_fd(int fd, void *opaque)
+{
+}
+
+static void cb_unregister_poll_fd(int fd, void *opaque)
+{
+}
+
+static void cb_notify(void *opaque)
+{
+}
+
+static void cb_init_completed(Slirp *slirp, void *opaque)
+{
+	struct gateway *g = opaque;
+
+	g->slirp = slirp;	/* slirp_new() creates the RA timer before it returns */
+}
+
+static const SlirpCb callbacks = {
+	.send_packet = cb_send_packet,
+	.guest_error = cb_guest_error,
+	.clock_get_ns = cb_clock_get_ns,
+	.timer_free = cb_timer_free,
+	.timer_mod = cb_timer_mod,
+	.register_poll_fd = cb_register_poll_fd,
+	.unregister_poll_fd = cb_unregister_poll_fd,
+	.notify = cb_notify,
+	.init_completed = cb_init_completed,
+	.timer_new_opaque = cb_timer_new_opaque,
+};
+
+/* ---- life cycle ---- */
+
+int gw_init(struct gateway *g, const struct gw_conf *c, struct uplink *up, const char **why)
+{
+	SlirpConfig cfg = c->cfg;
+	unsigned int skipped = 0;
+	int rc;
+
+	memset(g, 0, sizeof(*g));
+	g->up = up;
+	memcpy(g->mac, c->mac, 6);
+	g->lease_file = c->lease_file;
+	g->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
+	g->obuf = malloc(VMF_MAX_BATCH_BYTES);
+	g->cap_items = 64;
+	g->items = calloc((size_t)g->cap_items, sizeof(*g->items));
+	if (!g->obuf || !g->items) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	rc = dhcp_init(&g->dhcp, &c->dhcp, why);
+	if (rc)
+		return rc;
+	if (g->lease_file) {
+		rc = dhcp_load(&g->dhcp, g->lease_file, &skipped);
+		if (rc >= 0)
+			info("leases: %d loaded from %s%s", rc, g->lease_file,
+			     skipped ? " (some lines skipped: outside the pool or malformed)" : "");
+		else if (rc != -ENOENT)
+			warn("leases: cannot read %s: %s (starting empty)", g->lease_file, strerror(-rc));
+		rc = gw_save(g, 1);	/* fail now, not at the first lease */
+		if (rc) {
+			*why = "cannot write the lease file (--lease-file)";
+			return rc;
+		}
+	}
+	cfg.version = 4;
+	cfg.disable_dhcp = true;
+	cfg.if_mtu = (size_t)c->mtu;
+	cfg.if_mru = (size_t)c->mtu;
+	g->slirp = slirp_new(&cfg, &callbacks, g);
+	if (!g->slirp) {
+		*why = "libslirp refused the configuration";
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->n_fwd; i++) {
+		const struct gw_fwd *f = &c->fwd[i];
+
+		if (slirp_add_hostfwd(g->slirp, f->is_udp, f->host_addr, f->host_port,
+				      f->guest_addr, f->guest_port) < 0) {
+			*why = "cannot set up a hostfwd (host port in use or not permitted?)";
+			return -EADDRINUSE;
+		}
+	}
+	return 0;
+}
+
+void gw_free(struct gateway *g)
+{
+	if (!g)
+		return;
+	if (g->slirp)
+		slirp_cleanup(g->slirp);
+	g->slirp = NULL;
+	dhcp_free(&g->dhcp);
+	free(g->obuf);
+	free(g->items);
+	g->obuf = NULL;
+	g->items = NULL;
+}
+
+int gw_save(struct gateway *g, int force)
+{
+	int rc;
+
+	if (!g->lease_file || (!force && !g->dhcp.dirty))
+		return 0;
+	rc = dhcp_save(&g->dhcp, g->lease_file);
+	if (rc) {
+		g->ctr.lease_save_errors++;
+		log_rl(&rl_save, LOG_ERR, "leases: cannot write %s: %s", g->lease_file, strerror(-rc));
+	}
+	return rc;
+}
+
+/* ---- data path ---- */
+
+void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
+{
+	uint8_t reply[DHCP_FRAME_MAX];
+	uint64_t ex;
+	int n;
+
+	g->ctr.rx_frames++;
+	if (len < 14) {
+		g->ctr.runt++;
+		return;
+	}
+	ex = g->dhcp.ctr.exhausted;
+	n = dhcp_input(&g->dhcp, frame, len, now, reply, sizeof(reply));
+	if (g->dhcp.ctr.exhausted != ex) {
+		char m[18];
+
+		log_rl(&rl_dhcp, LOG_WARNING, "DHCP pool exhausted: no offer for %s (%llu refused so far)",
+		       mac_fmt(frame + 6, m), (unsigned long long)g->dhcp.ctr.exhausted);
+	}
+	if (n > 0) {
+		g->ctr.dhcp_replies++;
+		out_frame(g, reply, (size_t)n);
+	}
+	if (n == -EBADMSG) {
+		char m[18];
+
+		log_rl(&rl_bad, LOG_WARNING, "dropped a malformed DHCP frame from %s (%llu so far)",
+		       mac_fmt(frame + 6, m), (unsigned long long)g->dhcp.ctr.malformed);
+	}
+	if (n != DHCP_NOT_DHCP)
+		return;
+	if (!(frame[0] & 1) && !is_own(g, frame)) {
+		g->ctr.not_for_us++;
+		return;
+	}
+	g->ctr.to_slirp++;
+	slirp_input(g->slirp, frame, (int)len);
+}
+
+void gw_flush(struct gateway *g)
+{
+	if (!g->on)
+		return;
+	uplink_send(g->up, g->of, g->on);
+	g->on = 0;
+	g->oused = 0;
+}
+
+/* ---- event loop glue ---- */
+
+struct fill_ctx {
+	struct gateway *g;
+	zmq_pollitem_t **items;
+};
+
+static int cb_add_poll(int fd, int events, void *opaque)
+{
+	struct fill_ctx *fc = opaque;
+	struct gateway *g = fc->g;
+	short ev = 0;
+
+	if (g->n_items == g->cap_items) {
+		zmq_pollitem_t *n = realloc(g->items, (size_t)g->cap_items * 2 * sizeof(*n));
+
+		if (!n)
+			return -1;	/* that socket is not polled this pass */
+		g->items = n;
+		g->cap_items *= 2;
+		*fc->items = n;
+	}
+	if (events & SLIRP_POLL_IN)
+		ev |= ZMQ_POLLIN;
+	if (events & SLIRP_POLL_OUT)
+		ev |= ZMQ_POLLOUT;
+	if (events & SLIRP_POLL_PRI)
+		ev |= ZMQ_POLLPRI;
+	g->items[g->n_items] = (zmq_pollitem_t){ NULL, fd, ev, 0 };
+	return g->n_items++;
+}
+
+static int cb_get_revents(int idx, void *opaque)
+{
+	struct gateway *g = opaque;
+	short r;
+	int ev = 0;
+
+	if (idx < g->first_slirp || idx >= g->n_items)
+		return 0;
+	r = g->items[idx].revents;
+	if (r & ZMQ_POLLIN)
+		ev |= SLIRP_POLL_IN;
+	if (r & ZMQ_POLLOUT)
+		ev |= SLIRP_POLL_OUT;
+	if (r & ZMQ_POLLPRI)
+		ev |= SLIRP_POLL_PRI;
+	if (r & ZMQ_POLLERR)	/* zmq_poll folds POLLHUP and POLLERR into this */
+		ev |= SLIRP_POLL_ERR | SLIRP_POLL_HUP;
+	return ev;
+}
+
+int gw_fill(struct gateway *g, zmq_pollitem_t **items, int base, long *timeout, uint64_t now)
+{
+	struct fill_ctx fc = { g, items };
+	uint32_t t = *timeout < 0 ? UINT32_MAX : (uint32_t)*timeout;
+	long td = dhcp_timeout(&g->dhcp, now);
+
+	while (g->cap_items < base + 1) {
+		zmq_pollitem_t *n = realloc(g->items, (size_t)g->cap_items * 2 * sizeof(*n));
+
+		if (!n)
+			break;
+		g->items = n;
+		g->cap_items *= 2;
+	}
+	*items = g->items;
+	g->n_items = base;
+	g->first_slirp = base;
+	for (int i = 0; i < GW_TIMERS; i++) {
+		const struct gw_timer *tm = &g->timers[i];
+
+		if (tm->used && tm->expire_ms >= 0) {
+			uint32_t left = tm->expire_ms > (int64_t)now ? (uint32_t)(tm->expire_ms - (int64_t)now) : 0;
+
+			if (left < t)
+				t = left;
+		}
+	}
+	if (td >= 0 && (uint32_t)td < t)
+		t = (uint32_t)td;
+	slirp_pollfds_fill(g->slirp, &t, cb_add_poll, &fc);
+	*items = g->items;
+	*timeout = t == UINT32_MAX ? -1 : (long)t;
+	return g->n_items;
+}
+
+void gw_poll(struct gateway *g, int error)
+{
+	slirp_pollfds_poll(g->slirp, error, cb_get_revents, g);
+}
+
+void gw_tick(struct gateway *g, uint64_t now)
+{
+	uint8_t reply[DHCP_FRAME_MAX];
+	int n;
+
+	for (int i = 0; i < GW_TIMERS; i++) {
+		struct gw_timer *t = &g->timers[i];
+
+		if (t->used && t->expire_ms >= 0 && t->expire_ms <= (int64_t)now) {
+			t->expire_ms = -1;
+			slirp_handle_timer(g->slirp, t->id, t->cb_opaque);
+		}
+	}
+	while ((n = dhcp_poll(&g->dhcp, now, reply, sizeof(reply))) > 0) {
+		g->ctr.dhcp_replies++;
+		out_frame(g, reply, (size_t)n);
+	}
+	gw_flush(g);
+	gw_save(g, 0);
+}

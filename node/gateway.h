@@ -1,0 +1,114 @@
+/* gateway.h - one libslirp instance as a fabric port: frame filter, output batch, timers, fds */
+#ifndef VMF_GATEWAY_H
+#define VMF_GATEWAY_H
+
+#include <stdint.h>
+#include <slirp/libslirp.h>
+#include <zmq.h>
+
+#include "codec.h"
+#include "dhcp.h"
+#include "uplink.h"
+
+#define GW_TIMERS	8
+#define GW_OWN_MACS	8
+
+/* One hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport rule. */
+struct gw_fwd {
+	int is_udp;
+	struct in_addr host_addr, guest_addr;	/* guest 0.0.0.0: the first DHCP address */
+	int host_port, guest_port;
+};
+
+/**
+ * gw_parse_hostfwd() - parse a hostfwd rule as QEMU's -netdev user does
+ * Return: 0, or -EINVAL with *@why set
+ */
+int gw_parse_hostfwd(const char *s, struct gw_fwd *f, const char **why);
+
+struct gw_timer {
+	int used;
+	SlirpTimerId id;
+	void *cb_opaque;
+	int64_t expire_ms;	/* -1: not armed */
+};
+
+struct gw_ctr {
+	uint64_t rx_frames;	/* from the switch */
+	uint64_t to_slirp;	/* passed to libslirp */
+	uint64_t not_for_us;	/* unicast to another MAC: dropped (normal: flooding) */
+	uint64_t runt;		/* shorter than an Ethernet header */
+	uint64_t dhcp_replies;	/* frames from the DHCP server */
+	uint64_t tx_frames;	/* frames from libslirp to the switch */
+	uint64_t tx_padded;	/* of which padded to 60 bytes */
+	uint64_t tx_giant;	/* larger than MTU + 18: dropped */
+	uint64_t lease_save_errors;
+};
+
+struct gateway {
+	Slirp *slirp;
+	struct uplink *up;
+	struct dhcp dhcp;
+	const char *lease_file;
+	uint8_t mac[6];
+	uint8_t own[GW_OWN_MACS][6];	/* further MACs libslirp sent from (IPv6) */
+	unsigned int n_own, next_own;
+	size_t max_frame;
+	/* output batch, flushed once per loop pass */
+	uint8_t *obuf;
+	size_t oused, on;
+	ProtobufCBinaryData of[VMF_MAX_BATCH_FRAMES];
+	/* poll items libslirp asked for, after the loop's own */
+	zmq_pollitem_t *items;
+	int n_items, cap_items, first_slirp;
+	struct gw_timer timers[GW_TIMERS];
+	uint64_t next_save;
+	struct gw_ctr ctr;
+};
+
+/**
+ * struct gw_conf - what gw_init() needs
+ * @cfg:	libslirp configuration (version 4, DHCP disabled by gw_init)
+ * @dhcp:	DHCP server configuration
+ * @mac:	the gateway's MAC
+ * @fwd, @n_fwd: port forwards
+ * @lease_file:	where leases persist, or NULL
+ * @mtu:	the network's MTU
+ */
+struct gw_conf {
+	SlirpConfig cfg;
+	struct dhcp_conf dhcp;
+	uint8_t mac[6];
+	const struct gw_fwd *fwd;
+	size_t n_fwd;
+	const char *lease_file;
+	long mtu;
+};
+
+/** gw_init() - start libslirp, the DHCP server, load leases. Return: 0 or -errno, *@why set */
+int gw_init(struct gateway *g, const struct gw_conf *c, struct uplink *up, const char **why);
+void gw_free(struct gateway *g);
+
+/** gw_input() - one frame from the switch: DHCP, the MAC filter, then libslirp */
+void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now);
+
+/**
+ * gw_fill() - before sleeping: put libslirp's fds after @base items of
+ * @items (grown as needed) and lower *@timeout (ms, -1 = none)
+ * Return: total items
+ */
+int gw_fill(struct gateway *g, zmq_pollitem_t **items, int base, long *timeout, uint64_t now);
+
+/** gw_poll() - after zmq_poll: libslirp's socket I/O (@error: poll failed) */
+void gw_poll(struct gateway *g, int error);
+
+/** gw_tick() - timers, deferred DHCP offers, lease file, then flush the output batch */
+void gw_tick(struct gateway *g, uint64_t now);
+
+/** gw_flush() - send the output batch to the switch */
+void gw_flush(struct gateway *g);
+
+/** gw_save() - write the lease file now if anything changed. Return: 0 or -errno */
+int gw_save(struct gateway *g, int force);
+
+#endif /* VMF_GATEWAY_H */

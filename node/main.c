@@ -1,0 +1,391 @@
+/* main.c - vmfabric-gateway: DHCP, DNS, NAT and port forwards for one virtual network (libslirp) */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "conf.h"
+#include "gateway.h"
+#include "log.h"
+#include "uplink.h"
+#include "util.h"
+
+static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name, *opt_mac;
+static char *opt_net, *opt_host, *opt_dhcpstart, *opt_dhcpend, *opt_dns, *opt_domainname;
+static char *opt_hostname, *opt_restrict, *opt_ipv4, *opt_ipv6, *opt_ipv6_net, *opt_ipv6_host;
+static char *opt_ipv6_dns, *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
+static char *opt_host_loopback;
+static struct conf_list opt_dnssearch, opt_hostfwd;
+static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
+static int opt_insecure;
+
+static const struct conf_opt opts[] = {
+	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
+	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE", "the switch's public certificate", 0, 0 },
+	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "this port's secret certificate", 0, 0 },
+	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to serve (default: default)", 0, 0 },
+	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
+	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
+	{ "mac", 0, CONF_STR, &opt_mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
+	{ "net", 0, CONF_STR, &opt_net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24)", 0, 0 },
+	{ "host", 0, CONF_STR, &opt_host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
+	{ "dhcpstart", 0, CONF_STR, &opt_dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
+	{ "dhcpend", 0, CONF_STR, &opt_dhcpend, "ADDR", "last DHCP address (default: last of the network)", 0, 0 },
+	{ "dns", 0, CONF_STR, &opt_dns, "ADDR", "DNS proxy address (default .3)", 0, 0 },
+	{ "dnssearch", 0, CONF_LIST, &opt_dnssearch, "DOMAIN", "DHCP domain search list entry (repeatable)", 0, 0 },
+	{ "domainname", 0, CONF_STR, &opt_domainname, "DOMAIN", "DHCP domain name", 0, 0 },
+	{ "hostname", 0, CONF_STR, &opt_hostname, "NAME", "DHCP host name option", 0, 0 },
+	{ "restrict", 0, CONF_STR, &opt_restrict, "on|off", "isolate guests: no egress, no host loopback; hostfwd still works (default off)", 0, 0 },
+	{ "host-loopback", 0, CONF_STR, &opt_host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
+	{ "ipv4", 0, CONF_STR, &opt_ipv4, "on|off", "IPv4 (default on)", 0, 0 },
+	{ "ipv6", 0, CONF_STR, &opt_ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
+	{ "ipv6-net", 0, CONF_STR, &opt_ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 0 },
+	{ "ipv6-host", 0, CONF_STR, &opt_ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
+	{ "ipv6-dns", 0, CONF_STR, &opt_ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
+	{ "tftp", 0, CONF_STR, &opt_tftp, "DIR", "serve DIR read-only over TFTP at the host address", 0, 0 },
+	{ "tftp-server-name", 0, CONF_STR, &opt_tftp_server_name, "NAME", "DHCP TFTP server name option (66)", 0, 0 },
+	{ "bootfile", 0, CONF_STR, &opt_bootfile, "FILE", "DHCP boot file (PXE)", 0, 0 },
+	{ "hostfwd", 0, CONF_LIST, &opt_hostfwd, "RULE", "[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport (repeatable)", 0, 0 },
+	{ "lease-file", 0, CONF_STR, &opt_lease_file, "FILE", "keep DHCP leases in FILE across restarts (default: in memory)", 0, 0 },
+	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
+	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
+	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
+};
+
+static int parse_onoff(const char *what, const char *s, int def)
+{
+	if (!s)
+		return def;
+	if (!strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1") || !strcasecmp(s, "true"))
+		return 1;
+	if (!strcasecmp(s, "off") || !strcasecmp(s, "no") || !strcmp(s, "0") || !strcasecmp(s, "false"))
+		return 0;
+	die(EXIT_USAGE, "--%s: '%s' is not on or off", what, s);
+}
+
+static struct in_addr parse_ip4(const char *what, const char *s)
+{
+	struct in_addr a;
+
+	if (inet_pton(AF_INET, s, &a) != 1)
+		die(EXIT_USAGE, "--%s: '%s' is not an IPv4 address", what, s);
+	return a;
+}
+
+/* ADDR, ADDR/LEN or ADDR/MASK; a bare ADDR gets its classful mask, like QEMU */
+static void parse_net(const char *s, struct in_addr *net, struct in_addr *mask)
+{
+	char buf[64], *slash;
+	uint32_t h;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		die(EXIT_USAGE, "--net: '%s' is too long", s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	*net = parse_ip4("net", buf);
+	h = ntohl(net->s_addr);
+	if (!slash) {
+		mask->s_addr = htonl(h < 0x80000000u ? 0xff000000u : h < 0xc0000000u ? 0xffff0000u : 0xffffff00u);
+	} else if (strchr(slash, '.')) {
+		uint32_t m;
+
+		*mask = parse_ip4("net", slash);
+		m = ntohl(mask->s_addr);
+		if (m & (~m >> 1))
+			die(EXIT_USAGE, "--net: '%s' is not a contiguous netmask", slash);
+	} else {
+		char *end;
+		long len = strtol(slash, &end, 10);
+
+		if (*end || end == slash || len < 8 || len > 30)
+			die(EXIT_USAGE, "--net: prefix length must be 8..30");
+		mask->s_addr = htonl(0xffffffffu << (32 - len));
+	}
+	if (net->s_addr & ~mask->s_addr)
+		die(EXIT_USAGE, "--net: '%s' has host bits set", s);
+}
+
+static void parse_net6(const char *s, struct in6_addr *a, uint8_t *len)
+{
+	char buf[80], *slash;
+	long l = 64;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		die(EXIT_USAGE, "--ipv6-net: '%s' is too long", s);
+	slash = strchr(buf, '/');
+	if (slash) {
+		char *end;
+
+		*slash++ = '\0';
+		l = strtol(slash, &end, 10);
+		if (*end || end == slash || l < 0 || l > 126)
+			die(EXIT_USAGE, "--ipv6-net: prefix length must be 0..126");
+	}
+	if (inet_pton(AF_INET6, buf, a) != 1)
+		die(EXIT_USAGE, "--ipv6-net: '%s' is not an IPv6 address", buf);
+	*len = (uint8_t)l;
+}
+
+static struct in6_addr in6_with(const struct in6_addr *prefix, uint8_t last)
+{
+	struct in6_addr a = *prefix;
+
+	a.s6_addr[15] = last;
+	return a;
+}
+
+static void log_counters(const struct gateway *g, const struct uplink *u, uint64_t now)
+{
+	const struct dhcp_ctr *d = &g->dhcp.ctr;
+
+	info("counters: rx %llu frames (to slirp %llu, not for us %llu, runt %llu), tx %llu frames "
+	     "(padded %llu, giant dropped %llu); dhcp rx %llu discover %llu request %llu offer %llu "
+	     "ack %llu nak %llu decline %llu release %llu inform %llu exhausted %llu malformed %llu "
+	     "probes %llu conflicts %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
+	     "dropped while away %llu, queue full %llu, sessions %llu",
+	     (unsigned long long)g->ctr.rx_frames, (unsigned long long)g->ctr.to_slirp,
+	     (unsigned long long)g->ctr.not_for_us, (unsigned long long)g->ctr.runt,
+	     (unsigned long long)g->ctr.tx_frames, (unsigned long long)g->ctr.tx_padded,
+	     (unsigned long long)g->ctr.tx_giant, (unsigned long long)d->rx,
+	     (unsigned long long)d->discover, (unsigned long long)d->request,
+	     (unsigned long long)d->offer, (unsigned long long)d->ack, (unsigned long long)d->nak,
+	     (unsigned long long)d->decline, (unsigned long long)d->release,
+	     (unsigned long long)d->inform, (unsigned long long)d->exhausted,
+	     (unsigned long long)d->malformed, (unsigned long long)d->probes,
+	     (unsigned long long)d->conflicts, dhcp_bound(&g->dhcp, now),
+	     (unsigned long long)u->ctr.tx_msgs, (unsigned long long)u->ctr.rx_msgs,
+	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
+	     (unsigned long long)u->ctr.sessions);
+}
+
+static struct gw_fwd fwds[256];
+static const char *search[DHCP_SEARCH_MAX + 1];
+
+int main(int argc, char **argv)
+{
+	struct conf_std std = { 0 };
+	static struct gateway gw;
+	struct uplink up;
+	struct uplink_conf uc;
+	struct gw_conf gc;
+	char name[VMF_NAME_MAX], host[64] = "host", m[18];
+	const char *why = NULL;
+	struct in_addr net, mask, vhost, start, end, dns;
+	uint32_t bcast;
+	int rc, sfd, running = 1;
+	void *ctx;
+
+	log_init("vmfabric-gateway");
+	rc = conf_parse("vmfabric-gateway",
+			"--switch EP --server-key PUBFILE --key SECRETFILE --network NAME [--net ADDR/LEN]\n"
+			"       [--hostfwd RULE]... [--lease-file FILE] [options as -netdev user]",
+			opts, &std, argc, argv, NULL);
+	if (rc)
+		return rc == CONF_DONE ? 0 : -rc;
+	if (!opt_network)
+		opt_network = "default";
+	if (!opt_name) {
+		gethostname(host, sizeof(host) - 1);
+		snprintf(name, sizeof(name), "%.40s/gateway", host);
+		opt_name = name;
+	}
+	if (std.check) {
+		conf_print(stdout, opts, &std);
+		return 0;
+	}
+	log_set_debug(std.debug);
+	{
+		char obj[160];
+
+		snprintf(obj, sizeof(obj), "%s (network %s)", opt_name, opt_network);
+		log_set_object(obj);
+	}
+	if (!opt_switch)
+		die(EXIT_USAGE, "--switch EP is required (e.g. tcp://192.0.2.1:7000)");
+	if (!codec_valid_name(opt_network) || !codec_valid_name(opt_name))
+		die(EXIT_USAGE, "--network and --name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+	if (!opt_insecure && (!opt_server_key || !opt_key))
+		die(EXIT_USAGE, "--server-key PUBFILE and --key SECRETFILE are required "
+		    "(or --insecure against an --insecure switch)");
+
+	/* addresses, defaulted and checked like QEMU's net_slirp_init() */
+	memset(&gc, 0, sizeof(gc));
+	parse_net(opt_net ? opt_net : "10.0.2.0/24", &net, &mask);
+	bcast = net.s_addr | ~mask.s_addr;
+	vhost.s_addr = opt_host ? parse_ip4("host", opt_host).s_addr : net.s_addr | htonl(2);
+	dns.s_addr = opt_dns ? parse_ip4("dns", opt_dns).s_addr : net.s_addr | htonl(3);
+	start.s_addr = opt_dhcpstart ? parse_ip4("dhcpstart", opt_dhcpstart).s_addr : net.s_addr | htonl(15);
+	if (opt_dhcpend) {
+		end = parse_ip4("dhcpend", opt_dhcpend);
+	} else {
+		uint32_t e = ntohl(bcast) - 1;
+
+		if (e - ntohl(start.s_addr) >= DHCP_POOL_MAX)
+			e = ntohl(start.s_addr) + DHCP_POOL_MAX - 1;
+		end.s_addr = htonl(e);
+	}
+	if ((vhost.s_addr & mask.s_addr) != net.s_addr)
+		die(EXIT_USAGE, "--host must be inside --net");
+	if ((start.s_addr & mask.s_addr) != net.s_addr || (end.s_addr & mask.s_addr) != net.s_addr)
+		die(EXIT_USAGE, "--dhcpstart and --dhcpend must be inside --net");
+	if (ntohl(end.s_addr) < ntohl(start.s_addr))
+		die(EXIT_USAGE, "--dhcpend is below --dhcpstart");
+	if (dns.s_addr == vhost.s_addr)
+		die(EXIT_USAGE, "--dns must differ from --host");
+	if (start.s_addr == vhost.s_addr || start.s_addr == dns.s_addr)
+		die(EXIT_USAGE, "--dhcpstart must differ from --host and --dns");
+	if (opt_dnssearch.n > DHCP_SEARCH_MAX)
+		die(EXIT_USAGE, "--dnssearch: at most %d entries", DHCP_SEARCH_MAX);
+	if (opt_hostfwd.n > ARRAY_SIZE(fwds))
+		die(EXIT_USAGE, "--hostfwd: at most %zu rules", ARRAY_SIZE(fwds));
+	for (size_t i = 0; i < opt_hostfwd.n; i++)
+		if (gw_parse_hostfwd(opt_hostfwd.v[i], &fwds[i], &why))
+			die(EXIT_USAGE, "--hostfwd '%s': %s", opt_hostfwd.v[i], why);
+	for (size_t i = 0; i < opt_dnssearch.n; i++)
+		search[i] = opt_dnssearch.v[i];
+
+	if (opt_mac) {
+		unsigned int b[6];
+		char tail;
+
+		if (sscanf(opt_mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+			   &b[5], &tail) != 6 || (b[0] & 1))
+			die(EXIT_USAGE, "--mac: '%s' is not a unicast MAC (aa:bb:cc:dd:ee:ff)", opt_mac);
+		for (int i = 0; i < 6; i++)
+			gc.mac[i] = (uint8_t)b[i];
+	} else {
+		gc.mac[0] = 0x52;
+		gc.mac[1] = 0x55;
+		memcpy(gc.mac + 2, &vhost.s_addr, 4);
+	}
+
+	gc.cfg.version = 4;
+	gc.cfg.restricted = parse_onoff("restrict", opt_restrict, 0);
+	gc.cfg.in_enabled = parse_onoff("ipv4", opt_ipv4, 1);
+	gc.cfg.in6_enabled = parse_onoff("ipv6", opt_ipv6, 1);
+	gc.cfg.disable_host_loopback = !parse_onoff("host-loopback", opt_host_loopback, 1);
+	if (!gc.cfg.in_enabled && !gc.cfg.in6_enabled)
+		die(EXIT_USAGE, "--ipv4 off and --ipv6 off: nothing left to serve");
+	gc.cfg.vnetwork = net;
+	gc.cfg.vnetmask = mask;
+	gc.cfg.vhost = vhost;
+	parse_net6(opt_ipv6_net ? opt_ipv6_net : "fec0::/64", &gc.cfg.vprefix_addr6, &gc.cfg.vprefix_len);
+	gc.cfg.vhost6 = in6_with(&gc.cfg.vprefix_addr6, 2);
+	gc.cfg.vnameserver6 = in6_with(&gc.cfg.vprefix_addr6, 3);
+	if (opt_ipv6_host && inet_pton(AF_INET6, opt_ipv6_host, &gc.cfg.vhost6) != 1)
+		die(EXIT_USAGE, "--ipv6-host: '%s' is not an IPv6 address", opt_ipv6_host);
+	if (opt_ipv6_dns && inet_pton(AF_INET6, opt_ipv6_dns, &gc.cfg.vnameserver6) != 1)
+		die(EXIT_USAGE, "--ipv6-dns: '%s' is not an IPv6 address", opt_ipv6_dns);
+	gc.cfg.vhostname = opt_hostname;
+	gc.cfg.tftp_server_name = opt_tftp_server_name;
+	gc.cfg.tftp_path = opt_tftp;
+	gc.cfg.bootfile = opt_bootfile;
+	gc.cfg.vdhcp_start = start;
+	gc.cfg.vnameserver = dns;
+	gc.cfg.vdnssearch = opt_dnssearch.n ? search : NULL;
+	gc.cfg.vdomainname = opt_domainname;
+
+	gc.dhcp = (struct dhcp_conf){ net.s_addr, mask.s_addr, vhost.s_addr, dns.s_addr, start.s_addr,
+				      end.s_addr, (uint32_t)opt_lease_time, gc.cfg.restricted,
+				      (unsigned int)opt_probe_ms, opt_hostname, opt_domainname,
+				      opt_tftp_server_name, opt_bootfile, { NULL }, { 0 } };
+	memcpy(gc.dhcp.search, search, sizeof(search));
+	memcpy(gc.dhcp.mac, gc.mac, 6);
+	gc.fwd = fwds;
+	gc.n_fwd = opt_hostfwd.n;
+	gc.lease_file = opt_lease_file;
+	gc.mtu = opt_mtu;
+
+	if (opt_insecure)
+		warn("--insecure: CURVE is off, frames cross the network in plain text");
+	/* libslirp opens hostfwd listeners in slirp_new: do it before daemonizing to report errors */
+	rc = gw_init(&gw, &gc, &up, &why);
+	if (rc)
+		die(EXIT_CONFIG, "%s%s%s", why ? why : "start-up", rc != -EINVAL ? ": " : "",
+		    rc != -EINVAL ? strerror(-rc) : "");
+	if (!std.foreground && daemonize(std.pidfile))
+		die(1, "cannot daemonize: %s", strerror(errno));
+	if (!std.foreground)
+		log_to_syslog();
+	else if (std.pidfile && write_pidfile(std.pidfile))
+		die(1, "cannot write pidfile %s", std.pidfile);
+
+	sfd = signals_fd();
+	ctx = zmq_ctx_new();
+	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
+				   opt_mtu, opt_insecure };
+	if (uplink_init(&up, &uc, ctx))
+		die(EXIT_CONFIG, "cannot set up the switch connection");
+	{
+		char a[4][INET_ADDRSTRLEN];
+
+		inet_ntop(AF_INET, &vhost, a[0], sizeof(a[0]));
+		inet_ntop(AF_INET, &dns, a[1], sizeof(a[1]));
+		inet_ntop(AF_INET, &start, a[2], sizeof(a[2]));
+		inet_ntop(AF_INET, &end, a[3], sizeof(a[3]));
+		info("libslirp %s, gateway %s mac %s, dns %s, dhcp %s-%s (%u addresses)%s, %zu hostfwd, "
+		     "switch %s (%s)", slirp_version_string(), a[0], mac_fmt(gc.mac, m), a[1], a[2], a[3],
+		     gw.dhcp.pool_n, gc.cfg.restricted ? ", restricted" : "", opt_hostfwd.n,
+		     opt_switch, opt_insecure ? "insecure" : "CURVE");
+	}
+
+	while (running) {
+		zmq_pollitem_t *items;
+		uint64_t now = now_ms();
+		long t = uplink_timeout(&up, now);
+		int n, prc;
+		void *sock;
+
+		n = gw_fill(&gw, &items, 3, &t, now);
+		uplink_pollitems(&up, items);
+		sock = up.sock;
+		items[2] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
+		prc = zmq_poll(items, n, t);
+		if (prc < 0 && errno != EINTR) {
+			err("zmq_poll: %s", zmq_strerror(errno));
+			continue;
+		}
+		gw_poll(&gw, prc < 0);
+		if (items[2].revents & ZMQ_POLLIN) {
+			int sig;
+
+			while ((sig = signals_read(sfd))) {
+				if (sig == SIGUSR1)
+					log_counters(&gw, &up, now_ms());
+				else if (sig == SIGINT || sig == SIGTERM)
+					running = 0;
+			}
+		}
+		if (items[1].revents & ZMQ_POLLIN)
+			uplink_monitor(&up);
+		if (sock && sock == up.sock && (items[0].revents & ZMQ_POLLIN)) {
+			Vmfabric__FrameBatch *b;
+
+			now = now_ms();
+			while (uplink_recv(&up, &b) == 1) {
+				up.ctr.rx_frames += b->n_frames;
+				for (size_t i = 0; i < b->n_frames; i++)
+					gw_input(&gw, b->frames[i].data, b->frames[i].len, now);
+			}
+		}
+		now = now_ms();
+		gw_tick(&gw, now);
+		uplink_tick(&up, now);
+	}
+	gw_flush(&gw);
+	gw_save(&gw, 0);
+	uplink_bye(&up, "gateway stopping");
+	log_counters(&gw, &up, now_ms());
+	uplink_free(&up);
+	zmq_ctx_term(ctx);
+	gw_free(&gw);
+	return 0;
+}
