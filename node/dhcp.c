@@ -21,8 +21,9 @@
  * address as seen in use by that MAC (for 10 minutes). Such an address is
  * never offered to another MAC. Before offering an address new to a client,
  * the server sends an ARP probe (RFC 5227: sender 0.0.0.0) and answers the
- * DISCOVER @probe_ms later, unless something answered for the address; then
- * it picks another one (3 tries). DHCPDECLINE marks the address as in use.
+ * DISCOVER @probe_ms later, unless another MAC answered for the address; then
+ * it picks another one (3 tries). A probe answer or a DHCPDECLINE keeps the
+ * address out of the pool for 10 minutes.
  *
  * Messages: DISCOVER -> OFFER; REQUEST (selecting, init-reboot, renewing,
  * rebinding) -> ACK or NAK (a REQUEST for an address of another client or of
@@ -162,6 +163,8 @@ static int in_use_by_other(const struct dhcp *d, uint32_t idx, const uint8_t *ma
 {
 	const struct dhcp_slot *s = &d->slot[idx];
 
+	if (s->conflict_at && now - s->conflict_at < SEEN_MS)
+		return 1;
 	return s->seen_at && now - s->seen_at < SEEN_MS && !mac_eq(s->seen_mac, mac);
 }
 
@@ -564,7 +567,7 @@ static int discover(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *
 				continue;
 			p = &d->pend[i];
 			*p = (struct dhcp_pending){ { 0 }, r->xid, r->flags, (uint32_t)idx,
-						    now + d->conf.probe_ms, 1, 1 };
+						    now + d->conf.probe_ms, 1, 1, 0 };
 			memcpy(p->mac, r->chaddr, 6);
 			return build_probe(d, (uint32_t)idx, out, cap);
 		}
@@ -642,8 +645,13 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 			for (size_t i = 0; idx >= 0 && i < DHCP_PENDING_MAX; i++) {
 				struct dhcp_pending *p = &d->pend[i];
 
-				if (p->used && p->idx == (uint32_t)idx && !mac_eq(f + 22, p->mac)) {
+				/* (a host answers for all its addresses on every interface:
+				 * only another MAC than the client's is a conflict) */
+				if (p->used && p->idx == (uint32_t)idx && !mac_eq(f + 22, p->mac) &&
+				    !p->conflict) {
 					d->ctr.conflicts++;
+					d->slot[idx].conflict_at = now ? now : 1;
+					p->conflict = 1;
 					p->due = now;	/* dhcp_poll() picks another */
 				}
 			}
@@ -678,6 +686,7 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 			static const uint8_t unknown[6] = { 0x02, 0, 0, 0, 0, 0 };
 
 			observe(d, r.requested, unknown, now);
+			d->slot[own].conflict_at = now ? now : 1;
 			d->slot[own].has_mac = 0;
 			d->slot[own].state = DHCP_FREE;
 			d->ctr.conflicts++;
@@ -714,7 +723,7 @@ int dhcp_poll(struct dhcp *d, uint64_t now, uint8_t *out, size_t cap)
 		r.xid = p->xid;
 		r.flags = p->flags;
 		memcpy(r.chaddr, p->mac, 6);
-		if (!in_use_by_other(d, p->idx, p->mac, now)) {
+		if (!p->conflict && !in_use_by_other(d, p->idx, p->mac, now)) {
 			p->used = 0;
 			assign(d, p->idx, p->mac, DHCP_OFFERED, now);
 			d->ctr.offer++;
@@ -730,6 +739,7 @@ int dhcp_poll(struct dhcp *d, uint64_t now, uint8_t *out, size_t cap)
 			continue;
 		}
 		p->used = 1;
+		p->conflict = 0;
 		p->idx = (uint32_t)idx;
 		p->tries++;
 		p->due = now + d->conf.probe_ms;

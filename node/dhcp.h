@@ -47,6 +47,7 @@ struct dhcp_slot {
 	uint64_t expires;	/* wall-clock ms (offer or lease end) */
 	uint8_t seen_mac[6];	/* last other station seen using the address */
 	uint64_t seen_at;	/* monotonic ms, 0 = never */
+	uint64_t conflict_at;	/* monotonic ms: answered a probe or declined, 0 = never */
 };
 
 struct dhcp_pending {
@@ -57,6 +58,7 @@ struct dhcp_pending {
 	uint64_t due;		/* monotonic ms */
 	uint8_t tries;
 	uint8_t used;
+	uint8_t conflict;	/* another MAC answered the probe */
 };
 
 struct dhcp_ctr {

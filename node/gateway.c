@@ -325,7 +325,7 @@ int gw_save(struct gateway *g, int force)
 void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 {
 	uint8_t reply[DHCP_FRAME_MAX];
-	uint64_t ex;
+	uint64_t ex, cf;
 	int n;
 
 	g->ctr.rx_frames++;
@@ -334,7 +334,14 @@ void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 		return;
 	}
 	ex = g->dhcp.ctr.exhausted;
+	cf = g->dhcp.ctr.conflicts;
 	n = dhcp_input(&g->dhcp, frame, len, now, reply, sizeof(reply));
+	if (g->dhcp.ctr.conflicts != cf) {
+		char m[18];
+
+		log_rl(&rl_dhcp, LOG_NOTICE, "DHCP: %s says it uses an address we were about to offer: "
+		       "skipping that address", mac_fmt(frame + 6, m));
+	}
 	if (g->dhcp.ctr.exhausted != ex) {
 		char m[18];
 

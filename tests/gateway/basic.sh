@@ -39,6 +39,15 @@ L2=$(dhcp vfg-h2 tap0) || fail "h2 got no lease"
 [ "${L2%% *}" = 10.0.3.15 ] || fail "h2 lease from the second gateway: $L2"
 pass "a second gateway on the same switch serves network lab2: h2 got ${L2%% *}"
 
+# --- a quiet static guest at 10.0.2.16: the ARP probe keeps it out of the pool
+tap_host vfg-h3 h3 lab 02:00:00:00:03:01
+ip -n vfg-h3 addr add 10.0.2.16/24 dev tap0
+ip -n vfg-h3 link add mv1 link tap0 address 02:00:00:00:03:02 type macvlan mode private
+ip -n vfg-h3 link set mv1 up
+L3=$(NO_CONFIG=1 dhcp vfg-h3 mv1) || fail "h3/mv1 got no lease"
+[ "${L3%% *}" = 10.0.2.17 ] || fail "new client next to static 10.0.2.16 got ${L3%% *} (want 10.0.2.17)"
+pass "static guest at 10.0.2.16 answered the probe: next client got 10.0.2.17"
+
 # --- DNS through the gateway host's resolver
 OUT=$(ip netns exec vfg-h1 busybox nslookup www.vfg.test 10.0.2.3 2>&1)
 grep -q 198.51.100.2 <<<"$OUT" || fail "DNS: $OUT"
