@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
 
@@ -63,8 +64,10 @@ int addr_parse(const char *s, int socktype, struct vmf_addr *a, const char **why
 		}
 		*port++ = '\0';
 	}
-	if (!*port || strspn(port, "0123456789") != strlen(port)) {
-		*why = "PORT must be a number";
+	/* getaddrinfo() takes any number and truncates it to 16 bits */
+	if (!*port || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+	    strtol(port, NULL, 10) > 65535) {
+		*why = "PORT must be a number from 0 to 65535";
 		return -EINVAL;
 	}
 	hints.ai_socktype = socktype;

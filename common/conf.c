@@ -223,6 +223,15 @@ void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct co
 	fprintf(f, "  %-30s %s\n", "-V, --version", "print the version");
 }
 
+/* "name = value", quoted if the file parser would otherwise trim or cut it */
+static void print_kv(FILE *f, const char *name, const char *v)
+{
+	size_t n = strlen(v);
+	int q = n && (strchr(" \t\"", v[0]) || strchr(" \t", v[n - 1]) || strchr(v, '#'));
+
+	fprintf(f, "%s = %s%s%s\n", name, q ? "\"" : "", v, q ? "\"" : "");
+}
+
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std)
 {
 	const struct conf_opt *o;
@@ -234,7 +243,7 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 			const char *s = *(char **)o->var;
 
 			if (s)
-				fprintf(f, "%s = %s\n", o->name, s);
+				print_kv(f, o->name, s);
 			else
 				fprintf(f, "# %s (unset)\n", o->name);
 			break;
@@ -251,7 +260,7 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 			if (!l->n)
 				fprintf(f, "# %s (none)\n", o->name);
 			for (i = 0; i < l->n; i++)
-				fprintf(f, "%s = %s\n", o->name, l->v[i]);
+				print_kv(f, o->name, l->v[i]);
 			break;
 		}
 		}
@@ -259,7 +268,7 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 	fprintf(f, "debug = %s\n", std->debug ? "yes" : "no");
 	fprintf(f, "foreground = %s\n", std->foreground ? "yes" : "no");
 	if (std->pidfile)
-		fprintf(f, "pidfile = %s\n", std->pidfile);
+		print_kv(f, "pidfile", std->pidfile);
 }
 
 enum { OPT_PIDFILE = 1000, OPT_BASE = 1100 };
@@ -268,7 +277,7 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 	       struct conf_std *std, int argc, char **argv, int *first_arg)
 {
 	struct option lopts[128];
-	char shorts[128] = "+c:nfdhV";
+	char shorts[128] = "+:c:nfdhV";	/* ":" so a missing argument returns ':' */
 	size_t n = 0, i;
 	int c, rc;
 
@@ -318,6 +327,12 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 
 		switch (c) {
 		case 'c':
+			/* the pre-scan loaded std->config: refuse spellings it missed */
+			if (optarg != std->config) {
+				fprintf(stderr, "%s: give the config file once, as -c FILE or "
+					"--config FILE\n", prog);
+				return -EXIT_USAGE;
+			}
 			continue;
 		case 'n':
 			std->check = 1;

@@ -116,8 +116,11 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 	*out = NULL;
 	if (len > VMF_MAX_MSG)
 		return -EMSGSIZE;
-	/* protobuf-c needs at most the input size plus per-field structs */
-	if (a->cap - a->used < len + 4 * sizeof(ProtobufCBinaryData) * VMF_MAX_BATCH_FRAMES + 4096)
+	/*
+	 * protobuf-c needs at most the input size plus, per field, an array
+	 * entry, alignment and its scanned-member slab share (up to 64 bytes)
+	 */
+	if (a->cap - a->used < len + 8 * sizeof(ProtobufCBinaryData) * VMF_MAX_BATCH_FRAMES + 4096)
 		return -EMSGSIZE;
 
 	env = vmfabric__envelope__unpack(&alloc, len, data);

@@ -100,11 +100,13 @@ int fdb_learn(struct fdb *f, const uint8_t mac[6], uint16_t vlan, uint32_t port,
 		if (e->port == FDB_EMPTY)
 			break;
 		if (key_eq(e, mac, vlan)) {
-			int moved = e->port != port;
+			/* an aged entry is gone (lookups say so): its return is no move */
+			int r = expired(f, e, now) ? FDB_LEARNT :
+				e->port != port ? FDB_MOVED : FDB_REFRESHED;
 
 			e->port = port;
 			e->seen_ms = now;
-			return moved ? FDB_MOVED : FDB_REFRESHED;
+			return r;
 		}
 	}
 	if (f->count >= f->max && !fdb_age(f, now))
