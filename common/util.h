@@ -16,6 +16,9 @@
 /** now_ms() - monotonic milliseconds */
 uint64_t now_ms(void);
 
+/** now_us() - monotonic microseconds */
+uint64_t now_us(void);
+
 /**
  * signals_fd() - block SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE and return
  * a non-blocking signalfd for the event loop (SIGPIPE is just ignored)

@@ -35,6 +35,7 @@ enum vmf_err {
 	VMF_ERR_FULL = 8,	/* switch port table full */
 	VMF_ERR_EXPIRED = 9,	/* keepalives missed */
 	VMF_ERR_SHUTDOWN = 10,	/* switch is stopping */
+	VMF_ERR_KICKED = 11,	/* disconnected by an administrator */
 };
 
 const char *codec_err_name(uint32_t code);

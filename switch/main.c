@@ -12,12 +12,13 @@
 
 #include "cert.h"
 #include "conf.h"
+#include "control.h"
 #include "log.h"
 #include "switch.h"
 #include "util.h"
 #include "zap.h"
 
-static char *opt_listen, *opt_key, *opt_authorized, *opt_stats;
+static char *opt_listen, *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin;
 static long opt_io_threads = 2, opt_hwm = 256;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -38,6 +39,8 @@ static const struct conf_opt opts[] = {
 	{ "mtu", 0, CONF_INT, &sconf.mtu, "BYTES", "MTU of every network (default 1500)", VMF_MTU_MIN, 65000 },
 	{ "keepalive", 0, CONF_INT, &sconf.keepalive_ms, "MS", "keepalive interval told to ports; 3 missed end a port (default 1000)", 100, 60000 },
 	{ "hwm", 0, CONF_INT, &opt_hwm, "MSGS", "ZeroMQ queue bound per port, in batches (default 256)", 1, 100000 },
+	{ "control", 0, CONF_STR, &opt_control, "EP", "management endpoint: ipc://PATH (0600) or tcp://ADDR:PORT (CURVE, admin keys); 'none' disables (default " CONTROL_DEFAULT ")", 0, 0 },
+	{ "admin-authorized", 0, CONF_STR, &opt_admin, "DIR", "admin public certificates admitted on a tcp:// --control endpoint", 0, 0 },
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
@@ -65,22 +68,50 @@ static void zap_warn(const char *msg)
 	warn("authorized keys: %s (not admitted)", msg);
 }
 
-static void zap_denied(const char *key, const char *addr)
+static void zap_denied(const char *key, const char *addr, int admin)
 {
 	static struct ratelimit rl = RATELIMIT_INIT;
 
-	log_rl(&rl, LOG_WARNING, "refused key %s from %s: not in %s", key, addr, opt_authorized);
+	log_rl(&rl, LOG_WARNING, "refused %skey %s from %s: not in %s", admin ? "admin " : "", key,
+	       addr, admin ? opt_admin : opt_authorized);
 }
 
 static int load_keys(struct zap *z)
 {
-	struct keyset ks;
+	struct keyset ks, admin = { 0 };
 	int rc = keyset_load_dir(&ks, opt_authorized, zap_warn);
 
 	if (rc)
 		return rc;
+	if (opt_admin && (rc = keyset_load_dir(&admin, opt_admin, zap_warn))) {
+		keyset_free(&ks);
+		return rc;
+	}
 	keyset_free(&z->keys);
+	keyset_free(&z->admin_keys);
 	z->keys = ks;
+	z->admin_keys = admin;
+	return 0;
+}
+
+static struct zap zap;
+static struct vswitch sw;
+
+/* SIGHUP and "vmfabric-ctl reload": re-read keys, drop ports that lost theirs. */
+static int reload(void)
+{
+	int rc;
+
+	if (opt_insecure)
+		return 0;
+	rc = load_keys(&zap);
+	if (rc) {
+		err("reload: cannot read %s: %s (keeping the old keys)", opt_authorized, strerror(-rc));
+		return rc;
+	}
+	info("reloaded %s: %zu admitted keys%s", opt_authorized, zap.keys.n,
+	     opt_admin ? " (and admin keys)" : "");
+	switch_revoke(&sw);
 	return 0;
 }
 
@@ -89,10 +120,10 @@ int main(int argc, char **argv)
 	struct conf_std std = { 0 };
 	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN];
 	char why[1024];
-	struct zap zap = { 0 };
-	struct vswitch sw;
+	struct control ctl = { 0 };
+	int tcp_control;
 	void *ctx, *router;
-	uint64_t next_tick;
+	uint64_t next_tick, busy_us = 0, total_us = 0;
 	int rc, sfd, one = 1, zero = 0, maxmsg, running = 1;
 
 	log_init("vmfabric-switch");
@@ -107,6 +138,12 @@ int main(int argc, char **argv)
 	log_set_debug(std.debug);
 	if (!opt_listen)
 		die(EXIT_USAGE, "--listen EP is required (e.g. tcp://0.0.0.0:7000)");
+	if (!opt_control)
+		opt_control = CONTROL_DEFAULT;
+	tcp_control = strcmp(opt_control, "none") && strncmp(opt_control, "ipc://", 6);
+	if (tcp_control && (opt_insecure || !opt_admin))
+		die(EXIT_USAGE, "a tcp:// --control endpoint needs CURVE: --key and --admin-authorized DIR "
+		    "(and not --insecure)");
 	if (opt_insecure) {
 		warn("--insecure: CURVE is off, traffic is plain text and any peer is admitted");
 	} else {
@@ -151,8 +188,7 @@ int main(int argc, char **argv)
 	zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	zmq_setsockopt(router, ZMQ_LINGER, &zero, sizeof(zero));
 	if (!opt_insecure) {
-		rc = zap_server_setup(router, sec);
-		cert_wipe(sec, sizeof(sec));
+		rc = zap_server_setup(router, sec, ZAP_DOMAIN_PORTS);
 		if (rc)
 			die(1, "CURVE setup: %s", strerror(-rc));
 	}
@@ -162,6 +198,19 @@ int main(int argc, char **argv)
 		chmod(opt_listen + 6, 0660);
 	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
 		die(1, "out of memory");
+	if (strcmp(opt_control, "none")) {
+		rc = control_start(&ctl, ctx, opt_control, tcp_control ? sec : NULL, &sw);
+		if (rc == -EADDRINUSE)
+			warn("control endpoint %s is served by another switch: no management channel "
+			     "(give this one its own --control)", opt_control);
+		else if (rc)
+			die(EXIT_CONFIG, "cannot bind control endpoint %s: %s", opt_control,
+			    zmq_strerror(-rc));
+		else
+			info("management on %s%s", opt_control, tcp_control ? " (CURVE, admin keys)" : "");
+		ctl.reload = reload;
+	}
+	cert_wipe(sec, sizeof(sec));
 	{
 		char z85[CERT_Z85_LEN + 1];
 
@@ -172,49 +221,53 @@ int main(int argc, char **argv)
 
 	next_tick = now_ms() + 1000;
 	while (running) {
-		zmq_pollitem_t items[3] = {
+		zmq_pollitem_t items[4] = {
 			{ router, 0, ZMQ_POLLIN, 0 },
 			{ NULL, sfd, ZMQ_POLLIN, 0 },
-			{ zap.rep, 0, ZMQ_POLLIN, 0 },
+			{ ctl.sock, ctl.sock ? 0 : -1, ZMQ_POLLIN, 0 },
+			{ zap.rep, zap.rep ? 0 : -1, ZMQ_POLLIN, 0 },
 		};
-		uint64_t now = now_ms();
+		uint64_t now = now_ms(), t0, t1;
 		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
 
-		if (zmq_poll(items, opt_insecure ? 2 : 3, timeout) < 0 && errno != EINTR)
+		t0 = now_us();
+		if (zmq_poll(items, 4, timeout) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
-		if (!opt_insecure && (items[2].revents & ZMQ_POLLIN))
+		t1 = now_us();
+		if (items[3].revents & ZMQ_POLLIN)
 			zap_handle(&zap);
 		if (items[0].revents & ZMQ_POLLIN)
 			switch_input(&sw);
+		if (items[2].revents & ZMQ_POLLIN)
+			control_input(&ctl);
 		if (items[1].revents & ZMQ_POLLIN) {
 			int sig;
 
 			while ((sig = signals_read(sfd))) {
-				if (sig == SIGHUP && !opt_insecure) {
-					rc = load_keys(&zap);
-					if (rc)
-						err("reload: cannot read %s: %s (keeping the old keys)",
-						    opt_authorized, strerror(-rc));
-					else
-						info("reloaded %s: %zu admitted keys", opt_authorized,
-						     zap.keys.n);
-					switch_revoke(&sw);
-				} else if (sig == SIGUSR1) {
+				if (sig == SIGHUP)
+					reload();
+				else if (sig == SIGUSR1)
 					write_stats(&sw);
-				} else if (sig == SIGINT || sig == SIGTERM) {
+				else if (sig == SIGINT || sig == SIGTERM)
 					running = 0;
-				}
 			}
 		}
+		busy_us += now_us() - t1;
+		total_us += now_us() - t0;
 		now = now_ms();
 		if (now >= next_tick) {
 			switch_tick(&sw, now);
 			next_tick = now + 1000;
+			/* utilisation of the last second, for "vmfabric-ctl stats" */
+			sw.busy_us = busy_us;
+			sw.total_us = total_us;
+			busy_us = total_us = 0;
 		}
 	}
 	info("shutting down");
 	write_stats(&sw);
 	switch_shutdown(&sw);
+	control_stop(&ctl);
 	switch_free(&sw);
 	zmq_close(router);
 	zap_stop(&zap);

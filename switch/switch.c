@@ -184,6 +184,8 @@ static void flush_all(struct vswitch *sw)
 		port_flush(sw, p);
 	}
 	sw->n_dirty = 0;
+	if (sw->captures)
+		capture_flush(sw);
 }
 
 static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f)
@@ -192,6 +194,8 @@ static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryDat
 		port_flush(sw, p);
 	if (!p->used)
 		return;
+	if (sw->captures)
+		capture_frame(sw, p, f, CAP_OUT);
 	p->out[p->out_n++] = *f;
 	p->out_bytes += f->len;
 	if (!p->dirty) {
@@ -280,7 +284,7 @@ static int key_admitted(struct vswitch *sw, const char *key)
 }
 
 static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *key,
-			 struct port *old, const Vmfabric__Hello *h, uint64_t now)
+			 const char *peer, struct port *old, const Vmfabric__Hello *h, uint64_t now)
 {
 	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
@@ -359,6 +363,7 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	p->rid_len = (uint8_t)rlen;
 	str_copy(p->key, key, sizeof(p->key));
 	str_copy(p->name, h->port, sizeof(p->name));
+	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
 	p->net = n;
 	p->net_slot = n->n_ports;
 	n->ports[n->n_ports++] = p->idx;
@@ -386,6 +391,8 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 	uint32_t dst;
 	int r;
 
+	if (sw->captures)
+		capture_frame(sw, in, f, CAP_IN);
 	if (f->len < VMF_ETH_HLEN) {
 		in->ctr.drops[DROP_runt]++;
 		return;
@@ -470,7 +477,7 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 
 	switch (env->msg_case) {
 	case VMFABRIC__ENVELOPE__MSG_HELLO:
-		handle_hello(sw, rid, key, p, env->hello, now);
+		handle_hello(sw, rid, key, zmq_msg_gets(msg, "Peer-Address"), p, env->hello, now);
 		return;
 	case VMFABRIC__ENVELOPE__MSG_BATCH:
 		if (!p)
@@ -649,7 +656,7 @@ void switch_free(struct vswitch *sw)
 	sw->dirty = NULL;
 }
 
-static void json_str(FILE *f, const char *s)
+void json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -663,25 +670,28 @@ static void json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void switch_stats_json(struct vswitch *sw, FILE *f)
-{
-	uint64_t now = now_ms();
-	int first = 1;
+#define U(x) ((unsigned long long)(x))
 
-	fprintf(f, "{\"uptime_ms\":%llu,\"switch\":{", (unsigned long long)(now - sw->start_ms));
-	fprintf(f, "\"unknown_port\":%llu,\"bad_version\":%llu,\"bad_hello\":%llu,"
+void switch_json_totals(struct vswitch *sw, FILE *f)
+{
+	fprintf(f, "{\"unknown_port\":%llu,\"bad_version\":%llu,\"bad_hello\":%llu,"
 		"\"key_mismatch\":%llu,\"malformed\":%llu,\"multipart\":%llu,\"expired\":%llu,"
 		"\"revoked\":%llu,\"takeovers\":%llu,\"batches_out\":%llu,\"frames_out\":%llu",
-		(unsigned long long)sw->ctr.unknown_port, (unsigned long long)sw->ctr.bad_version,
-		(unsigned long long)sw->ctr.bad_hello, (unsigned long long)sw->ctr.key_mismatch,
-		(unsigned long long)sw->ctr.malformed, (unsigned long long)sw->ctr.multipart,
-		(unsigned long long)sw->ctr.expired, (unsigned long long)sw->ctr.revoked,
-		(unsigned long long)sw->ctr.takeovers, (unsigned long long)sw->ctr.batches_out,
-		(unsigned long long)sw->ctr.frames_out);
+		U(sw->ctr.unknown_port), U(sw->ctr.bad_version), U(sw->ctr.bad_hello),
+		U(sw->ctr.key_mismatch), U(sw->ctr.malformed), U(sw->ctr.multipart),
+		U(sw->ctr.expired), U(sw->ctr.revoked), U(sw->ctr.takeovers),
+		U(sw->ctr.batches_out), U(sw->ctr.frames_out));
 	if (sw->zap)
-		fprintf(f, ",\"zap_allowed\":%llu,\"zap_denied\":%llu",
-			(unsigned long long)sw->zap->allowed, (unsigned long long)sw->zap->denied);
-	fprintf(f, "},\"networks\":[");
+		fprintf(f, ",\"zap_allowed\":%llu,\"zap_denied\":%llu", U(sw->zap->allowed),
+			U(sw->zap->denied));
+	fputc('}', f);
+}
+
+void switch_json_networks(struct vswitch *sw, FILE *f)
+{
+	int first = 1;
+
+	fputc('[', f);
 	for (long i = 0; i < sw->conf.max_networks; i++) {
 		struct network *n = &sw->nets[i];
 
@@ -689,12 +699,19 @@ void switch_stats_json(struct vswitch *sw, FILE *f)
 			continue;
 		fprintf(f, "%s{\"name\":", first ? "" : ",");
 		json_str(f, n->name);
-		fprintf(f, ",\"mtu\":%u,\"ports\":%u,\"macs\":%zu,\"flooded\":%llu}", n->mtu,
-			n->n_ports, n->fdb.count, (unsigned long long)n->flooded);
+		fprintf(f, ",\"mtu\":%u,\"ports\":%u,\"macs\":%zu,\"max_macs\":%zu,\"flooded\":%llu}",
+			n->mtu, n->n_ports, n->fdb.count, n->fdb.max, U(n->flooded));
 		first = 0;
 	}
-	fprintf(f, "],\"ports\":[");
-	first = 1;
+	fputc(']', f);
+}
+
+void switch_json_ports(struct vswitch *sw, FILE *f)
+{
+	uint64_t now = now_ms();
+	int first = 1;
+
+	fputc('[', f);
 	for (long i = 0; i < sw->conf.max_ports; i++) {
 		struct port *p = &sw->ports[i];
 
@@ -704,20 +721,76 @@ void switch_stats_json(struct vswitch *sw, FILE *f)
 		json_str(f, p->name);
 		fprintf(f, ",\"network\":");
 		json_str(f, p->net->name);
-		fprintf(f, ",\"key\":\"%s\",\"uptime_ms\":%llu,\"rx_msgs\":%llu,\"rx_frames\":%llu,"
+		fprintf(f, ",\"key\":\"%s\",\"peer\":", p->key);
+		json_str(f, p->peer);
+		fprintf(f, ",\"uptime_ms\":%llu,\"rx_msgs\":%llu,\"rx_frames\":%llu,"
 			"\"rx_bytes\":%llu,\"tx_msgs\":%llu,\"tx_frames\":%llu,\"tx_bytes\":%llu,"
-			"\"mac_moves\":%llu,\"fdb_full\":%llu,\"flooded\":%llu,\"drops\":{",
-			p->key, (unsigned long long)(now - p->since_ms),
-			(unsigned long long)p->ctr.rx_msgs, (unsigned long long)p->ctr.rx_frames,
-			(unsigned long long)p->ctr.rx_bytes, (unsigned long long)p->ctr.tx_msgs,
-			(unsigned long long)p->ctr.tx_frames, (unsigned long long)p->ctr.tx_bytes,
-			(unsigned long long)p->ctr.mac_moves, (unsigned long long)p->ctr.fdb_full,
-			(unsigned long long)p->ctr.flooded);
+			"\"mac_moves\":%llu,\"fdb_full\":%llu,\"flooded\":%llu,"
+			"\"batch\":{\"rx_frames_per_msg\":%.2f,\"tx_frames_per_msg\":%.2f},\"drops\":{",
+			U(now - p->since_ms), U(p->ctr.rx_msgs), U(p->ctr.rx_frames),
+			U(p->ctr.rx_bytes), U(p->ctr.tx_msgs), U(p->ctr.tx_frames), U(p->ctr.tx_bytes),
+			U(p->ctr.mac_moves), U(p->ctr.fdb_full), U(p->ctr.flooded),
+			p->ctr.rx_msgs ? (double)p->ctr.rx_frames / (double)p->ctr.rx_msgs : 0.0,
+			p->ctr.tx_msgs ? (double)p->ctr.tx_frames / (double)p->ctr.tx_msgs : 0.0);
 		for (int d = 0; d < DROP_MAX; d++)
-			fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_names[d],
-				(unsigned long long)p->ctr.drops[d]);
+			fprintf(f, "%s\"%s\":%llu", d ? "," : "", drop_names[d], U(p->ctr.drops[d]));
 		fprintf(f, "}}");
 		first = 0;
 	}
-	fprintf(f, "]}\n");
+	fputc(']', f);
+}
+
+void switch_json_macs(struct vswitch *sw, FILE *f, const char *net)
+{
+	uint64_t now = now_ms();
+	int first = 1;
+
+	fputc('[', f);
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *n = &sw->nets[i];
+
+		if (!n->used || (net && strcmp(net, n->name)))
+			continue;
+		for (size_t k = 0; k <= n->fdb.mask; k++) {
+			const struct fdb_entry *e = &n->fdb.slots[k];
+			char mac[18];
+
+			if (e->port == FDB_EMPTY || now - e->seen_ms >= n->fdb.age_ms)
+				continue;
+			fprintf(f, "%s{\"network\":", first ? "" : ",");
+			json_str(f, n->name);
+			fprintf(f, ",\"mac\":\"%s\",\"vlan\":%u,\"port\":", mac_fmt(e->mac, mac), e->vlan);
+			json_str(f, sw->ports[e->port].name);
+			fprintf(f, ",\"age_ms\":%llu}", U(now - e->seen_ms));
+			first = 0;
+		}
+	}
+	fputc(']', f);
+}
+
+void switch_stats_json(struct vswitch *sw, FILE *f)
+{
+	fprintf(f, "{\"uptime_ms\":%llu,\"switch\":", U(now_ms() - sw->start_ms));
+	switch_json_totals(sw, f);
+	fprintf(f, ",\"networks\":");
+	switch_json_networks(sw, f);
+	fprintf(f, ",\"ports\":");
+	switch_json_ports(sw, f);
+	fprintf(f, "}\n");
+}
+
+struct port *switch_port_by_name(struct vswitch *sw, const char *name, const char *net)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (p->used && !strcmp(p->name, name) && (!net || !strcmp(p->net->name, net)))
+			return p;
+	}
+	return NULL;
+}
+
+void switch_kick(struct vswitch *sw, struct port *p)
+{
+	port_remove(sw, p, VMF_ERR_KICKED, "disconnected by an administrator");
 }

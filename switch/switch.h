@@ -53,6 +53,7 @@ struct port {
 	uint8_t rid_len;
 	char key[CERT_Z85_LEN + 1];
 	char name[VMF_NAME_MAX];
+	char peer[64];		/* Peer-Address of the connection, at Hello */
 	struct network *net;
 	uint32_t net_slot;	/* position in net->ports */
 	uint64_t since_ms;
@@ -113,7 +114,18 @@ struct vswitch {
 	struct codec_arena arena;
 	struct switch_ctr ctr;
 	uint64_t start_ms;
+	struct capture *captures;	/* live capture sessions (control.c), or NULL */
+	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 };
+
+/* Capture directions. */
+enum { CAP_IN, CAP_OUT };
+
+/** capture_frame() - offer a frame to the live captures (control.c) */
+void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f, int dir);
+
+/** capture_flush() - send what captures collected this pass (control.c) */
+void capture_flush(struct vswitch *sw);
 
 int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap);
 void switch_free(struct vswitch *sw);
@@ -127,8 +139,22 @@ void switch_tick(struct vswitch *sw, uint64_t now);
 /** switch_revoke() - drop ports whose key is no longer admitted */
 void switch_revoke(struct vswitch *sw);
 
-/** switch_stats_json() - the counters, as JSON */
+/** switch_stats_json() - every counter, as one JSON document (the --stats-file) */
 void switch_stats_json(struct vswitch *sw, FILE *f);
+
+/* Parts of it, for the management channel; each writes one JSON value. */
+void switch_json_totals(struct vswitch *sw, FILE *f);
+void switch_json_networks(struct vswitch *sw, FILE *f);
+void switch_json_ports(struct vswitch *sw, FILE *f);
+/** switch_json_macs() - MAC table of network @net (every network if NULL) */
+void switch_json_macs(struct vswitch *sw, FILE *f, const char *net);
+void json_str(FILE *f, const char *s);
+
+/** switch_port_by_name() - a port by name (and network, if not NULL) */
+struct port *switch_port_by_name(struct vswitch *sw, const char *name, const char *net);
+
+/** switch_kick() - disconnect a port (it may come back with a new Hello) */
+void switch_kick(struct vswitch *sw, struct port *p);
 
 /** switch_shutdown() - tell every port we are going */
 void switch_shutdown(struct vswitch *sw);

@@ -26,7 +26,6 @@
 #define ZMQ_ZAP_ENFORCE_DOMAIN 93
 #endif
 
-#define ZAP_DOMAIN "vmfabric"
 #define MIN_INT(a, b) ((a) < (b) ? (a) : (b))
 
 static int key_cmp(const void *a, const void *b)
@@ -116,6 +115,7 @@ void zap_stop(struct zap *z)
 		zmq_close(z->rep);
 	z->rep = NULL;
 	keyset_free(&z->keys);
+	keyset_free(&z->admin_keys);
 }
 
 static void send_str(void *s, const char *str, int more)
@@ -128,7 +128,7 @@ void zap_handle(struct zap *z)
 	for (;;) {
 		/* version, request id, domain, address, identity, mechanism, credentials */
 		char part[7][64];
-		int len[7], n = 0, more = 1, ok = 0;
+		int len[7], n = 0, more = 1, ok = 0, admin = 0;
 		uint8_t key[CERT_KEY_LEN];
 		char z85[CERT_Z85_LEN + 1] = "";
 		size_t sz = sizeof(more);
@@ -149,8 +149,11 @@ void zap_handle(struct zap *z)
 		}
 		if (n == 7 && len[0] == 3 && !memcmp(part[0], "1.0", 3) && len[5] == 5 &&
 		    !memcmp(part[5], "CURVE", 5) && len[6] == CERT_KEY_LEN) {
+			admin = len[2] == (int)strlen(ZAP_DOMAIN_ADMIN) &&
+				    !memcmp(part[2], ZAP_DOMAIN_ADMIN, (size_t)len[2]);
+
 			memcpy(key, part[6], CERT_KEY_LEN);
-			ok = keyset_has(&z->keys, key);
+			ok = keyset_has(admin ? &z->admin_keys : &z->keys, key);
 			cert_z85(key, z85);
 		}
 		if (ok)
@@ -166,15 +169,15 @@ void zap_handle(struct zap *z)
 		send_str(z->rep, "", 0);
 		if (!ok && z->on_deny && n == 7)
 			z->on_deny(z85[0] ? z85 : "(none)", len[3] > 0 && len[3] < 64 ?
-				   (part[3][len[3]] = '\0', part[3]) : "?");
+				   (part[3][len[3]] = '\0', part[3]) : "?", admin);
 	}
 }
 
-int zap_server_setup(void *sock, const uint8_t sec[CERT_KEY_LEN])
+int zap_server_setup(void *sock, const uint8_t sec[CERT_KEY_LEN], const char *domain)
 {
 	int one = 1;
 
-	if (zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, ZAP_DOMAIN, strlen(ZAP_DOMAIN)) ||
+	if (zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, domain, strlen(domain)) ||
 	    zmq_setsockopt(sock, ZMQ_ZAP_ENFORCE_DOMAIN, &one, sizeof(one)) ||
 	    zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof(one)) ||
 	    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, CERT_KEY_LEN))

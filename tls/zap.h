@@ -33,10 +33,11 @@ void keyset_free(struct keyset *ks);
  */
 struct zap {
 	void *rep;
-	struct keyset keys;
+	struct keyset keys;		/* ports: ZAP domain "vmfabric" */
+	struct keyset admin_keys;	/* management clients: domain "vmfabric-admin" */
 	uint64_t allowed;
 	uint64_t denied;
-	void (*on_deny)(const char *key_z85, const char *address);
+	void (*on_deny)(const char *key_z85, const char *address, int admin);
 };
 
 /** zap_start() - bind the handler in @ctx; must run before any zmq_bind(). */
@@ -48,7 +49,13 @@ void zap_handle(struct zap *z);
 /** zap_stop() - close the handler socket and free keys */
 void zap_stop(struct zap *z);
 
-/** zap_server_setup() - make @sock a CURVE server that fails closed without ZAP */
-int zap_server_setup(void *sock, const uint8_t sec[CERT_KEY_LEN]);
+#define ZAP_DOMAIN_PORTS	"vmfabric"
+#define ZAP_DOMAIN_ADMIN	"vmfabric-admin"
+
+/**
+ * zap_server_setup() - make @sock a CURVE server that fails closed without ZAP
+ * @domain:	ZAP_DOMAIN_PORTS or ZAP_DOMAIN_ADMIN: which key set admits clients
+ */
+int zap_server_setup(void *sock, const uint8_t sec[CERT_KEY_LEN], const char *domain);
 
 #endif /* VMF_ZAP_H */
