@@ -14,11 +14,12 @@
 #include "conf.h"
 #include "control.h"
 #include "log.h"
+#include "metrics.h"
 #include "switch.h"
 #include "util.h"
 #include "zap.h"
 
-static char *opt_listen, *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin;
+static char *opt_listen, *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
 static long opt_io_threads = 2, opt_hwm = 256;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -41,6 +42,7 @@ static const struct conf_opt opts[] = {
 	{ "hwm", 0, CONF_INT, &opt_hwm, "MSGS", "ZeroMQ queue bound per port, in batches (default 256)", 1, 100000 },
 	{ "control", 0, CONF_STR, &opt_control, "EP", "management endpoint: ipc://PATH (0600) or tcp://ADDR:PORT (CURVE, admin keys); 'none' disables (default " CONTROL_DEFAULT ")", 0, 0 },
 	{ "admin-authorized", 0, CONF_STR, &opt_admin, "DIR", "admin public certificates admitted on a tcp:// --control endpoint", 0, 0 },
+	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
@@ -121,6 +123,7 @@ int main(int argc, char **argv)
 	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN];
 	char why[1024];
 	struct control ctl = { 0 };
+	struct metrics met = { .lfd = -1 };
 	int tcp_control;
 	void *ctx, *router;
 	uint64_t next_tick, busy_us = 0, total_us = 0;
@@ -211,6 +214,15 @@ int main(int argc, char **argv)
 		ctl.reload = reload;
 	}
 	cert_wipe(sec, sizeof(sec));
+	if (opt_metrics) {
+		const char *mwhy = "";
+
+		rc = metrics_start(&met, opt_metrics, switch_prometheus, &sw, &mwhy);
+		if (rc)
+			die(EXIT_CONFIG, "%s: %s%s%s", opt_metrics, mwhy, rc != -EINVAL ? ": " : "",
+			    rc != -EINVAL ? strerror(-rc) : "");
+		info("metrics on http://%s/metrics", opt_metrics);
+	}
 	{
 		char z85[CERT_Z85_LEN + 1];
 
@@ -221,17 +233,18 @@ int main(int argc, char **argv)
 
 	next_tick = now_ms() + 1000;
 	while (running) {
-		zmq_pollitem_t items[4] = {
+		zmq_pollitem_t items[4 + 1 + METRICS_CONNS] = {
 			{ router, 0, ZMQ_POLLIN, 0 },
 			{ NULL, sfd, ZMQ_POLLIN, 0 },
 			{ ctl.sock, ctl.sock ? 0 : -1, ZMQ_POLLIN, 0 },
 			{ zap.rep, zap.rep ? 0 : -1, ZMQ_POLLIN, 0 },
 		};
+		int nmet = metrics_items(&met, items + 4);
 		uint64_t now = now_ms(), t0, t1;
 		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
 
 		t0 = now_us();
-		if (zmq_poll(items, 4, timeout) < 0 && errno != EINTR)
+		if (zmq_poll(items, 4 + nmet, timeout) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 		t1 = now_us();
 		if (items[3].revents & ZMQ_POLLIN)
@@ -240,6 +253,7 @@ int main(int argc, char **argv)
 			switch_input(&sw);
 		if (items[2].revents & ZMQ_POLLIN)
 			control_input(&ctl);
+		metrics_handle(&met, items + 4, nmet);
 		if (items[1].revents & ZMQ_POLLIN) {
 			int sig;
 
@@ -268,6 +282,7 @@ int main(int argc, char **argv)
 	write_stats(&sw);
 	switch_shutdown(&sw);
 	control_stop(&ctl);
+	metrics_stop(&met);
 	switch_free(&sw);
 	zmq_close(router);
 	zap_stop(&zap);

@@ -32,10 +32,12 @@
  */
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "switch.h"
 #include "util.h"
 
@@ -793,4 +795,113 @@ struct port *switch_port_by_name(struct vswitch *sw, const char *name, const cha
 void switch_kick(struct vswitch *sw, struct port *p)
 {
 	port_remove(sw, p, VMF_ERR_KICKED, "disconnected by an administrator");
+}
+
+/* One Prometheus metric family header. */
+static void prom_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void switch_prometheus(void *arg, FILE *f)
+{
+	struct vswitch *sw = arg;
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} pc[] = {
+		{ "vmfabric_port_rx_messages_total", "Messages received from the port", offsetof(struct port_ctr, rx_msgs) },
+		{ "vmfabric_port_rx_frames_total", "Frames received from the port and accepted", offsetof(struct port_ctr, rx_frames) },
+		{ "vmfabric_port_rx_bytes_total", "Bytes of accepted frames from the port", offsetof(struct port_ctr, rx_bytes) },
+		{ "vmfabric_port_tx_messages_total", "Batches sent to the port", offsetof(struct port_ctr, tx_msgs) },
+		{ "vmfabric_port_tx_frames_total", "Frames sent to the port", offsetof(struct port_ctr, tx_frames) },
+		{ "vmfabric_port_tx_bytes_total", "Bytes sent to the port", offsetof(struct port_ctr, tx_bytes) },
+		{ "vmfabric_port_mac_moves_total", "Known MACs that moved to the port", offsetof(struct port_ctr, mac_moves) },
+		{ "vmfabric_port_fdb_full_total", "Source MACs not learnt: table full", offsetof(struct port_ctr, fdb_full) },
+		{ "vmfabric_port_flooded_total", "Frames from the port flooded to the network", offsetof(struct port_ctr, flooded) },
+	};
+	const struct {
+		const char *reason;
+		uint64_t v;
+	} sd[] = {
+		{ "unknown_port", sw->ctr.unknown_port }, { "bad_version", sw->ctr.bad_version },
+		{ "bad_hello", sw->ctr.bad_hello }, { "key_mismatch", sw->ctr.key_mismatch },
+		{ "malformed", sw->ctr.malformed }, { "multipart", sw->ctr.multipart },
+	};
+	size_t i;
+	long k;
+
+	prom_family(f, "vmfabric_switch_uptime_seconds", "gauge", "Seconds since the switch started");
+	fprintf(f, "vmfabric_switch_uptime_seconds %.3f\n", (double)(now_ms() - sw->start_ms) / 1000);
+	prom_family(f, "vmfabric_switch_loop_utilisation", "gauge", "Share of the last second the loop was busy");
+	fprintf(f, "vmfabric_switch_loop_utilisation %.4f\n",
+		sw->total_us ? (double)sw->busy_us / (double)sw->total_us : 0.0);
+	prom_family(f, "vmfabric_switch_dropped_messages_total", "counter",
+		    "Messages dropped that no port can be charged with, by reason");
+	for (i = 0; i < ARRAY_SIZE(sd); i++)
+		fprintf(f, "vmfabric_switch_dropped_messages_total{reason=\"%s\"} %llu\n", sd[i].reason,
+			U(sd[i].v));
+	prom_family(f, "vmfabric_switch_port_events_total", "counter", "Ports that ended, by cause");
+	fprintf(f, "vmfabric_switch_port_events_total{event=\"expired\"} %llu\n", U(sw->ctr.expired));
+	fprintf(f, "vmfabric_switch_port_events_total{event=\"revoked\"} %llu\n", U(sw->ctr.revoked));
+	fprintf(f, "vmfabric_switch_port_events_total{event=\"taken_over\"} %llu\n", U(sw->ctr.takeovers));
+	if (sw->zap) {
+		prom_family(f, "vmfabric_switch_admissions_total", "counter", "ZAP answers, by result");
+		fprintf(f, "vmfabric_switch_admissions_total{result=\"allowed\"} %llu\n", U(sw->zap->allowed));
+		fprintf(f, "vmfabric_switch_admissions_total{result=\"denied\"} %llu\n", U(sw->zap->denied));
+	}
+
+	prom_family(f, "vmfabric_network_ports", "gauge", "Ports in the network");
+	for (k = 0; k < sw->conf.max_networks; k++) {
+		if (!sw->nets[k].used)
+			continue;
+		fprintf(f, "vmfabric_network_ports{network=");
+		metrics_label(f, sw->nets[k].name);
+		fprintf(f, "} %u\n", sw->nets[k].n_ports);
+	}
+	prom_family(f, "vmfabric_network_macs", "gauge", "Entries in the network's MAC table");
+	for (k = 0; k < sw->conf.max_networks; k++) {
+		if (!sw->nets[k].used)
+			continue;
+		fprintf(f, "vmfabric_network_macs{network=");
+		metrics_label(f, sw->nets[k].name);
+		fprintf(f, "} %zu\n", sw->nets[k].fdb.count);
+	}
+	prom_family(f, "vmfabric_network_macs_max", "gauge", "Bound of the network's MAC table");
+	for (k = 0; k < sw->conf.max_networks; k++) {
+		if (!sw->nets[k].used)
+			continue;
+		fprintf(f, "vmfabric_network_macs_max{network=");
+		metrics_label(f, sw->nets[k].name);
+		fprintf(f, "} %zu\n", sw->nets[k].fdb.max);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(pc); i++) {
+		prom_family(f, pc[i].name, "counter", pc[i].help);
+		for (k = 0; k < sw->conf.max_ports; k++) {
+			const struct port *p = &sw->ports[k];
+
+			if (!p->used)
+				continue;
+			fprintf(f, "%s{network=", pc[i].name);
+			metrics_label(f, p->net->name);
+			fprintf(f, ",port=");
+			metrics_label(f, p->name);
+			fprintf(f, "} %llu\n", U(*(const uint64_t *)((const char *)&p->ctr + pc[i].off)));
+		}
+	}
+	prom_family(f, "vmfabric_port_drops_total", "counter", "Frames dropped, by port and reason");
+	for (k = 0; k < sw->conf.max_ports; k++) {
+		const struct port *p = &sw->ports[k];
+
+		if (!p->used)
+			continue;
+		for (int d = 0; d < DROP_MAX; d++) {
+			fprintf(f, "vmfabric_port_drops_total{network=");
+			metrics_label(f, p->net->name);
+			fprintf(f, ",port=");
+			metrics_label(f, p->name);
+			fprintf(f, ",reason=\"%s\"} %llu\n", drop_names[d], U(p->ctr.drops[d]));
+		}
+	}
 }

@@ -150,6 +150,9 @@ void switch_json_ports(struct vswitch *sw, FILE *f);
 void switch_json_macs(struct vswitch *sw, FILE *f, const char *net);
 void json_str(FILE *f, const char *s);
 
+/** switch_prometheus() - every counter in Prometheus text format (@arg: the switch) */
+void switch_prometheus(void *arg, FILE *f);
+
 /** switch_port_by_name() - a port by name (and network, if not NULL) */
 struct port *switch_port_by_name(struct vswitch *sw, const char *name, const char *net);
 
