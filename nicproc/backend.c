@@ -14,8 +14,15 @@
  *     the current one (the old peer is gone or being replaced).
  *   A bad length prefix drops the connection (framing is lost).
  * Datagram (-netdev dgram with unix paths, or a SOCK_DGRAM fd): one frame per
- *   datagram, stateless; either side may restart. Frames to a QEMU that is
- *   not there are dropped and counted.
+ *   datagram, stateless; either side may restart. Frames are received on the
+ *   socket bound to LOCAL and sent from a second socket connected to QEMU's
+ *   path, so that poll() tells when QEMU's receive queue (10 datagrams by
+ *   default) has room: a burst waits in a queue instead of being dropped.
+ *   When QEMU is not there (or restarted: the connection points at its old
+ *   socket) the send socket is reopened: at once when QEMU sends a frame, at
+ *   most every 20 ms when a frame for QEMU arrives, else 200 ms doubling to
+ *   2 s; frames that find no QEMU are dropped and counted. The receive socket stays unconnected,
+ *   because a connected unix socket refuses datagrams from a new QEMU.
  * TAP: IFF_TAP | IFF_NO_PI, one frame per read()/write().
  *
  * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
@@ -131,6 +138,50 @@ static void stream_connect(struct backend *be)
 	info("%s: connected", backend_describe(be, d, sizeof(d)));
 }
 
+/* (Re)open the socket that sends to QEMU; on failure retry later. */
+static void dgram_connect(struct backend *be)
+{
+	int fd = socket(be->remote.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int sz = 4 * 1024 * 1024;
+	char d[300];
+
+	be->last_try_ms = now_ms();
+	if (fd < 0)
+		return;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	if (connect(fd, (struct sockaddr *)&be->remote.ss, be->remote.len)) {
+		debug("%s: connect: %s", backend_describe(be, d, sizeof(d)), strerror(errno));
+		close(fd);
+		be->backoff_ms = be->backoff_ms ? MIN(2 * be->backoff_ms, RETRY_MAX_MS) : RETRY_MIN_MS;
+		be->retry_ms = now_ms() + be->backoff_ms;
+		return;
+	}
+	if (be->backoff_ms)
+		info("%s: guest side reachable", backend_describe(be, d, sizeof(d)));
+	be->txfd = fd;
+	be->backoff_ms = 0;
+	be->ctr.connects++;
+}
+
+/* The datagram peer is gone: drop what is queued, reopen later (or end, for --fd). */
+static void dgram_down(struct backend *be, int e)
+{
+	char d[300];
+
+	log_rl(&rl_be, LOG_WARNING, "%s: guest side gone (%s)", backend_describe(be, d, sizeof(d)),
+	       strerror(e));
+	be->tx.start = be->tx.end = 0;
+	if (be->kind == BE_DGRAM_FD) {
+		close(be->fd);
+		be->fd = be->txfd = -1;
+		return;
+	}
+	close(be->txfd);
+	be->txfd = -1;
+	be->backoff_ms = RETRY_MIN_MS;
+	be->retry_ms = now_ms() + be->backoff_ms;
+}
+
 static int open_dgram(struct backend *be, const char *spec, const char **why, char *buf, size_t len)
 {
 	const char *comma = strchr(spec, ',');
@@ -172,6 +223,7 @@ static int open_dgram(struct backend *be, const char *spec, const char **why, ch
 		return rc;
 	}
 	be->fd = fd;
+	dgram_connect(be);
 	return 0;
 }
 
@@ -180,7 +232,7 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 	int rc;
 
 	memset(be, 0, sizeof(*be));
-	be->fd = be->lfd = -1;
+	be->fd = be->lfd = be->txfd = -1;
 	be->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
 	be->slot_size = be->max_frame + 1;	/* one spare byte detects oversize datagrams */
 	be->slots = malloc(BE_BATCH * be->slot_size);
@@ -235,6 +287,8 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 		}
 		be->kind = type == SOCK_STREAM ? BE_STREAM_FD : BE_DGRAM_FD;
 		be->fd = (int)c->fd;
+		if (be->kind == BE_DGRAM_FD)
+			be->txfd = be->fd;
 		fcntl(be->fd, F_SETFD, FD_CLOEXEC);
 		if (type == SOCK_STREAM)
 			tune_stream(be, be->fd);
@@ -263,22 +317,28 @@ void backend_close(struct backend *be)
 		close(be->fd);
 	if (be->lfd >= 0)
 		close(be->lfd);
+	if (be->kind == BE_DGRAM && be->txfd >= 0)
+		close(be->txfd);
 	if (be->kind == BE_STREAM_LISTEN && be->local.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
 	if (be->kind == BE_DGRAM && be->local.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
-	be->fd = be->lfd = -1;
+	be->fd = be->lfd = be->txfd = -1;
 	stream_rx_free(&be->rx);
 	stream_tx_free(&be->tx);
 	free(be->slots);
 	be->slots = NULL;
 }
 
-void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *want_out)
+static int is_stream(const struct backend *be);
+
+void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *out_fd)
 {
+	int out = is_stream(be) ? be->fd : be->txfd;
+
 	*data_fd = be->fd;
 	*listen_fd = be->lfd;
-	*want_out = be->fd >= 0 && stream_tx_pending(&be->tx) > 0;
+	*out_fd = out >= 0 && stream_tx_pending(&be->tx) > 0 ? out : -1;
 }
 
 static int is_stream(const struct backend *be)
@@ -357,8 +417,15 @@ static int read_dgram(struct backend *be)
 		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 	}
 	r = recvmmsg(be->fd, msgs, BE_BATCH, MSG_DONTWAIT, NULL);
+	if (r == 0 && be->kind == BE_DGRAM_FD) {
+		/* the other end of the socketpair is closed */
+		dgram_down(be, ECONNRESET);
+		return 0;
+	}
 	if (r < 0)
 		return 0;
+	if (be->kind == BE_DGRAM && be->txfd < 0)
+		dgram_connect(be);	/* QEMU is there: it just sent us something */
 	for (i = 0; i < r; i++) {
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 			be->ctr.rx_giant++;
@@ -431,33 +498,23 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 			}
 		}
 	} else {
-		struct mmsghdr msgs[BE_BATCH];
-		struct iovec iov[BE_BATCH];
-		size_t done = 0;
+		ssize_t w;
 
-		while (done < n) {
-			size_t k = MIN(n - done, (size_t)BE_BATCH);
-			int r;
-
-			for (i = 0; i < k; i++) {
-				iov[i] = (struct iovec){ (void *)(uintptr_t)frames[done + i], lens[done + i] };
-				msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
-				if (be->kind == BE_DGRAM) {
-					msgs[i].msg_hdr.msg_name = &be->remote.ss;
-					msgs[i].msg_hdr.msg_namelen = be->remote.len;
-				}
-			}
-			r = sendmmsg(be->fd, msgs, (unsigned int)k, MSG_DONTWAIT);
-			if (r <= 0) {
-				/* QEMU not there (ENOENT, ECONNREFUSED) or its queue is full: drop */
-				done += 1;
-				continue;
-			}
-			for (i = 0; i < (size_t)r; i++)
-				bytes += lens[done + i];
-			ok += (size_t)r;
-			done += (size_t)r;
+		if (be->txfd < 0 && be->kind == BE_DGRAM && now_ms() - be->last_try_ms >= 20)
+			dgram_connect(be);
+		if (be->txfd < 0) {
+			be->ctr.tx_drop += n;
+			return;
 		}
+		w = dgram_tx_write(&be->tx, be->txfd, frames, lens, n);
+		if (w < 0) {
+			be->ctr.tx_drop += n;
+			dgram_down(be, (int)-w);
+			return;
+		}
+		ok = (size_t)w;
+		for (i = 0; i < ok; i++)
+			bytes += lens[i];
 	}
 	be->ctr.tx_frames += ok;
 	be->ctr.tx_bytes += bytes;
@@ -468,6 +525,11 @@ void backend_writable(struct backend *be)
 {
 	int rc;
 
+	if (!is_stream(be)) {
+		if (be->txfd >= 0 && (rc = dgram_tx_flush(&be->tx, be->txfd)))
+			dgram_down(be, -rc);
+		return;
+	}
 	if (be->fd < 0)
 		return;
 	rc = stream_tx_flush(&be->tx, be->fd);
@@ -496,13 +558,17 @@ void backend_accept(struct backend *be)
 
 long backend_timeout(const struct backend *be, uint64_t now)
 {
-	if (be->kind != BE_STREAM_CONNECT || be->fd >= 0)
+	if (!(be->kind == BE_STREAM_CONNECT && be->fd < 0) && !(be->kind == BE_DGRAM && be->txfd < 0))
 		return -1;
 	return be->retry_ms > now ? (long)(be->retry_ms - now) : 0;
 }
 
 void backend_tick(struct backend *be, uint64_t now)
 {
-	if (be->kind == BE_STREAM_CONNECT && be->fd < 0 && now >= be->retry_ms)
+	if (now < be->retry_ms)
+		return;
+	if (be->kind == BE_STREAM_CONNECT && be->fd < 0)
 		stream_connect(be);
+	else if (be->kind == BE_DGRAM && be->txfd < 0)
+		dgram_connect(be);
 }

@@ -37,6 +37,7 @@ struct backend {
 	enum be_kind kind;
 	int fd;
 	int lfd;
+	int txfd;		/* where frames to the guest go: fd, or (BE_DGRAM) a socket connected to QEMU's path */
 	struct vmf_addr local, remote;
 	char ifname[16];
 	char netns[64];
@@ -47,6 +48,7 @@ struct backend {
 	size_t slot_size;
 	uint64_t retry_ms;
 	uint64_t backoff_ms;
+	uint64_t last_try_ms;
 	struct be_ctr ctr;
 	/* the current batch, filled by backend_read() */
 	const uint8_t *frames[BE_BATCH];
@@ -67,8 +69,11 @@ void backend_close(struct backend *be);
 /** backend_describe() - short text for logs ("tap tap0", "stream unix:/x") */
 const char *backend_describe(const struct backend *be, char *buf, size_t len);
 
-/** backend_fds() - fd to poll for input (-1 if none), listen fd, whether to poll for output */
-void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *want_out);
+/**
+ * backend_fds() - fd to poll for input (-1 if none), listen fd, and the fd to
+ * poll for output (-1 unless frames are queued for the guest)
+ */
+void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *out_fd);
 
 /**
  * backend_read() - read every frame ready (up to BE_BATCH or the buffer) into
@@ -89,7 +94,7 @@ void backend_writable(struct backend *be);
 /** backend_accept() - a connection is waiting on the listening socket */
 void backend_accept(struct backend *be);
 
-/** backend_timeout() / backend_tick() - reconnect timing for BE_STREAM_CONNECT */
+/** backend_timeout() / backend_tick() - reconnect timing (stream connect, dgram send socket) */
 long backend_timeout(const struct backend *be, uint64_t now);
 void backend_tick(struct backend *be, uint64_t now);
 

@@ -123,8 +123,8 @@ int main(int argc, char **argv)
 	     opt_network, opt_insecure ? "insecure" : "CURVE");
 
 	while (running) {
-		zmq_pollitem_t items[5];
-		int dfd, lfd, want_out;
+		zmq_pollitem_t items[6];
+		int dfd, lfd, ofd;
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
 		void *sock;
@@ -133,11 +133,12 @@ int main(int argc, char **argv)
 			t = tb;
 		uplink_pollitems(&up, items);
 		sock = up.sock;
-		backend_fds(&be, &dfd, &lfd, &want_out);
-		items[2] = (zmq_pollitem_t){ NULL, dfd, (short)(ZMQ_POLLIN | (want_out ? ZMQ_POLLOUT : 0)), 0 };
+		backend_fds(&be, &dfd, &lfd, &ofd);
+		items[2] = (zmq_pollitem_t){ NULL, dfd, ZMQ_POLLIN, 0 };
 		items[3] = (zmq_pollitem_t){ NULL, lfd, ZMQ_POLLIN, 0 };
 		items[4] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
-		if (zmq_poll(items, 5, t) < 0 && errno != EINTR)
+		items[5] = (zmq_pollitem_t){ NULL, ofd, ZMQ_POLLOUT, 0 };
+		if (zmq_poll(items, 6, t) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 
 		if (items[4].revents & ZMQ_POLLIN) {
@@ -152,7 +153,7 @@ int main(int argc, char **argv)
 		}
 		if (items[1].revents & ZMQ_POLLIN)
 			uplink_monitor(&up);
-		if (dfd >= 0 && (items[2].revents & ZMQ_POLLOUT))
+		if (ofd >= 0 && (items[5].revents & (ZMQ_POLLOUT | ZMQ_POLLERR)))
 			backend_writable(&be);
 		if (dfd >= 0 && (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
 			int n = backend_read(&be);
@@ -165,10 +166,6 @@ int main(int argc, char **argv)
 				uplink_send(&up, f, (size_t)n);
 			}
 			backend_read_done(&be);
-			if (n < 0 && (be.kind == BE_STREAM_FD)) {
-				info("guest side closed its socket: exiting");
-				running = 0;
-			}
 		}
 		if (lfd >= 0 && (items[3].revents & ZMQ_POLLIN))
 			backend_accept(&be);
@@ -190,6 +187,10 @@ int main(int argc, char **argv)
 		now = now_ms();
 		uplink_tick(&up, now);
 		backend_tick(&be, now);
+		if ((be.kind == BE_STREAM_FD || be.kind == BE_DGRAM_FD) && be.fd < 0) {
+			info("guest side closed its socket: exiting");
+			running = 0;
+		}
 	}
 	uplink_bye(&up, "NIC process stopping");
 	log_counters(&be, &up);

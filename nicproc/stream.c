@@ -17,16 +17,24 @@
  * take (EAGAIN or a short write) is copied to a queue and written when the
  * socket is writable again; while the queue is non-empty new frames are
  * appended behind it, whole, or dropped whole when it is full.
+ *
+ * dgram_tx does the same for datagram peers: the queue holds the same
+ * length-prefixed records, and each is sent as one datagram when the
+ * peer's receive queue has room again.
  */
 
+#define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "stream.h"
+
+#define MIN_SZ(a, b) ((a) < (b) ? (a) : (b))
 
 int stream_rx_init(struct stream_rx *rx, size_t cap, size_t max_frame)
 {
@@ -203,6 +211,56 @@ int stream_tx_flush(struct stream_tx *tx, int fd)
 			return -errno;
 		}
 		tx->start += (size_t)w;
+	}
+	tx->start = tx->end = 0;
+	return 0;
+}
+
+static int dgram_fatal(int e)
+{
+	return e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ENOBUFS;
+}
+
+ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
+		       const size_t *lens, size_t n)
+{
+	struct mmsghdr msgs[256];
+	struct iovec iov[256];
+	size_t done = 0, i;
+
+	if (stream_tx_pending(tx))
+		return (ssize_t)queue_frames(tx, frames, lens, 0, n, 0);
+	while (done < n) {
+		size_t k = MIN_SZ(n - done, (size_t)256);
+		int r;
+
+		for (i = 0; i < k; i++) {
+			iov[i] = (struct iovec){ (void *)(uintptr_t)frames[done + i], lens[done + i] };
+			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		}
+		r = sendmmsg(fd, msgs, (unsigned int)k, MSG_DONTWAIT);
+		if (r < 0) {
+			if (dgram_fatal(errno))
+				return -errno;
+			return (ssize_t)(done + queue_frames(tx, frames, lens, done, n, 0));
+		}
+		done += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+int dgram_tx_flush(struct stream_tx *tx, int fd)
+{
+	while (stream_tx_pending(tx)) {
+		const uint8_t *p = tx->buf + tx->start;
+		size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
+
+		if (send(fd, p + 4, len, MSG_DONTWAIT) < 0) {
+			if (dgram_fatal(errno))
+				return -errno;
+			return 0;
+		}
+		tx->start += 4 + len;
 	}
 	tx->start = tx->end = 0;
 	return 0;

@@ -73,4 +73,17 @@ ssize_t stream_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *fram
 /** stream_tx_flush() - write queued bytes; Return: 0, or -errno if fatal */
 int stream_tx_flush(struct stream_tx *tx, int fd);
 
+/**
+ * dgram_tx_write() - send @n frames as datagrams on the connected socket @fd,
+ * queueing (in the same record format as stream_tx) what the peer cannot
+ * take now (EAGAIN: its receive queue is full). QEMU's unix datagram socket
+ * queues only net.unix.max_dgram_qlen (10) datagrams, so bursts need this.
+ * Return: frames accepted (sent or queued); -errno if the peer is gone
+ */
+ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
+		       const size_t *lens, size_t n);
+
+/** dgram_tx_flush() - send queued datagrams; Return: 0, or -errno if the peer is gone */
+int dgram_tx_flush(struct stream_tx *tx, int fd);
+
 #endif /* VMF_STREAM_H */

@@ -474,9 +474,61 @@ static void test_stream_tx_peer_gone(void **state)
 	close(sv[0]);
 }
 
+/*
+ * dgram_tx: a unix datagram peer takes only a few datagrams before EAGAIN;
+ * the rest must wait in the queue and arrive later, whole, in order, one
+ * datagram per frame.
+ */
+static void test_dgram_tx_queue(void **state)
+{
+	enum { N = 200 };
+	static uint8_t data[N][300];
+	const uint8_t *frames[N];
+	size_t lens[N], got = 0;
+	struct stream_tx tx;
+	uint8_t buf[2048];
+	int sv[2];
+	ssize_t w;
+
+	(void)state;
+	int small = 4096;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+	/* a socketpair is bounded by the sender's buffer (QEMU's socket by its queue length) */
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (uint32_t i = 0; i < N; i++) {
+		lens[i] = 60 + i;
+		stream_fill(data[i], lens[i], i);
+		frames[i] = data[i];
+	}
+	assert_int_equal(stream_tx_init(&tx, 1024 * 1024), 0);
+	w = dgram_tx_write(&tx, sv[0], frames, lens, N);
+	assert_int_equal(w, N);
+	assert_true(stream_tx_pending(&tx) > 0);	/* the peer could not take all */
+	while (got < N) {
+		ssize_t r = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (r < 0) {
+			assert_int_equal(errno, EAGAIN);
+			assert_int_equal(dgram_tx_flush(&tx, sv[0]), 0);
+			continue;
+		}
+		assert_int_equal((size_t)r, lens[got]);
+		assert_memory_equal(buf, data[got], lens[got]);
+		got++;
+	}
+	assert_int_equal(stream_tx_pending(&tx), 0);
+	/* a peer that is gone is an error, not a silent drop */
+	close(sv[1]);
+	assert_true(dgram_tx_write(&tx, sv[0], frames, lens, 1) < 0);
+	stream_tx_free(&tx);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dgram_tx_queue),
 		cmocka_unit_test(test_stream_rx_every_split),
 		cmocka_unit_test(test_stream_rx_many_in_one_read),
 		cmocka_unit_test(test_stream_rx_zero_length),
