@@ -75,6 +75,17 @@ OUT=$(ip netns exec vfg-h1 busybox nslookup www.vfg.test 10.0.2.2 2>&1)
 grep -q 198.51.100.2 <<<"$OUT" || fail "UDP to 10.0.2.2:53: $OUT"
 pass "UDP NAT to the gateway host's loopback"
 
+# --- malformed ARP, IPv4, DHCP and IPv6 frames: the gateway survives and still serves
+ip netns exec vfg-h1 python3 "$GWT/junk.py" tap0 3000 52:55:0a:00:02:02 >"$T/junk.log" 2>&1 ||
+	fail "junk sender: $(cat "$T/junk.log")"
+sleep 0.5
+kill -0 "$GW1_PID" || fail "gateway died on malformed frames"
+C=$(counters gw1 "$GW1_PID")
+[ "$(ctr "$C" malformed)" -gt 0 ] || fail "no malformed DHCP frames counted: $C"
+OUT=$(fetch vfg-h1 http://10.0.2.2:18080/lo.txt 5 2>&1)
+[ "$OUT" = GATEWAY-LOOPBACK-OK ] || fail "HTTP after junk: $OUT"
+pass "3000 malformed frames: gateway alive, malformed=$(ctr "$C" malformed), still serving"
+
 # --- hostfwd: gateway host 127.0.0.1:18090 -> h1:18091
 mkdir -p "$T/www3"; echo GUEST-SERVER-OK >"$T/www3/g.txt"
 start http-h1 ip netns exec vfg-h1 python3 -m http.server 18091 --bind 10.0.2.15 --directory "$T/www3"
