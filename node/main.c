@@ -13,6 +13,7 @@
 #include "conf.h"
 #include "gateway.h"
 #include "log.h"
+#include "metrics.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -24,6 +25,7 @@ static char *opt_host_loopback;
 static struct conf_list opt_dnssearch, opt_hostfwd;
 static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
 static int opt_insecure;
+static char *opt_metrics;
 
 static const struct conf_opt opts[] = {
 	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
@@ -55,6 +57,7 @@ static const struct conf_opt opts[] = {
 	{ "hostfwd", 0, CONF_LIST, &opt_hostfwd, "RULE", "[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport (repeatable)", 0, 0 },
 	{ "lease-file", 0, CONF_STR, &opt_lease_file, "FILE", "keep DHCP leases in FILE across restarts (default: in memory)", 0, 0 },
 	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
+	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
@@ -166,6 +169,54 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     (unsigned long long)u->ctr.sessions);
 }
 
+struct metrics_ctx {
+	struct gateway *g;
+	struct uplink *u;
+};
+
+/* Prometheus text: leases, DHCP and frame counters (--metrics). */
+static void gw_prometheus(void *arg, FILE *f)
+{
+	const struct metrics_ctx *m = arg;
+	const struct gateway *g = m->g;
+	const struct dhcp_ctr *d = &g->dhcp.ctr;
+	const struct {
+		const char *name, *type, *help, *label;
+		uint64_t v;
+	} rows[] = {
+		{ "vmfabric_gateway_leases", "gauge", "DHCP leases bound now", NULL, dhcp_bound(&g->dhcp, now_ms()) },
+		{ "vmfabric_gateway_lease_pool", "gauge", "Addresses in the DHCP pool", NULL, g->dhcp.pool_n },
+		{ "vmfabric_gateway_dhcp_messages_total", "counter", "DHCP messages, by type", "discover", d->discover },
+		{ NULL, NULL, NULL, "request", d->request }, { NULL, NULL, NULL, "offer", d->offer },
+		{ NULL, NULL, NULL, "ack", d->ack }, { NULL, NULL, NULL, "nak", d->nak },
+		{ NULL, NULL, NULL, "decline", d->decline }, { NULL, NULL, NULL, "release", d->release },
+		{ NULL, NULL, NULL, "inform", d->inform },
+		{ "vmfabric_gateway_dhcp_refused_total", "counter", "DHCP requests not served, by reason", "exhausted", d->exhausted },
+		{ NULL, NULL, NULL, "malformed", d->malformed }, { NULL, NULL, NULL, "conflict", d->conflicts },
+		{ "vmfabric_gateway_frames_total", "counter", "Frames, by path", "from_switch", g->ctr.rx_frames },
+		{ NULL, NULL, NULL, "to_slirp", g->ctr.to_slirp }, { NULL, NULL, NULL, "to_switch", g->ctr.tx_frames },
+		{ "vmfabric_gateway_dropped_frames_total", "counter", "Frames dropped, by reason", "not_for_us", g->ctr.not_for_us },
+		{ NULL, NULL, NULL, "runt", g->ctr.runt }, { NULL, NULL, NULL, "giant", g->ctr.tx_giant },
+		{ NULL, NULL, NULL, "switch_away", m->u->ctr.drop_down }, { NULL, NULL, NULL, "queue_full", m->u->ctr.drop_full },
+		{ "vmfabric_gateway_switch_sessions_total", "counter", "Welcomes from the switch", NULL, m->u->ctr.sessions },
+	};
+	const char *family = NULL, *label = NULL;
+
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		if (rows[i].name) {
+			family = rows[i].name;
+			fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", family, rows[i].help, family, rows[i].type);
+			label = !strcmp(family, "vmfabric_gateway_dhcp_messages_total") ? "type" :
+				!strcmp(family, "vmfabric_gateway_frames_total") ? "path" : "reason";
+		}
+		if (rows[i].label)
+			fprintf(f, "%s{%s=\"%s\"} %llu\n", family, label, rows[i].label,
+				(unsigned long long)rows[i].v);
+		else
+			fprintf(f, "%s %llu\n", family, (unsigned long long)rows[i].v);
+	}
+}
+
 static struct gw_fwd fwds[256];
 static const char *search[DHCP_SEARCH_MAX + 1];
 
@@ -174,6 +225,8 @@ int main(int argc, char **argv)
 	struct conf_std std = { 0 };
 	static struct gateway gw;
 	struct uplink up;
+	struct metrics met = { .lfd = -1 };
+	struct metrics_ctx mctx = { &gw, &up };
 	struct uplink_conf uc;
 	struct gw_conf gc;
 	char name[VMF_NAME_MAX], host[64] = "host", m[18];
@@ -324,6 +377,15 @@ int main(int argc, char **argv)
 				   opt_mtu, opt_insecure };
 	if (uplink_init(&up, &uc, ctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
+	if (opt_metrics) {
+		const char *mwhy = "";
+
+		rc = metrics_start(&met, opt_metrics, gw_prometheus, &mctx, &mwhy);
+		if (rc)
+			die(EXIT_CONFIG, "%s: %s%s%s", opt_metrics, mwhy, rc != -EINVAL ? ": " : "",
+			    rc != -EINVAL ? strerror(-rc) : "");
+		info("metrics on http://%s/metrics", opt_metrics);
+	}
 	{
 		char a[4][INET_ADDRSTRLEN];
 
@@ -341,19 +403,23 @@ int main(int argc, char **argv)
 		zmq_pollitem_t *items;
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now);
-		int n, prc;
+		int n, prc, nmet;
 		void *sock;
 
-		n = gw_fill(&gw, &items, 3, &t, now);
+		n = gw_fill(&gw, &items, 3 + 1 + METRICS_CONNS, &t, now);
 		uplink_pollitems(&up, items);
 		sock = up.sock;
 		items[2] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
+		nmet = metrics_items(&met, items + 3);
+		for (int i = 3 + nmet; i < 3 + 1 + METRICS_CONNS; i++)
+			items[i] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
 		prc = zmq_poll(items, n, t);
 		if (prc < 0 && errno != EINTR) {
 			err("zmq_poll: %s", zmq_strerror(errno));
 			continue;
 		}
 		gw_poll(&gw, prc < 0);
+		metrics_handle(&met, items + 3, nmet);
 		if (items[2].revents & ZMQ_POLLIN) {
 			int sig;
 
@@ -380,6 +446,7 @@ int main(int argc, char **argv)
 		gw_tick(&gw, now);
 		uplink_tick(&up, now);
 	}
+	metrics_stop(&met);
 	gw_flush(&gw);
 	gw_save(&gw, 0);
 	uplink_bye(&up, "gateway stopping");

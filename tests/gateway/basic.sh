@@ -22,7 +22,7 @@ wait_for 5 log_has dns listening || fail "dns responder did not start"
 
 LEASES=$T/gw1.leases
 gateway gw1 vfg-gw gw1 lab --lease-file "$LEASES" --domainname vfg.test --dnssearch vfg.test \
-	--hostfwd tcp:127.0.0.1:18090-10.0.2.15:18091
+	--hostfwd tcp:127.0.0.1:18090-10.0.2.15:18091 --metrics 127.0.0.1:18099
 GW1_PID=$GW_PID	# 'ip netns exec' execs the gateway: this is its PID
 gateway gw2 vfg-gw gw2 lab2 --net 10.0.3.0/24 --hostfwd tcp:127.0.0.1:18092-:18091
 
@@ -47,6 +47,16 @@ ip -n vfg-h3 link set mv1 up
 L3=$(NO_CONFIG=1 dhcp vfg-h3 mv1) || fail "h3/mv1 got no lease"
 [ "${L3%% *}" = 10.0.2.17 ] || fail "new client next to static 10.0.2.16 got ${L3%% *} (want 10.0.2.17)"
 pass "static guest at 10.0.2.16 answered the probe: next client got 10.0.2.17"
+
+# --- metrics: leases in use, DHCP counters; promtool accepts them
+command -v promtool >/dev/null || EXTRA_PKGS="prometheus curl" "$VMF_ROOT/deploy/install-deps.sh"
+ip netns exec vfg-gw curl -s -m 5 http://127.0.0.1:18099/metrics >"$T/gw-metrics.txt" || fail "no gateway metrics"
+promtool check metrics <"$T/gw-metrics.txt" >"$T/promtool.out" 2>&1 || { cat "$T/promtool.out"; fail "promtool rejects gateway metrics"; }
+LEASED=$(awk '$1 == "vmfabric_gateway_leases" { print $2 }' "$T/gw-metrics.txt")
+ACKS=$(awk '$1 == "vmfabric_gateway_dhcp_messages_total{type=\"ack\"}" { print $2 }' "$T/gw-metrics.txt")
+[ "$LEASED" = 2 ] || fail "gateway metrics: $LEASED leases in use (want 2: h1 and h3/mv1)"
+[ -n "$ACKS" ] && [ "$ACKS" -ge 2 ] || fail "gateway metrics: $ACKS DHCP acks"
+pass "gateway --metrics: promtool accepts it, 2 leases in use, $ACKS acks"
 
 # --- DNS through the gateway host's resolver
 OUT=$(ip netns exec vfg-h1 busybox nslookup www.vfg.test 10.0.2.3 2>&1)

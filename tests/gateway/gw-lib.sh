@@ -17,7 +17,7 @@ trap gw_cleanup EXIT
 fabric() {
 	keys "$@"
 	start switch "$SWITCH" -f --listen "$EP" --key "$T/keys/switch_secret" --authorized "$T/auth" \
-		--stats-file "$T/switch.json"
+		--stats-file "$T/switch.json" --control none
 	SWITCH_PID=$LAST_PID
 	wait_for 5 test -S "$T/switch.ipc" || fail "switch did not start"
 }
