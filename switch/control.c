@@ -68,7 +68,7 @@ struct capture {
 	uint8_t *buf;
 	size_t len;
 	uint64_t pending;		/* records in buf */
-	uint64_t captured, dropped;
+	uint64_t captured, dropped;	/* records matched; of them, lost */
 };
 
 static struct ratelimit rl_ctl = RATELIMIT_INIT;
@@ -91,6 +91,7 @@ void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBina
 		if (c->has_prog && !bpf_filter(c->prog.bf_insns, f->data, (u_int)f->len, (u_int)f->len))
 			continue;
 		if (CAP_BUF - c->len < sizeof(rec) + f->len) {
+			c->captured++;	/* matched but lost: "sent" is captured - dropped */
 			c->dropped++;
 			continue;
 		}
