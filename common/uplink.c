@@ -410,6 +410,12 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 
 size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n)
 {
+	return uplink_send_vnet(u, frames, n, NULL, 0);
+}
+
+size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
+			size_t n_vnet)
+{
 	size_t bytes = 0, i;
 	zmq_msg_t m;
 
@@ -421,7 +427,7 @@ size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		bytes += frames[i].len;
-	if (codec_pack_batch(frames, n, &m)) {
+	if (codec_pack_batch_vnet(frames, n, vnet, n_vnet, &m)) {
 		u->ctr.drop_full += n;
 		return 0;
 	}

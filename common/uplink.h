@@ -82,6 +82,10 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
  */
 size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n);
 
+/** uplink_send_vnet() - the same; @vnet lists (ascending) the frames with a virtio-net header */
+size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
+			size_t n_vnet);
+
 /** uplink_bye() - tell the switch we are leaving */
 void uplink_bye(struct uplink *u, const char *reason);
 

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -235,7 +236,8 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 	be->fd = be->lfd = be->txfd = -1;
 	be->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
 	be->slot_size = be->max_frame + 1;	/* one spare byte detects oversize datagrams */
-	be->slots = malloc(BE_BATCH * be->slot_size);
+	be->n_slots = MIN((size_t)BE_BATCH, VMF_MAX_BATCH_BYTES / be->slot_size);
+	be->slots = malloc(be->n_slots * be->slot_size);
 	if (!be->slots || stream_rx_init(&be->rx, RX_BUF, VMF_MAX_FRAME) ||
 	    stream_tx_init(&be->tx, TX_BUF)) {
 		*why = "out of memory";
@@ -299,10 +301,22 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 		str_copy(be->ifname, c->tap, sizeof(be->ifname));
 		if (c->netns)
 			str_copy(be->netns, c->netns, sizeof(be->netns));
-		rc = tap_open(c->tap, c->netns, c->mtu, why);
+		be->vnet = c->offload;
+		rc = tap_open(c->tap, c->netns, c->mtu, &be->vnet, why);
 		if (rc < 0)
 			return rc;
 		be->fd = rc;
+		if (be->vnet) {
+			/* room for a 64 KiB TSO super-frame behind its header in every slot */
+			free(be->slots);
+			be->slot_size = VMF_VNET_HDR_LEN + 65535 + VMF_ETH_OVERHEAD + 1;
+			be->n_slots = 64;
+			be->slots = malloc(be->n_slots * be->slot_size);
+			if (!be->slots) {
+				*why = "out of memory";
+				return -ENOMEM;
+			}
+		}
 		return 0;
 	}
 	*why = "no backend: give one of --stream, --stream-listen, --dgram, --fd, --tap";
@@ -349,17 +363,21 @@ static int is_stream(const struct backend *be)
 
 static int add_frame(struct backend *be, const uint8_t *f, size_t len)
 {
-	if (len < VMF_ETH_HLEN) {
+	size_t hl = be->vnet ? VMF_VNET_HDR_LEN : 0;
+
+	if (len < VMF_ETH_HLEN + hl) {
 		be->ctr.rx_runt++;
 		return 0;
 	}
-	if (len > be->max_frame) {
+	/* with offloads a TSO super-frame may fill its slot; without, the MTU bounds */
+	if (len > (be->vnet && f[1] ? be->slot_size - 1 : be->max_frame + hl)) {
 		be->ctr.rx_giant++;
 		return 0;
 	}
 	be->frames[be->n] = f;
 	be->lens[be->n] = len;
 	be->n++;
+	be->n_bytes += len;
 	be->ctr.rx_frames++;
 	be->ctr.rx_bytes += len;
 	return 1;
@@ -373,7 +391,7 @@ static int read_stream(struct backend *be)
 		ssize_t r;
 		int rc;
 
-		if (be->n == BE_BATCH)
+		if (be->n == BE_BATCH || be->n_bytes + be->max_frame > VMF_MAX_BATCH_BYTES)
 			return 0;
 		/* only read when the frames so far cannot move: space at the end */
 		stream_rx_space(&be->rx, &space);
@@ -393,7 +411,9 @@ static int read_stream(struct backend *be)
 			return -1;
 		}
 		stream_rx_commit(&be->rx, (size_t)r);
-		while (be->n < BE_BATCH && (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
+		/* a batch stays within VMF_MAX_BATCH_BYTES whatever the MTU */
+		while (be->n < BE_BATCH && be->n_bytes + be->max_frame <= VMF_MAX_BATCH_BYTES &&
+		       (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
 			add_frame(be, f, len);
 		if (rc < 0) {
 			be->ctr.framing_errors++;
@@ -412,11 +432,11 @@ static int read_dgram(struct backend *be)
 	struct iovec iov[BE_BATCH];
 	int i, r;
 
-	for (i = 0; i < BE_BATCH; i++) {
+	for (i = 0; i < (int)be->n_slots; i++) {
 		iov[i] = (struct iovec){ be->slots + (size_t)i * be->slot_size, be->slot_size };
 		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 	}
-	r = recvmmsg(be->fd, msgs, BE_BATCH, MSG_DONTWAIT, NULL);
+	r = recvmmsg(be->fd, msgs, (unsigned int)be->n_slots, MSG_DONTWAIT, NULL);
 	if (r == 0 && be->kind == BE_DGRAM_FD) {
 		/* the other end of the socketpair is closed */
 		dgram_down(be, ECONNRESET);
@@ -437,7 +457,7 @@ static int read_dgram(struct backend *be)
 
 static int read_tap(struct backend *be)
 {
-	while (be->n < BE_BATCH) {
+	while (be->n < be->n_slots && VMF_MAX_BATCH_BYTES - be->n_bytes >= be->slot_size) {
 		uint8_t *slot = be->slots + be->n * be->slot_size;
 		ssize_t r = read(be->fd, slot, be->slot_size);
 
@@ -451,6 +471,7 @@ static int read_tap(struct backend *be)
 int backend_read(struct backend *be)
 {
 	be->n = 0;
+	be->n_bytes = 0;
 	if (be->fd < 0)
 		return 0;
 	if (is_stream(be)) {
@@ -519,6 +540,30 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 	be->ctr.tx_frames += ok;
 	be->ctr.tx_bytes += bytes;
 	be->ctr.tx_drop += n - ok;
+}
+
+void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t n,
+			const uint32_t *vnet, size_t n_vnet)
+{
+	static const uint8_t empty[VMF_VNET_HDR_LEN];
+	size_t i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		int flagged = v < n_vnet && vnet[v] == i;
+		struct iovec iov[2] = {
+			{ (void *)(uintptr_t)empty, sizeof(empty) },
+			{ frames[i].data, frames[i].len },
+		};
+		ssize_t want = (ssize_t)frames[i].len + (flagged ? 0 : (ssize_t)sizeof(empty));
+
+		v += (size_t)flagged;
+		if (writev(be->fd, flagged ? iov + 1 : iov, flagged ? 1 : 2) == want) {
+			be->ctr.tx_frames++;
+			be->ctr.tx_bytes += frames[i].len;
+		} else {
+			be->ctr.tx_drop++;
+		}
+	}
 }
 
 void backend_writable(struct backend *be)

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "addr.h"
+#include "codec.h"
 #include "stream.h"
 
 enum be_kind {
@@ -46,6 +47,8 @@ struct backend {
 	struct stream_tx tx;
 	uint8_t *slots;
 	size_t slot_size;
+	size_t n_slots;
+	int vnet;		/* frames to and from the guest side carry a virtio-net header */
 	uint64_t retry_ms;
 	uint64_t backoff_ms;
 	uint64_t last_try_ms;
@@ -54,12 +57,14 @@ struct backend {
 	const uint8_t *frames[BE_BATCH];
 	size_t lens[BE_BATCH];
 	size_t n;
+	size_t n_bytes;
 };
 
 struct backend_conf {
 	const char *stream, *stream_listen, *dgram, *tap, *netns;
 	long fd;	/* -1 if not given */
 	long mtu;
+	int offload;	/* --tap: IFF_VNET_HDR with TSO/checksum offloads */
 };
 
 /** backend_open() - open what the configuration names; start-up errors are fatal and explained */
@@ -85,8 +90,16 @@ int backend_read(struct backend *be);
 /** backend_read_done() - the batch has been sent; its buffers may be reused */
 void backend_read_done(struct backend *be);
 
-/** backend_write() - hand @n frames to the guest side */
+/** backend_write() - hand @n plain frames to the guest side */
 void backend_write(struct backend *be, const uint8_t *const *frames, const size_t *lens, size_t n);
+
+/**
+ * backend_write_vnet() - hand @n frames to a guest side with offloads (be->vnet):
+ * frames flagged in @vnet already start with a virtio-net header, the others
+ * get an empty one
+ */
+void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t n,
+			const uint32_t *vnet, size_t n_vnet);
 
 /** backend_writable() - the data fd can take more: flush queued bytes */
 void backend_writable(struct backend *be);
@@ -98,7 +111,10 @@ void backend_accept(struct backend *be);
 long backend_timeout(const struct backend *be, uint64_t now);
 void backend_tick(struct backend *be, uint64_t now);
 
-/** tap_open() - create or attach TAP @ifname (in netns @netns if not NULL), set it up */
-int tap_open(const char *ifname, const char *netns, long mtu, const char **why);
+/**
+ * tap_open() - create or attach TAP @ifname (in netns @netns if not NULL), set it up
+ * @offload:	in: ask for IFF_VNET_HDR with TSO/checksum offloads; out: whether they are on
+ */
+int tap_open(const char *ifname, const char *netns, long mtu, int *offload, const char **why);
 
 #endif /* VMF_BACKEND_H */

@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "conf.h"
 #include "log.h"
+#include "offload.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -19,6 +20,7 @@ static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
 static long opt_fd = -1, opt_mtu = 1500;
 static int opt_insecure;
+static char *opt_offload;
 
 static const struct conf_opt opts[] = {
 	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
@@ -33,22 +35,27 @@ static const struct conf_opt opts[] = {
 	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT", 0, 0 },
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
+	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
-static void log_counters(const struct backend *be, const struct uplink *u)
+static void log_counters(const struct backend *be, const struct uplink *u,
+			 const struct offload_out *oo_ctr)
 {
 	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
 	     "(dropped %llu), framing errors %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
-	     "dropped while switch away %llu, queue full %llu, sessions %llu",
+	     "dropped while switch away %llu, queue full %llu, sessions %llu; "
+	     "offloads: %llu super-frames cut into %llu segments, %llu checksums completed, %llu bad",
 	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
 	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
 	     (unsigned long long)be->ctr.tx_frames, (unsigned long long)be->ctr.tx_drop,
 	     (unsigned long long)be->ctr.framing_errors, (unsigned long long)u->ctr.tx_msgs,
 	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
-	     (unsigned long long)u->ctr.sessions);
+	     (unsigned long long)u->ctr.sessions, (unsigned long long)oo_ctr->segmented,
+	     (unsigned long long)oo_ctr->segments, (unsigned long long)oo_ctr->csummed,
+	     (unsigned long long)oo_ctr->bad);
 }
 
 int main(int argc, char **argv)
@@ -56,6 +63,7 @@ int main(int argc, char **argv)
 	struct conf_std std = { 0 };
 	struct backend be;
 	struct uplink up;
+	struct offload_out oo;
 	struct uplink_conf uc;
 	struct backend_conf bc;
 	char name[VMF_NAME_MAX], host[64] = "host", errbuf[512], desc[300];
@@ -99,8 +107,12 @@ int main(int argc, char **argv)
 	if (opt_insecure)
 		warn("--insecure: CURVE is off, frames cross the network in plain text");
 
+	if (opt_offload && strcmp(opt_offload, "on") && strcmp(opt_offload, "off"))
+		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
+	if (opt_offload && !opt_tap)
+		die(EXIT_USAGE, "--offload only applies to --tap");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu };
+				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on") };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
@@ -119,8 +131,10 @@ int main(int argc, char **argv)
 				   opt_mtu, opt_insecure };
 	if (uplink_init(&up, &uc, ctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
-	info("%s <-> %s network %s (%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
-	     opt_network, opt_insecure ? "insecure" : "CURVE");
+	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
+		die(1, "out of memory");
+	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
+	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", TAP offloads on" : "");
 
 	while (running) {
 		zmq_pollitem_t items[6];
@@ -146,7 +160,7 @@ int main(int argc, char **argv)
 
 			while ((sig = signals_read(sfd))) {
 				if (sig == SIGUSR1)
-					log_counters(&be, &up);
+					log_counters(&be, &up, &oo);
 				else if (sig == SIGINT || sig == SIGTERM)
 					running = 0;
 			}
@@ -160,10 +174,13 @@ int main(int argc, char **argv)
 
 			if (n > 0) {
 				ProtobufCBinaryData f[BE_BATCH];
+				uint32_t vnet[BE_BATCH];
 
-				for (int i = 0; i < n; i++)
+				for (int i = 0; i < n; i++) {
 					f[i] = (ProtobufCBinaryData){ be.lens[i], (uint8_t *)(uintptr_t)be.frames[i] };
-				uplink_send(&up, f, (size_t)n);
+					vnet[i] = (uint32_t)i;	/* with offloads, every frame has a header */
+				}
+				uplink_send_vnet(&up, f, (size_t)n, vnet, be.vnet ? (size_t)n : 0);
 			}
 			backend_read_done(&be);
 		}
@@ -173,15 +190,14 @@ int main(int argc, char **argv)
 			Vmfabric__FrameBatch *b;
 
 			while (uplink_recv(&up, &b) == 1) {
-				const uint8_t *fr[VMF_MAX_BATCH_FRAMES];
-				size_t ln[VMF_MAX_BATCH_FRAMES];
-
-				for (size_t i = 0; i < b->n_frames; i++) {
-					fr[i] = b->frames[i].data;
-					ln[i] = b->frames[i].len;
-				}
 				up.ctr.rx_frames += b->n_frames;
-				backend_write(&be, fr, ln, b->n_frames);
+				if (be.vnet) {
+					backend_write_vnet(&be, b->frames, b->n_frames, b->vnet, b->n_vnet);
+					continue;
+				}
+				/* a guest side without offloads gets segments and full checksums */
+				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
+				backend_write(&be, oo.frames, oo.lens, oo.n);
 			}
 		}
 		now = now_ms();
@@ -193,9 +209,10 @@ int main(int argc, char **argv)
 		}
 	}
 	uplink_bye(&up, "NIC process stopping");
-	log_counters(&be, &up);
+	log_counters(&be, &up, &oo);
 	uplink_free(&up);
 	zmq_ctx_term(ctx);
 	backend_close(&be);
+	offload_out_free(&oo);
 	return 0;
 }

@@ -49,7 +49,7 @@ out:
 	return rc;
 }
 
-int tap_open(const char *ifname, const char *netns, long mtu, const char **why)
+int tap_open(const char *ifname, const char *netns, long mtu, int *offload, const char **why)
 {
 	int fd = -1, self = -1, target = -1, rc;
 	struct ifreq ifr;
@@ -82,7 +82,7 @@ int tap_open(const char *ifname, const char *netns, long mtu, const char **why)
 		goto restore;
 	}
 	memset(&ifr, 0, sizeof(ifr));
-	ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (*offload ? IFF_VNET_HDR : 0);
 	str_copy(ifr.ifr_name, ifname, IFNAMSIZ);
 	if (ioctl(fd, TUNSETIFF, &ifr)) {
 		rc = -errno;
@@ -92,6 +92,27 @@ int tap_open(const char *ifname, const char *netns, long mtu, const char **why)
 		close(fd);
 		fd = -1;
 		goto restore;
+	}
+	if (*offload) {
+		/* 12-byte virtio_net_hdr_v1; TCP segmentation and checksums left to us */
+		int hsz = 12;
+
+		if (ioctl(fd, TUNSETVNETHDRSZ, &hsz) ||
+		    ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6)) {
+			/* an old kernel or a TAP that refuses: plain frames it is */
+			*offload = 0;
+			close(fd);
+			fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+			if (fd < 0 || ioctl(fd, TUNSETIFF, &ifr)) {
+				rc = -errno;
+				*why = "cannot reopen the TAP device without offloads";
+				if (fd >= 0)
+					close(fd);
+				fd = -1;
+				goto restore;
+			}
+		}
 	}
 	rc = tap_up(ifname, mtu, why);
 	if (rc) {

@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
+#include "offload.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -226,6 +227,7 @@ int main(int argc, char **argv)
 	static struct gateway gw;
 	struct uplink up;
 	struct metrics met = { .lfd = -1 };
+	struct offload_out oo;
 	struct metrics_ctx mctx = { &gw, &up };
 	struct uplink_conf uc;
 	struct gw_conf gc;
@@ -377,6 +379,8 @@ int main(int argc, char **argv)
 				   opt_mtu, opt_insecure };
 	if (uplink_init(&up, &uc, ctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
+	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
+		die(1, "out of memory");
 	if (opt_metrics) {
 		const char *mwhy = "";
 
@@ -438,8 +442,10 @@ int main(int argc, char **argv)
 			now = now_ms();
 			while (uplink_recv(&up, &b) == 1) {
 				up.ctr.rx_frames += b->n_frames;
-				for (size_t i = 0; i < b->n_frames; i++)
-					gw_input(&gw, b->frames[i].data, b->frames[i].len, now);
+				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
+				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
+				for (size_t i = 0; i < oo.n; i++)
+					gw_input(&gw, oo.frames[i], oo.lens[i], now);
 			}
 		}
 		now = now_ms();
@@ -454,5 +460,6 @@ int main(int argc, char **argv)
 	uplink_free(&up);
 	zmq_ctx_term(ctx);
 	gw_free(&gw);
+	offload_out_free(&oo);
 	return 0;
 }

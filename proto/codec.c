@@ -8,7 +8,8 @@
  * frames costs one bump allocation per frame and nothing to free. Input
  * is bounded before protobuf-c sees it (VMF_MAX_MSG) and validated after:
  * an envelope must carry exactly one known message, a batch at most
- * VMF_MAX_BATCH_FRAMES frames, names at most VMF_NAME_MAX - 1 bytes.
+ * VMF_MAX_BATCH_FRAMES frames with valid virtio-net header indices, and text
+ * fields under 1 KiB (names are checked by the switch, which answers why).
  * Anything else is -EBADMSG; the caller drops it and counts it. Frame
  * lengths are the switching layer's business (runts and giants are
  * counted per reason there).
@@ -145,10 +146,19 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 		if (!text_ok(env->bye->reason))
 			return -EBADMSG;
 		break;
-	case VMFABRIC__ENVELOPE__MSG_BATCH:
-		if (env->batch->n_frames > VMF_MAX_BATCH_FRAMES)
+	case VMFABRIC__ENVELOPE__MSG_BATCH: {
+		const Vmfabric__FrameBatch *b = env->batch;
+
+		if (b->n_frames > VMF_MAX_BATCH_FRAMES || b->n_vnet > b->n_frames)
 			return -EBADMSG;
+		/* flagged frames: ascending indices, each long enough for its header */
+		for (size_t i = 0; i < b->n_vnet; i++) {
+			if (b->vnet[i] >= b->n_frames || (i && b->vnet[i] <= b->vnet[i - 1]) ||
+			    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
+				return -EBADMSG;
+		}
 		break;
+	}
 	default:
 		return -EBADMSG;
 	}
@@ -170,11 +180,19 @@ int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg)
 
 int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg)
 {
+	return codec_pack_batch_vnet(frames, n, NULL, 0, msg);
+}
+
+int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
+			  zmq_msg_t *msg)
+{
 	Vmfabric__FrameBatch batch = VMFABRIC__FRAME_BATCH__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
 
 	batch.n_frames = n;
 	batch.frames = frames;
+	batch.n_vnet = n_vnet;
+	batch.vnet = vnet;
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
 	return codec_pack(&env, msg);

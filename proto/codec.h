@@ -11,8 +11,9 @@
 
 /* Bounds shared by every part of the fabric. */
 #define VMF_MAX_BATCH_FRAMES	256		/* frames in one FrameBatch */
-#define VMF_MAX_BATCH_BYTES	(512 * 1024)	/* frame bytes in one FrameBatch */
-#define VMF_MAX_FRAME		65536		/* largest frame on the wire (GSO) */
+#define VMF_MAX_BATCH_BYTES	(1024 * 1024)	/* frame bytes in one FrameBatch */
+#define VMF_VNET_HDR_LEN	12		/* struct virtio_net_hdr_v1 */
+#define VMF_MAX_FRAME		(65536 + 64)	/* largest frame on the wire: GSO + header */
 #define VMF_MAX_MSG		(VMF_MAX_BATCH_BYTES + VMF_MAX_FRAME + 8192)
 #define VMF_NAME_MAX		64		/* network and port names, with NUL */
 #define VMF_MTU_MIN		68
@@ -77,6 +78,13 @@ int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg);
 
 /** codec_pack_batch() - pack @n frames as one FrameBatch envelope into @msg */
 int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg);
+
+/**
+ * codec_pack_batch_vnet() - the same, with the (ascending) indices of the
+ * frames that carry a virtio-net header
+ */
+int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
+			  zmq_msg_t *msg);
 
 /** codec_valid_name() - true if @s is a usable network or port name */
 int codec_valid_name(const char *s);

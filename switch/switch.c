@@ -157,13 +157,14 @@ static void port_flush(struct vswitch *sw, struct port *p)
 
 	if (!p->used || !p->out_n)
 		return;
-	rc = codec_pack_batch(p->out, p->out_n, &m);
+	rc = codec_pack_batch_vnet(p->out, p->out_n, p->out_vnet, p->out_n_vnet, &m);
 	if (!rc)
 		rc = send_to(sw, p->rid, p->rid_len, &m);
 	if (!rc) {
 		p->ctr.tx_msgs++;
 		p->ctr.tx_frames += p->out_n;
-		p->ctr.tx_bytes += p->out_bytes;
+		/* Ethernet bytes, like rx_bytes: virtio-net headers are not counted */
+		p->ctr.tx_bytes += p->out_bytes - (size_t)VMF_VNET_HDR_LEN * p->out_n_vnet;
 		sw->ctr.batches_out++;
 		sw->ctr.frames_out += p->out_n;
 	} else if (rc == -EHOSTUNREACH) {
@@ -172,6 +173,7 @@ static void port_flush(struct vswitch *sw, struct port *p)
 		p->ctr.drops[DROP_tx_full] += p->out_n;
 	}
 	p->out_n = 0;
+	p->out_n_vnet = 0;
 	p->out_bytes = 0;
 	if (rc == -EHOSTUNREACH)
 		port_remove(sw, p, 0, "connection gone");
@@ -190,14 +192,26 @@ static void flush_all(struct vswitch *sw)
 		capture_flush(sw);
 }
 
-static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f)
+/* Capture sees Ethernet frames: skip a virtio-net header. */
+static void capture(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f,
+		    int vnet, int dir)
+{
+	ProtobufCBinaryData e = { f->len - (vnet ? VMF_VNET_HDR_LEN : 0),
+				  f->data + (vnet ? VMF_VNET_HDR_LEN : 0) };
+
+	capture_frame(sw, p, &e, dir);
+}
+
+static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f, int vnet)
 {
 	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES)
 		port_flush(sw, p);
 	if (!p->used)
 		return;
 	if (sw->captures)
-		capture_frame(sw, p, f, CAP_OUT);
+		capture(sw, p, f, vnet, CAP_OUT);
+	if (vnet)
+		p->out_vnet[p->out_n_vnet++] = p->out_n;
 	p->out[p->out_n++] = *f;
 	p->out_bytes += f->len;
 	if (!p->dirty) {
@@ -253,6 +267,7 @@ static void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const
 	rid_remove(sw, p->idx);
 	p->used = 0;
 	p->out_n = 0;
+	p->out_n_vnet = 0;
 	info("port %s left network %s: %s (%zu MAC entries flushed)", p->name, n->name, why, flushed);
 	if (!n->n_ports) {
 		fdb_free(&n->fdb);
@@ -371,6 +386,7 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	n->ports[n->n_ports++] = p->idx;
 	p->since_ms = p->last_rx_ms = now;
 	p->out_n = 0;
+	p->out_n_vnet = 0;
 	p->out_bytes = 0;
 	p->dirty = 0;
 	rid_insert(sw, p->idx);
@@ -385,21 +401,29 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	     p->id, *key ? key : "none", n->n_ports);
 }
 
-static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, uint64_t now)
+/*
+ * One frame from @in. @vnet: it starts with a virtio-net header (codec_decode
+ * checked it is there); a GSO super-frame may then exceed the MTU, up to
+ * VMF_MAX_FRAME, and the receiving NIC process segments it if it must.
+ */
+static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, int vnet,
+		    uint64_t now)
 {
 	struct network *n = in->net;
-	const uint8_t *d = f->data;
+	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len = f->len - hl;
+	const uint8_t *d = f->data + hl;
+	size_t max = vnet && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
 	uint16_t vlan = 0;
 	uint32_t dst;
 	int r;
 
 	if (sw->captures)
-		capture_frame(sw, in, f, CAP_IN);
-	if (f->len < VMF_ETH_HLEN) {
+		capture(sw, in, f, vnet, CAP_IN);
+	if (len < VMF_ETH_HLEN) {
 		in->ctr.drops[DROP_runt]++;
 		return;
 	}
-	if (f->len > n->mtu + VMF_ETH_OVERHEAD) {
+	if (len > max) {
 		in->ctr.drops[DROP_giant]++;
 		return;
 	}
@@ -408,8 +432,8 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 		return;
 	}
 	in->ctr.rx_frames++;
-	in->ctr.rx_bytes += f->len;
-	if (d[12] == 0x81 && d[13] == 0x00 && f->len >= VMF_ETH_HLEN + 4)
+	in->ctr.rx_bytes += len;
+	if (d[12] == 0x81 && d[13] == 0x00 && len >= VMF_ETH_HLEN + 4)
 		vlan = (uint16_t)(((d[14] << 8) | d[15]) & 0x0fff);
 
 	r = fdb_learn(&n->fdb, d + 6, vlan, in->idx, now);
@@ -425,7 +449,7 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 			return;
 		}
 		if (dst != FDB_EMPTY) {
-			enqueue(sw, &sw->ports[dst], f);
+			enqueue(sw, &sw->ports[dst], f, vnet);
 			return;
 		}
 	}
@@ -433,7 +457,7 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 	n->flooded++;
 	for (uint32_t i = 0; i < n->n_ports; i++)
 		if (n->ports[i] != in->idx)
-			enqueue(sw, &sw->ports[n->ports[i]], f);
+			enqueue(sw, &sw->ports[n->ports[i]], f, vnet);
 }
 
 static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint64_t now)
@@ -485,8 +509,12 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 		if (!p)
 			break;
 		p->ctr.rx_msgs++;
-		for (size_t i = 0; i < env->batch->n_frames && p->used; i++)
-			forward(sw, p, &env->batch->frames[i], now);
+		for (size_t i = 0, v = 0; i < env->batch->n_frames && p->used; i++) {
+			int vnet = v < env->batch->n_vnet && env->batch->vnet[v] == i;
+
+			v += (size_t)vnet;
+			forward(sw, p, &env->batch->frames[i], vnet, now);
+		}
 		return;
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
 		if (!p)

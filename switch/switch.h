@@ -62,6 +62,8 @@ struct port {
 	uint32_t out_n;
 	size_t out_bytes;
 	int dirty;
+	uint32_t out_n_vnet;	/* of which carry a virtio-net header: */
+	uint32_t out_vnet[VMF_MAX_BATCH_FRAMES];	/* their indices */
 	ProtobufCBinaryData out[VMF_MAX_BATCH_FRAMES];
 };
 

@@ -440,22 +440,23 @@ static void test_codec_too_large(void **state)
 	uint8_t *big = calloc(1, len);
 	ProtobufCBinaryData *f;
 	zmq_msg_t msg;
-	size_t i;
+	size_t i, n;
 
 	assert_non_null(big);
 	assert_int_equal(codec_decode_buf(*state, big, len), -EMSGSIZE);
 	free(big);
 
-	/* packing refuses what the other side would refuse */
-	f = calloc(16, sizeof(*f));
+	/* packing refuses what the other side would refuse: more than VMF_MAX_MSG */
+	n = VMF_MAX_MSG / VMF_MAX_FRAME + 1;
+	f = calloc(n, sizeof(*f));
 	assert_non_null(f);
-	for (i = 0; i < 16; i++) {
+	for (i = 0; i < n; i++) {
 		f[i].len = VMF_MAX_FRAME;
 		f[i].data = calloc(1, VMF_MAX_FRAME);
 		assert_non_null(f[i].data);
 	}
-	assert_int_equal(codec_pack_batch(f, 16, &msg), -EMSGSIZE);
-	codec_free_frames(f, 16);
+	assert_int_equal(codec_pack_batch(f, n, &msg), -EMSGSIZE);
+	codec_free_frames(f, n);
 }
 
 static void test_codec_arena_small(void **state)
@@ -736,9 +737,49 @@ static void test_codec_err_name(void **state)
 	assert_string_equal(codec_err_name(UINT32_MAX), "unknown");
 }
 
+/* virtio-net header indices: kept on a round trip; out of range, unordered or too short refused */
+static void test_codec_vnet_indices(void **state)
+{
+	static uint8_t f0[60], f1[8], f2[100];
+	ProtobufCBinaryData fr[3] = { { sizeof(f0), f0 }, { sizeof(f1), f1 }, { sizeof(f2), f2 } };
+	static const struct {
+		uint32_t idx[3];
+		size_t n;
+		int rc;
+	} cases[] = {
+		{ { 0, 2 }, 2, 0 },
+		{ { 2 }, 1, 0 },
+		{ { 0, 3 }, 2, -EBADMSG },	/* no frame 3 */
+		{ { 2, 0 }, 2, -EBADMSG },	/* not ascending */
+		{ { 0, 0 }, 2, -EBADMSG },	/* twice */
+		{ { 1 }, 1, -EBADMSG },		/* 8 bytes: no room for a 12-byte header */
+		{ { 0, 1, 2 }, 3, -EBADMSG },
+	};
+	Vmfabric__Envelope *env;
+	zmq_msg_t msg;
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint32_t idx[3];
+
+		memcpy(idx, cases[c].idx, sizeof(idx));
+		assert_int_equal(codec_pack_batch_vnet(fr, 3, idx, cases[c].n, &msg), 0);
+		codec_arena_reset(*state);
+		assert_int_equal(codec_decode(*state, zmq_msg_data(&msg), zmq_msg_size(&msg), &env),
+				 cases[c].rc);
+		if (!cases[c].rc) {
+			assert_int_equal(env->batch->n_frames, 3);
+			assert_int_equal(env->batch->n_vnet, cases[c].n);
+			for (size_t i = 0; i < cases[c].n; i++)
+				assert_int_equal(env->batch->vnet[i], cases[c].idx[i]);
+		}
+		zmq_msg_close(&msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_codec_vnet_indices),
 		cmocka_unit_test(test_codec_roundtrip_hello),
 		cmocka_unit_test(test_codec_roundtrip_welcome),
 		cmocka_unit_test(test_codec_roundtrip_error),
