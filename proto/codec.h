@@ -67,8 +67,10 @@ void codec_arena_reset(struct codec_arena *a);
  * @out:	decoded envelope
  *
  * Return: 0, -EMSGSIZE if @len exceeds VMF_MAX_MSG or the arena, -EBADMSG if
- * the bytes are not an envelope, carry no message, or break a bound
- * (too many frames, name too long, version field missing).
+ * the bytes are not an envelope, carry no message, or break a bound (more
+ * than VMF_MAX_BATCH_FRAMES frames, bad virtio-net header indices, a text
+ * field of 1 KiB or more). Names are checked by the switch (codec_valid_name),
+ * which tells the port why it refuses them.
  */
 int codec_decode(struct codec_arena *a, const void *data, size_t len,
 		 Vmfabric__Envelope **out);

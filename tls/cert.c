@@ -180,11 +180,17 @@ static int read_file(const char *path, int secret, char **text, char *why, size_
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
+			size_t base = strlen(path);
+
+			/* the pair is named after the public file: drop a _secret suffix */
+			if (secret && base > 7 && !strcmp(path + base - 7, "_secret"))
+				base -= 7;
 			snprintf(why, whylen, "%s: no such file (create a key pair with: vmfabric-key generate %.*s)",
-				 path, (int)(secret && strlen(path) > 7 ? strlen(path) - 7 : strlen(path)), path);
-		else
+				 path, (int)base, path);
+		} else {
 			snprintf(why, whylen, "%s: cannot open: %s", path, strerror(errno));
+		}
 		return rc;
 	}
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
