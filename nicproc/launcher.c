@@ -1,0 +1,1010 @@
+/* launcher.c - vmfabric-qemu: run QEMU with its vmfabric NICs, one supervised vmfabric-nic each */
+
+/*
+ * DOC: Theory of operation
+ *
+ *   vmfabric-qemu [fabric options] -- COMMAND ARGS...
+ *
+ * COMMAND is QEMU, or anything that execs or runs QEMU in the foreground
+ * with the arguments it is given and inherited file descriptors (vmlab's
+ * run-guest). Every "-nic vmfabric,..." / "--nic vmfabric,..." argument pair
+ * in ARGS becomes
+ *
+ *   -netdev dgram,id=ID,local.type=fd,local.str=N -device MODEL,netdev=ID,mac=MAC
+ *
+ * (written with the same dash prefix the user gave, so run-guest's --nic
+ * becomes its --netdev and --device), and every "-netdev vmfabric,id=ID,..."
+ * becomes "-netdev dgram,id=ID,local.type=fd,local.str=N" for the user's own
+ * "-device ...,netdev=ID,mac=...". Every other argument passes untouched.
+ * QEMU 7.2's -nic cannot express dgram or stream, hence -netdev + -device.
+ *
+ * -nic vmfabric keys: mac= (required: QEMU's default MAC is the same in every
+ * process), network= (default --network; one of them is required), model=
+ * (default virtio-net-pci; "virtio" is taken as virtio-net-pci, anything else
+ * is the -device driver, e.g. e1000), name= (port name; default GUEST/nicI
+ * with GUEST from -name/--name, else HOSTNAME/qemu-PID/nicI, I counting the
+ * vmfabric NICs from 0), id= (netdev id, default vmfabricI). -netdev vmfabric
+ * keys: id= (required), network=, name=; a -device must use that id and set
+ * mac=. Unknown keys, empty keys, repeated keys, bad MACs, duplicate MACs or
+ * ids are usage errors (exit 64) before anything starts; so are a missing
+ * --switch, no vmfabric NIC, no command, -daemonize (QEMU would leave our
+ * supervision) and run-guest --background. Key files are loaded here as the
+ * NIC process will load them, and a missing vmfabric-nic is found here too:
+ * those are config errors (exit 78). A command that cannot be run: 127.
+ *
+ * Sockets: one AF_UNIX SOCK_DGRAM socketpair per NIC. Datagrams keep frame
+ * boundaries whoever reads, so a restarted NIC process takes over mid-stream
+ * without a framing hand-over (a stream pair would lose sync at a partial
+ * frame). QEMU's end is moved to fd 10 or above (run-guest and shell scripts
+ * use 3-9 for themselves) and is the only fd QEMU inherits from us; the
+ * launcher closes its copy once QEMU has started. The NIC-side end is kept by
+ * the launcher for the whole run and handed to each NIC process as fd 3
+ * ("vmfabric-nic -f --fd 3 ..."). Both ends get 4 MiB send buffers.
+ *
+ * Supervision: NIC processes start first (each in its own process group, so
+ * a terminal's Ctrl-C reaches QEMU, not them), then COMMAND as our child.
+ * SIGTERM, and SIGINT/SIGHUP/SIGQUIT sent with kill(), are forwarded to it
+ * (terminal-generated ones already reached it). A NIC process that dies is
+ * logged and restarted on the same socket after 0.5 s, doubling to 5 s while
+ * it keeps dying within 10 s of its start; a run of 10 s resets the delay.
+ * While no NIC process runs, the launcher reads and discards (counts) what
+ * QEMU sends, so a long outage never fills the socket and stalls the guest's
+ * transmit queue (the Linux guest would reset its NIC after 5 s). A NIC
+ * process is not restarted once QEMU's end of its socket is closed (checked
+ * by inode in /proc/net/unix): the guest is gone. When COMMAND exits, every
+ * NIC process gets SIGTERM (SIGKILL after 5 s) and the launcher exits with
+ * COMMAND's status (128 + signal if it was killed).
+ *
+ * Limits: at most 16 vmfabric NICs; options only on the command line (no
+ * -c file). If the launcher itself is killed with SIGKILL, QEMU and the
+ * running NIC processes go on (the guest keeps its network, without restarts)
+ * and each NIC process ends once it finds QEMU's end closed.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cert.h"
+#include "codec.h"
+#include "log.h"
+#include "util.h"
+
+#define MAX_NICS	16
+#define QEMU_FD_BASE	10
+#define NIC_FD		3
+#define SOCK_BUF	(4 * 1024 * 1024)
+#define BACKOFF_MIN_MS	500
+#define BACKOFF_MAX_MS	5000
+#define STABLE_MS	10000
+#define STOP_GRACE_MS	5000
+#define ID_MAX		64
+
+enum vnic_form { FORM_NIC, FORM_NETDEV };
+
+/* One vmfabric NIC: its options, its socketpair and its NIC process. */
+struct vnic {
+	uint64_t started_ms, restart_ms;
+	unsigned long restarts, drained, drained_total;
+	const char *dash;		/* "-" or "--", as the user wrote it */
+	ino_t qino;			/* QEMU's end, to tell whether it is still open */
+	enum vnic_form form;
+	int argi;			/* index of the option in the command */
+	int qfd, nfd;			/* QEMU's end (until QEMU runs), our copy of the NIC end */
+	pid_t pid;			/* running NIC process, or 0 */
+	int ended;			/* QEMU's end is closed: never restarted */
+	unsigned int backoff_ms;
+	char id[ID_MAX], network[VMF_NAME_MAX], name[VMF_NAME_MAX], mac[18], model[64];
+	char netdev_arg[160], device_arg[200];
+};
+
+static struct {
+	const char *sw, *server_key, *key, *network, *nic_binary;
+	long mtu;
+	int insecure, debug, check;
+} cfg = { .mtu = 1500 };
+
+static struct vnic nics[MAX_NICS];
+static int nnics;
+static char nic_binary_buf[PATH_MAX];
+static char mtu_arg[16];
+
+static const char synopsis[] =
+	"usage: vmfabric-qemu --switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
+	"                     [options] -- QEMU-COMMAND ... -nic vmfabric,mac=MAC[,network=NAME]\n"
+	"                     [,model=DEVICE][,name=PORTNAME][,id=ID] ...\n";
+
+static void usage(FILE *f)
+{
+	fputs(synopsis, f);
+	fputs("\nStarts one vmfabric-nic per vmfabric NIC of the QEMU command, rewrites those NICs\n"
+	      "into -netdev dgram,local.type=fd + -device, runs QEMU as a child, restarts NIC\n"
+	      "processes that die, and exits with QEMU's status.\n\n"
+	      "  -s, --switch EP            switch endpoint (tcp://HOST:PORT or ipc://PATH)\n"
+	      "      --server-key PUBFILE   the switch's public certificate\n"
+	      "  -k, --key SECRETFILE       the ports' secret certificate\n"
+	      "  -N, --network NAME         network of NICs without network=\n"
+	      "      --mtu BYTES            MTU of the guest links (default 1500)\n"
+	      "      --insecure             no CURVE (the switch must be --insecure too)\n"
+	      "      --nic-binary PATH      vmfabric-nic to run (default: next to this program)\n"
+	      "  -d, --debug                debug logging, also in the NIC processes\n"
+	      "  -n, --check                print the NIC and QEMU command lines and exit\n"
+	      "  -f, --foreground           accepted; vmfabric-qemu always runs in the foreground\n"
+	      "  -h, --help                 this text\n"
+	      "  -V, --version              print the version\n\n"
+	      "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
+	      "name= (port name), id= (netdev id). Or: -netdev vmfabric,id=ID[,network=][,name=]\n"
+	      "with your own -device DEVICE,netdev=ID,mac=MAC.\n", f);
+}
+
+static void __attribute__((noreturn)) usage_error(void)
+{
+	fputs("see: vmfabric-qemu --help\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/* True for a QEMU id: a letter, then letters, digits, '-', '.', '_'. */
+static int valid_id(const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)(c | 0x20);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* True for a unicast, non-zero MAC written as six hex pairs separated by ':' or '-'. */
+static int valid_mac(const char *s)
+{
+	int any = 0, first = 0;
+
+	if (strlen(s) != 17)
+		return 0;
+	for (int i = 0; i < 17; i += 3) {
+		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < 15 && s[i + 2] != ':' && s[i + 2] != '-'))
+			return 0;
+		if (!i)
+			first = hi << 4 | lo;
+		any |= hi | lo;
+	}
+	return any && !(first & 1);
+}
+
+static int is_opt(const char *a, const char *name)
+{
+	return a[0] == '-' && (!strcmp(a + 1, name) || (a[1] == '-' && !strcmp(a + 2, name)));
+}
+
+/* "vmfabric" or "vmfabric,..." */
+static int is_vmfabric(const char *v)
+{
+	return !strncmp(v, "vmfabric", 8) && (v[8] == '\0' || v[8] == ',');
+}
+
+static void copy_val(char *dst, size_t size, const char *val, const char *key, const char *spec)
+{
+	if (str_copy(dst, val, size)) {
+		fprintf(stderr, "vmfabric-qemu: '%s': %s= is too long (at most %zu characters)\n",
+			spec, key, size - 1);
+		usage_error();
+	}
+}
+
+/* Parse the value of one -nic vmfabric,... or -netdev vmfabric,... into @v. */
+static void parse_spec(struct vnic *v, const char *opt, const char *spec)
+{
+	static const char *const nic_keys[] = { "network", "mac", "model", "name", "id", NULL };
+	static const char *const netdev_keys[] = { "network", "name", "id", NULL };
+	const char *const *keys = v->form == FORM_NIC ? nic_keys : netdev_keys;
+	char *copy = strdup(spec), *rest, *item;
+	unsigned int seen = 0;
+
+	if (!copy)
+		die(1, "out of memory");
+	rest = copy + 8;		/* past "vmfabric" */
+	if (*rest == ',')
+		rest++;
+	else
+		rest = NULL;		/* plain "vmfabric": no keys */
+	while (rest && (item = strsep(&rest, ","))) {
+		char *eq = strchr(item, '=');
+		int k;
+
+		if (!eq || eq == item) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s': '%s' is not KEY=VALUE\n", opt, spec, item);
+			usage_error();
+		}
+		*eq = '\0';
+		for (k = 0; keys[k] && strcmp(keys[k], item); k++)
+			;
+		if (!keys[k]) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s': unknown option '%s' (known:", opt, spec, item);
+			for (k = 0; keys[k]; k++)
+				fprintf(stderr, " %s=", keys[k]);
+			fprintf(stderr, ")%s\n", v->form == FORM_NETDEV && (!strcmp(item, "mac") ||
+				!strcmp(item, "model")) ? "; with -netdev vmfabric, put mac= and the "
+				"model on your -device" : "");
+			usage_error();
+		}
+		if (seen & (1u << k)) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s': %s= given twice\n", opt, spec, item);
+			usage_error();
+		}
+		seen |= 1u << k;
+		if (!strcmp(item, "network"))
+			copy_val(v->network, sizeof(v->network), eq + 1, item, spec);
+		else if (!strcmp(item, "mac"))
+			copy_val(v->mac, sizeof(v->mac), eq + 1, item, spec);
+		else if (!strcmp(item, "model"))
+			copy_val(v->model, sizeof(v->model), eq + 1, item, spec);
+		else if (!strcmp(item, "name"))
+			copy_val(v->name, sizeof(v->name), eq + 1, item, spec);
+		else
+			copy_val(v->id, sizeof(v->id), eq + 1, item, spec);
+	}
+	free(copy);
+}
+
+/* Check one parsed NIC and fill in its defaults (@index among the vmfabric NICs). */
+static void finish_spec(struct vnic *v, int index, const char *opt, const char *spec,
+			const char *guest)
+{
+	char host[64] = "host";
+
+	if (v->form == FORM_NIC && !*v->mac) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': mac= is required (QEMU gives every guest the "
+			"same default MAC 52:54:00:12:34:56), e.g. mac=52:54:00:00:00:%02x\n",
+			opt, spec, index + 1);
+		usage_error();
+	}
+	if (*v->mac && !valid_mac(v->mac)) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': mac=%s is not a unicast MAC like "
+			"52:54:00:12:34:56\n", opt, spec, v->mac);
+		usage_error();
+	}
+	if (v->form == FORM_NETDEV && !*v->id) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': id= is required (your -device names it "
+			"with netdev=ID)\n", opt, spec);
+		usage_error();
+	}
+	if (!*v->id)
+		snprintf(v->id, sizeof(v->id), "vmfabric%d", index);
+	if (!valid_id(v->id)) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': id=%s: a QEMU id starts with a letter and has "
+			"only letters, digits, '-', '.', '_'\n", opt, spec, v->id);
+		usage_error();
+	}
+	if (!*v->network) {
+		if (!cfg.network) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s': no network: give network=NAME or "
+				"--network NAME\n", opt, spec);
+			usage_error();
+		}
+		copy_val(v->network, sizeof(v->network), cfg.network, "network", spec);
+	}
+	if (!codec_valid_name(v->network)) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': network '%s': 1-63 characters of "
+			"A-Z a-z 0-9 - _ . / : @\n", opt, spec, v->network);
+		usage_error();
+	}
+	if (!*v->model || !strcmp(v->model, "virtio"))
+		snprintf(v->model, sizeof(v->model), "virtio-net-pci");
+	if (!valid_id(v->model)) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': model=%s is not a QEMU device name\n",
+			opt, spec, v->model);
+		usage_error();
+	}
+	if (!*v->name) {
+		if (guest)
+			snprintf(v->name, sizeof(v->name), "%.50s/nic%d", guest, index);
+		else {
+			gethostname(host, sizeof(host) - 1);
+			snprintf(v->name, sizeof(v->name), "%.30s/qemu-%d/nic%d", host, (int)getpid(),
+				 index);
+		}
+	}
+	if (!codec_valid_name(v->name)) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': port name '%s': 1-63 characters of "
+			"A-Z a-z 0-9 - _ . / : @ (set name=)\n", opt, spec, v->name);
+		usage_error();
+	}
+}
+
+/* The guest name from -name [guest=]NAME[,...] (QEMU) or --name NAME (run-guest). */
+static void guest_name(const char *val, char *out, size_t size)
+{
+	const char *p = val, *end;
+
+	if (!strncmp(p, "guest=", 6))
+		p += 6;
+	end = strchr(p, ',');
+	if (!end)
+		end = p + strlen(p);
+	snprintf(out, size, "%.*s", (int)MIN((size_t)(end - p), size - 1), p);
+}
+
+/* With -netdev vmfabric,id=X: a -device ...,netdev=X must exist and carry mac=. */
+static void check_device(const struct vnic *v, char **cmd, int n, const char *spec)
+{
+	char want[ID_MAX + 8];
+	int found = 0;
+
+	snprintf(want, sizeof(want), "netdev=%s", v->id);
+	for (int i = 1; i + 1 < n; i++) {
+		char *copy, *rest, *item;
+		int refs = 0, mac = 0;
+
+		if (!is_opt(cmd[i], "device"))
+			continue;
+		copy = strdup(cmd[i + 1]);
+		if (!copy)
+			die(1, "out of memory");
+		rest = copy;
+		while ((item = strsep(&rest, ","))) {
+			if (!strcmp(item, want))
+				refs = 1;
+			else if (!strncmp(item, "mac=", 4))
+				mac = valid_mac(item + 4);
+		}
+		free(copy);
+		if (!refs)
+			continue;
+		found = 1;
+		if (!mac) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s' needs a unicast mac= (QEMU's default MAC "
+				"is the same in every guest)\n", cmd[i], cmd[i + 1]);
+			usage_error();
+		}
+	}
+	if (!found) {
+		fprintf(stderr, "vmfabric-qemu: -netdev '%s': no -device ...,netdev=%s,mac=MAC uses it\n",
+			spec, v->id);
+		usage_error();
+	}
+}
+
+/* Find and check every vmfabric NIC of the command @cmd[0..n-1]. */
+static void scan_command(char **cmd, int n)
+{
+	char guest[VMF_NAME_MAX] = "";
+	const char *base = strrchr(cmd[0], '/') ? strrchr(cmd[0], '/') + 1 : cmd[0];
+	int i;
+
+	for (i = 1; i < n; i++) {
+		if (is_opt(cmd[i], "daemonize")) {
+			fprintf(stderr, "vmfabric-qemu: %s: QEMU must stay our child (it supervises the "
+				"NIC processes); drop -daemonize and run vmfabric-qemu in the background "
+				"instead\n", cmd[i]);
+			usage_error();
+		}
+		if (!strcmp(base, "run-guest") && !strcmp(cmd[i], "--background")) {
+			fprintf(stderr, "vmfabric-qemu: run-guest --background daemonizes QEMU; run "
+				"run-guest in the foreground under vmfabric-qemu\n");
+			usage_error();
+		}
+		if (i + 1 < n && is_opt(cmd[i], "name"))
+			guest_name(cmd[i + 1], guest, sizeof(guest));
+	}
+	for (i = 1; i + 1 < n; i++) {
+		struct vnic *v;
+
+		if (!(is_opt(cmd[i], "nic") || is_opt(cmd[i], "netdev")) || !is_vmfabric(cmd[i + 1]))
+			continue;
+		if (nnics == MAX_NICS) {
+			fprintf(stderr, "vmfabric-qemu: more than %d vmfabric NICs\n", MAX_NICS);
+			usage_error();
+		}
+		v = &nics[nnics];
+		v->form = is_opt(cmd[i], "nic") ? FORM_NIC : FORM_NETDEV;
+		v->argi = i;
+		v->dash = cmd[i][1] == '-' ? "--" : "-";
+		v->qfd = v->nfd = -1;
+		parse_spec(v, cmd[i], cmd[i + 1]);
+		finish_spec(v, nnics, cmd[i], cmd[i + 1], *guest ? guest : NULL);
+		if (v->form == FORM_NETDEV)
+			check_device(v, cmd, n, cmd[i + 1]);
+		for (int j = 0; j < nnics; j++) {
+			if (!strcmp(nics[j].id, v->id)) {
+				fprintf(stderr, "vmfabric-qemu: two vmfabric NICs with id=%s\n", v->id);
+				usage_error();
+			}
+			if (*v->mac && !strcasecmp(nics[j].mac, v->mac)) {
+				fprintf(stderr, "vmfabric-qemu: two vmfabric NICs with mac=%s\n", v->mac);
+				usage_error();
+			}
+			if (!strcmp(nics[j].name, v->name) && !strcmp(nics[j].network, v->network)) {
+				fprintf(stderr, "vmfabric-qemu: two vmfabric NICs named %s in network %s\n",
+					v->name, v->network);
+				usage_error();
+			}
+		}
+		nnics++;
+		i++;
+	}
+	if (!nnics) {
+		fprintf(stderr, "vmfabric-qemu: the command has no -nic vmfabric,... or "
+			"-netdev vmfabric,... to serve\n");
+		usage_error();
+	}
+}
+
+/* Load the key files now, the way the NIC processes will: bad keys stop us before QEMU runs. */
+static void check_keys(void)
+{
+	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN];
+	char why[512];
+
+	if (cfg.insecure)
+		return;
+	if (!cfg.server_key || !cfg.key) {
+		fprintf(stderr, "vmfabric-qemu: --server-key PUBFILE and --key SECRETFILE are required "
+			"(or --insecure against an --insecure switch)\n");
+		usage_error();
+	}
+	if (cert_load_public(cfg.server_key, pub, why, sizeof(why)))
+		die(EXIT_CONFIG, "--server-key: %s", why);
+	if (cert_load_secret(cfg.key, pub, sec, why, sizeof(why)))
+		die(EXIT_CONFIG, "--key: %s", why);
+	cert_wipe(sec, sizeof(sec));
+}
+
+/* vmfabric-nic next to our own executable, unless --nic-binary says otherwise. */
+static void find_nic_binary(void)
+{
+	if (!cfg.nic_binary) {
+		ssize_t n = readlink("/proc/self/exe", nic_binary_buf, sizeof(nic_binary_buf) - 1);
+		char *slash;
+
+		if (n <= 0)
+			die(EXIT_CONFIG, "cannot read /proc/self/exe: %s; give --nic-binary PATH",
+			    strerror(errno));
+		nic_binary_buf[n] = '\0';
+		slash = strrchr(nic_binary_buf, '/');
+		if (!slash || str_copy(slash + 1, "vmfabric-nic",
+				       sizeof(nic_binary_buf) - (size_t)(slash + 1 - nic_binary_buf)))
+			die(EXIT_CONFIG, "cannot place vmfabric-nic next to %s; give --nic-binary PATH",
+			    nic_binary_buf);
+		cfg.nic_binary = nic_binary_buf;
+	}
+	if (access(cfg.nic_binary, X_OK))
+		die(EXIT_CONFIG, "NIC process binary %s: %s (give --nic-binary PATH)", cfg.nic_binary,
+		    strerror(errno));
+}
+
+/* True if @prog names something execvp() can run. */
+static int command_exists(const char *prog)
+{
+	const char *path = getenv("PATH");
+	char buf[PATH_MAX];
+
+	if (strchr(prog, '/'))
+		return !access(prog, X_OK);
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t len = strcspn(path, ":");
+
+		if (snprintf(buf, sizeof(buf), "%.*s%s%s", (int)len, path, len ? "/" : "", prog) <
+		    (int)sizeof(buf) && !access(buf, X_OK))
+			return 1;
+		path += len + (path[len] == ':');
+	}
+	return 0;
+}
+
+/* The socketpair of @v: QEMU's end at fd QEMU_FD_BASE or above, ours wherever. */
+static void make_pair(struct vnic *v)
+{
+	int sv[2], sz = SOCK_BUF;
+	struct stat st;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
+		die(1, "socketpair: %s", strerror(errno));
+	for (int i = 0; i < 2; i++)
+		setsockopt(sv[i], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	v->qfd = fcntl(sv[0], F_DUPFD_CLOEXEC, QEMU_FD_BASE);
+	if (v->qfd < 0)
+		die(1, "fcntl F_DUPFD: %s", strerror(errno));
+	close(sv[0]);
+	v->nfd = sv[1];
+	if (fstat(v->qfd, &st))
+		die(1, "fstat: %s", strerror(errno));
+	v->qino = st.st_ino;
+	snprintf(v->netdev_arg, sizeof(v->netdev_arg), "dgram,id=%s,local.type=fd,local.str=%d",
+		 v->id, v->qfd);
+	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s", v->model, v->id, v->mac);
+}
+
+/* The command with every vmfabric NIC rewritten; NULL-terminated. */
+static char **rewrite_command(char **cmd, int n)
+{
+	char **out = calloc((size_t)n + 2 * (size_t)nnics + 1, sizeof(*out));
+	int o = 0, k = 0;
+
+	if (!out)
+		die(1, "out of memory");
+	for (int i = 0; i < n; i++) {
+		struct vnic *v = k < nnics && nics[k].argi == i ? &nics[k] : NULL;
+
+		if (!v) {
+			out[o++] = cmd[i];
+			continue;
+		}
+		if (asprintf(&out[o++], "%snetdev", v->dash) < 0)
+			die(1, "out of memory");
+		out[o++] = v->netdev_arg;
+		if (v->form == FORM_NIC) {
+			if (asprintf(&out[o++], "%sdevice", v->dash) < 0)
+				die(1, "out of memory");
+			out[o++] = v->device_arg;
+		}
+		i++;
+		k++;
+	}
+	out[o] = NULL;
+	return out;
+}
+
+/* The vmfabric-nic command line for @v; NULL-terminated, static storage. */
+static char **nic_argv(const struct vnic *v)
+{
+	static char *argv[24];
+	static char fdarg[8];
+	int n = 0;
+
+	snprintf(fdarg, sizeof(fdarg), "%d", NIC_FD);
+	argv[n++] = (char *)cfg.nic_binary;
+	argv[n++] = "-f";
+	if (cfg.debug)
+		argv[n++] = "-d";
+	argv[n++] = "--switch";
+	argv[n++] = (char *)cfg.sw;
+	if (cfg.server_key) {
+		argv[n++] = "--server-key";
+		argv[n++] = (char *)cfg.server_key;
+	}
+	if (cfg.key) {
+		argv[n++] = "--key";
+		argv[n++] = (char *)cfg.key;
+	}
+	if (cfg.insecure)
+		argv[n++] = "--insecure";
+	argv[n++] = "--mtu";
+	argv[n++] = mtu_arg;
+	argv[n++] = "--network";
+	argv[n++] = (char *)v->network;
+	argv[n++] = "--name";
+	argv[n++] = (char *)v->name;
+	argv[n++] = "--fd";
+	argv[n++] = fdarg;
+	argv[n] = NULL;
+	return argv;
+}
+
+/* Print @argv as a shell would need it quoted. */
+static void print_argv(FILE *f, const char *label, char *const *argv)
+{
+	fprintf(f, "%s", label);
+	for (; *argv; argv++) {
+		const char *a = *argv;
+
+		if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789-_./:=,@+%") == strlen(a)) {
+			fprintf(f, " %s", a);
+			continue;
+		}
+		fputs(" '", f);
+		for (; *a; a++) {
+			if (*a == '\'')
+				fputs("'\\''", f);
+			else
+				fputc(*a, f);
+		}
+		fputc('\'', f);
+	}
+	fputc('\n', f);
+}
+
+/* In a fresh child: the signal state a program expects (masks and SIG_IGN survive exec). */
+static void child_reset(void)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void nic_spawn(struct vnic *v, int idx)
+{
+	char **argv = nic_argv(v);
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		err("nic%d %s: fork: %s; retrying", idx, v->name, strerror(errno));
+		v->restart_ms = now_ms() + BACKOFF_MAX_MS;
+		return;
+	}
+	if (pid == 0) {
+		child_reset();
+		setpgid(0, 0);
+		if (dup2(v->nfd, NIC_FD) < 0 || fcntl(NIC_FD, F_SETFD, 0) < 0)
+			_exit(127);
+		execv(cfg.nic_binary, argv);
+		fprintf(stderr, "vmfabric-qemu: cannot run %s: %s\n", cfg.nic_binary, strerror(errno));
+		_exit(127);
+	}
+	v->pid = pid;
+	v->started_ms = now_ms();
+	info("nic%d %s: vmfabric-nic pid %d (network %s, mac %s, %s)", idx, v->name, (int)pid,
+	     v->network, *v->mac ? v->mac : "from -device", v->restarts ? "restarted" : "started");
+}
+
+/* True while some process still holds QEMU's end of the socketpair with inode @ino. */
+static int qemu_end_open(ino_t ino)
+{
+	FILE *f = fopen("/proc/net/unix", "r");
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return 1;	/* cannot tell: assume the guest is there */
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+		unsigned long long inode;
+
+		/* Num RefCount Protocol Flags Type St Inode [Path]: skip six fields */
+		for (int i = 0; i < 6 && p; i++) {
+			p = strchr(p, ' ');
+			p = p ? p + strspn(p, " ") : NULL;
+		}
+		if (!p)
+			continue;
+		inode = strtoull(p, &end, 10);
+		if (end != p && inode == (unsigned long long)ino)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static void describe_status(int st, char *buf, size_t len)
+{
+	if (WIFSIGNALED(st))
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
+}
+
+static void nic_died(struct vnic *v, int idx, int st, int stopping)
+{
+	uint64_t now = now_ms(), ran = now - v->started_ms;
+	char what[96];
+
+	describe_status(st, what, sizeof(what));
+	v->pid = 0;
+	if (stopping) {
+		info("nic%d %s: vmfabric-nic %s", idx, v->name, what);
+		return;
+	}
+	if (!qemu_end_open(v->qino)) {
+		v->ended = 1;
+		info("nic%d %s: vmfabric-nic %s; QEMU's end of its socket is closed: not restarted",
+		     idx, v->name, what);
+		return;
+	}
+	if (ran >= STABLE_MS || !v->backoff_ms)
+		v->backoff_ms = BACKOFF_MIN_MS;
+	else
+		v->backoff_ms = MIN(v->backoff_ms * 2, BACKOFF_MAX_MS);
+	v->restart_ms = now + v->backoff_ms;
+	v->restarts++;
+	warn("nic%d %s: vmfabric-nic %s after %.1f s; restart %lu in %.1f s (QEMU's frames are "
+	     "discarded meanwhile)", idx, v->name, what, ran / 1000.0, v->restarts,
+	     v->backoff_ms / 1000.0);
+}
+
+/* Read and discard what QEMU sent while no NIC process runs, so its send queue never fills. */
+static void drain(struct vnic *v)
+{
+	static uint8_t buf[65536 + 64];
+
+	for (int i = 0; i < 1024; i++) {
+		if (recv(v->nfd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			break;
+		v->drained++;
+		v->drained_total++;
+	}
+}
+
+static int signals_setup(void)
+{
+	sigset_t set;
+	int fd;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGQUIT);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		die(1, "sigprocmask: %s", strerror(errno));
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		die(1, "signalfd: %s", strerror(errno));
+	return fd;
+}
+
+static int exit_code(int st)
+{
+	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* Supervise QEMU (@qpid) and the NIC processes until QEMU and every NIC process have ended. */
+static int supervise(int sfd, pid_t qpid)
+{
+	int qstatus = 0, stopping = 0;
+	uint64_t stop_deadline = 0;
+	int killed = 0;
+
+	for (;;) {
+		struct pollfd pfd[1 + MAX_NICS];
+		int map[1 + MAX_NICS], n = 0, running = 0;
+		uint64_t now = now_ms();
+		long timeout = -1;
+
+		pfd[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		for (int i = 0; i < nnics; i++) {
+			struct vnic *v = &nics[i];
+
+			if (v->pid) {
+				running++;
+				continue;
+			}
+			if (stopping || v->ended)
+				continue;
+			map[n] = i;
+			pfd[n++] = (struct pollfd){ v->nfd, POLLIN, 0 };
+			if (timeout < 0 || (long)(v->restart_ms > now ? v->restart_ms - now : 0) < timeout)
+				timeout = v->restart_ms > now ? (long)(v->restart_ms - now) : 0;
+		}
+		if (stopping) {
+			if (!running)
+				break;
+			timeout = stop_deadline > now ? (long)(stop_deadline - now) : 0;
+		}
+		if (poll(pfd, (nfds_t)n, (int)timeout) < 0 && errno != EINTR)
+			die(1, "poll: %s", strerror(errno));
+
+		if (pfd[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				int sig = (int)si.ssi_signo;
+
+				if (sig == SIGCHLD)
+					continue;
+				/* a terminal's Ctrl-C or hang-up reached QEMU already */
+				if (qpid > 0 && (sig == SIGTERM || si.ssi_code != SI_KERNEL)) {
+					info("forwarding %s to %d", strsignal(sig), (int)qpid);
+					kill(qpid, sig);
+				}
+			}
+			for (;;) {
+				int st;
+				pid_t pid = waitpid(-1, &st, WNOHANG);
+				char what[96];
+
+				if (pid <= 0)
+					break;
+				if (pid == qpid) {
+					describe_status(st, what, sizeof(what));
+					info("QEMU command (pid %d) %s: stopping %d NIC process%s", (int)pid,
+					     what, nnics, nnics == 1 ? "" : "es");
+					qstatus = st;
+					qpid = 0;
+					stopping = 1;
+					stop_deadline = now_ms() + STOP_GRACE_MS;
+					for (int i = 0; i < nnics; i++)
+						if (nics[i].pid)
+							kill(nics[i].pid, SIGTERM);
+					continue;
+				}
+				for (int i = 0; i < nnics; i++)
+					if (nics[i].pid == pid)
+						nic_died(&nics[i], i, st, stopping);
+			}
+		}
+		for (int j = 1; j < n; j++)
+			if (pfd[j].revents & POLLIN)
+				drain(&nics[map[j]]);
+		now = now_ms();
+		if (stopping) {
+			if (!killed && now >= stop_deadline) {
+				for (int i = 0; i < nnics; i++) {
+					if (nics[i].pid) {
+						warn("nic%d %s: vmfabric-nic pid %d ignores SIGTERM: SIGKILL",
+						     i, nics[i].name, (int)nics[i].pid);
+						kill(nics[i].pid, SIGKILL);
+					}
+				}
+				killed = 1;
+				stop_deadline = now + 60000;
+			}
+			continue;
+		}
+		for (int i = 0; i < nnics; i++) {
+			struct vnic *v = &nics[i];
+
+			if (v->pid || v->ended || now < v->restart_ms)
+				continue;
+			if (!qemu_end_open(v->qino)) {
+				v->ended = 1;
+				info("nic%d %s: QEMU's end of its socket is closed: not restarted", i, v->name);
+				continue;
+			}
+			if (v->drained)
+				info("nic%d %s: %lu frames from the guest discarded while no NIC process ran",
+				     i, v->name, v->drained);
+			v->drained = 0;
+			nic_spawn(v, i);
+		}
+	}
+	for (int i = 0; i < nnics; i++)
+		if (nics[i].restarts)
+			info("nic%d %s: restarted %lu time%s; %lu frames from the guest discarded in all "
+			     "while no NIC process ran", i, nics[i].name, nics[i].restarts,
+			     nics[i].restarts == 1 ? "" : "s", nics[i].drained_total);
+	return exit_code(qstatus);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "switch", required_argument, NULL, 's' },
+		{ "server-key", required_argument, NULL, 'S' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "network", required_argument, NULL, 'N' },
+		{ "mtu", required_argument, NULL, 'M' },
+		{ "insecure", no_argument, NULL, 'I' },
+		{ "nic-binary", required_argument, NULL, 'B' },
+		{ "debug", no_argument, NULL, 'd' },
+		{ "check", no_argument, NULL, 'n' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char **cmd, **qargv;
+	int c, ncmd, sfd;
+	pid_t qpid;
+
+	log_init("vmfabric-qemu");
+	opterr = 1;
+	while ((c = getopt_long(argc, argv, "+s:k:N:dnfhV", lopts, NULL)) != -1) {
+		char *end;
+
+		switch (c) {
+		case 's': cfg.sw = optarg; break;
+		case 'S': cfg.server_key = optarg; break;
+		case 'k': cfg.key = optarg; break;
+		case 'N': cfg.network = optarg; break;
+		case 'B': cfg.nic_binary = optarg; break;
+		case 'I': cfg.insecure = 1; break;
+		case 'd': cfg.debug = 1; break;
+		case 'n': cfg.check = 1; break;
+		case 'f': break;
+		case 'M':
+			errno = 0;
+			cfg.mtu = strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || cfg.mtu < VMF_MTU_MIN || cfg.mtu > 65000) {
+				fprintf(stderr, "vmfabric-qemu: --mtu '%s': a number %d..65000\n", optarg,
+					VMF_MTU_MIN);
+				usage_error();
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("vmfabric-qemu %s\n", VMFABRIC_VERSION);
+			return 0;
+		default:
+			usage_error();
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "vmfabric-qemu: no QEMU command: give it after --, e.g.\n"
+			"  vmfabric-qemu --switch tcp://HOST:7000 --server-key switch --key vm1_secret "
+			"--network lab -- \\\n    qemu-system-x86_64 ... -nic vmfabric,mac=52:54:00:00:00:01\n");
+		usage_error();
+	}
+	cmd = argv + optind;
+	ncmd = argc - optind;
+	log_set_debug(cfg.debug);
+	if (!cfg.sw) {
+		fprintf(stderr, "vmfabric-qemu: --switch EP is required (e.g. tcp://192.0.2.1:7000)\n");
+		usage_error();
+	}
+	if (strncmp(cfg.sw, "tcp://", 6) && strncmp(cfg.sw, "ipc://", 6)) {
+		fprintf(stderr, "vmfabric-qemu: --switch '%s': tcp://HOST:PORT or ipc://PATH\n", cfg.sw);
+		usage_error();
+	}
+	if (cfg.network && !codec_valid_name(cfg.network)) {
+		fprintf(stderr, "vmfabric-qemu: --network '%s': 1-63 characters of A-Z a-z 0-9 - _ . / : @\n",
+			cfg.network);
+		usage_error();
+	}
+	snprintf(mtu_arg, sizeof(mtu_arg), "%ld", cfg.mtu);
+	scan_command(cmd, ncmd);
+	check_keys();
+	find_nic_binary();
+	if (!command_exists(cmd[0]))
+		die(127, "%s: command not found", cmd[0]);
+	if (cfg.insecure)
+		warn("--insecure: CURVE is off, frames cross the network in plain text");
+
+	for (int i = 0; i < nnics; i++)
+		make_pair(&nics[i]);
+	qargv = rewrite_command(cmd, ncmd);
+	if (cfg.check) {
+		for (int i = 0; i < nnics; i++) {
+			char label[16];
+
+			snprintf(label, sizeof(label), "nic%d:", i);
+			print_argv(stdout, label, nic_argv(&nics[i]));
+		}
+		print_argv(stdout, "qemu:", qargv);
+		return 0;
+	}
+
+	sfd = signals_setup();
+	for (int i = 0; i < nnics; i++)
+		nic_spawn(&nics[i], i);
+	qpid = fork();
+	if (qpid < 0)
+		die(1, "fork: %s", strerror(errno));
+	if (qpid == 0) {
+		child_reset();
+		for (int i = 0; i < nnics; i++)
+			fcntl(nics[i].qfd, F_SETFD, 0);
+		execvp(qargv[0], qargv);
+		fprintf(stderr, "vmfabric-qemu: cannot run %s: %s\n", qargv[0], strerror(errno));
+		_exit(127);
+	}
+	for (int i = 0; i < nnics; i++) {
+		close(nics[i].qfd);
+		nics[i].qfd = -1;
+	}
+	info("QEMU command %s: pid %d, %d vmfabric NIC%s via %s", qargv[0], (int)qpid, nnics,
+	     nnics == 1 ? "" : "s", cfg.sw);
+	if (cfg.debug)
+		print_argv(stderr, "vmfabric-qemu: QEMU command:", qargv);
+	return supervise(sfd, qpid);
+}
