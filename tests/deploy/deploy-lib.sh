@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# deploy-lib.sh - helpers for the deployment tests (source after tests/lib.sh): the container
+# engine (../shared/containers/compose-env: podman behind the Docker API), the vmfabric image
+# built from the CPack .deb, compose projects torn down at exit and checked for leftovers.
+#
+# The image localhost/vmfabric-test:latest is kept between runs on purpose: rebuilding it from an
+# unchanged .deb is a cache hit (a few seconds). `podman rmi localhost/vmfabric-test` drops it.
+
+VMF_TEST_IMAGE=${VMF_TEST_IMAGE:-localhost/vmfabric-test:latest}
+VMF_BASE_IMAGE=${BASE:-localhost/debian:bookworm-slim}
+COMPOSE_PROJECTS=()	# "project|compose args" torn down at exit
+
+engine_start() {
+	local env
+	env=$("$SHARED/containers/compose-env" start) || fail "compose-env start"
+	eval "$env"
+	export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
+	command -v docker-compose >/dev/null || fail "docker-compose missing"
+}
+
+# deb_build: the .deb of $VMF_BUILD (CPack) into $T/deb/, path in $DEB
+deb_build() {
+	mkdir -p "$T/deb"
+	(cd "$T/deb" && cpack -G DEB --config "$VMF_BUILD/CPackConfig.cmake" -B "$T/deb") \
+		>"$T/cpack.log" 2>&1 || fail "cpack: $(tail -5 "$T/cpack.log")"
+	DEB=$(find "$T/deb" -maxdepth 1 -name "vmfabric_*.deb" | head -1)
+	[ -f "$DEB" ] || fail "cpack made no .deb"
+}
+
+# image_build: $VMF_TEST_IMAGE from the .deb (deploy/container/Dockerfile, VMF_DEBS=prebuilt)
+image_build() {
+	local old new
+	[ -n "${DEB:-}" ] || deb_build
+	old=$(podman image inspect -f '{{.Id}}' "$VMF_TEST_IMAGE" 2>/dev/null || true)
+	mkdir -p "$T/ctx" && cp "$DEB" "$T/ctx/"
+	podman build -q -f "$VMF_ROOT/deploy/container/Dockerfile" --build-arg BASE="$VMF_BASE_IMAGE" \
+		--build-arg VMF_DEBS=prebuilt -t "$VMF_TEST_IMAGE" "$T/ctx" >"$T/image.log" 2>&1 ||
+		fail "image build: $(grep -v CNI "$T/image.log" | tail -15)"
+	new=$(podman image inspect -f '{{.Id}}' "$VMF_TEST_IMAGE")
+	# the replaced image (and its intermediate layers) would otherwise pile up run after run
+	if [ -n "$old" ] && [ "$old" != "$new" ]; then podman rmi "$old" >/dev/null 2>&1 || true; fi
+	export VMF_IMAGE=$VMF_TEST_IMAGE
+}
+
+# project NAME COMPOSE-ARGS...: register compose project NAME (its -f files) for `dc NAME ...`
+# and for teardown at exit
+project() {
+	local name=$1; shift
+	COMPOSE_PROJECTS+=("$name|$*")
+}
+
+# dc NAME ARGS...: docker-compose for a registered project
+dc() {
+	local name=$1 p; shift
+	for p in "${COMPOSE_PROJECTS[@]}"; do
+		if [ "${p%%|*}" = "$name" ]; then
+			# shellcheck disable=SC2086
+			docker-compose -p "$name" ${p#*|} "$@"
+			return
+		fi
+	done
+	fail "dc: unknown project $name"
+}
+
+# leftovers NAME: print containers, networks and volumes of project NAME that still exist
+leftovers() {
+	podman ps -a --filter "label=com.docker.compose.project=$1" --format '{{.Names}}'
+	podman network ls --format '{{.Name}}' | grep "^$1_" || true
+	podman volume ls --format '{{.Name}}' | grep "^$1_" || true
+}
+
+# down NAME: docker-compose down -v; with podman behind the Docker API, compose 1.x removes
+# containers in parallel and podman refuses to remove a container whose network namespace
+# another one still shares (network_mode: service:X), so a second pass finishes the job
+down() {
+	dc "$1" down -v -t 3 >>"$T/compose-$1.log" 2>&1 ||
+		dc "$1" down -v -t 3 >>"$T/compose-$1.log" 2>&1
+}
+
+deploy_cleanup() {
+	local p name left
+	for p in "${COMPOSE_PROJECTS[@]}"; do
+		name=${p%%|*}
+		[ "${KEEP_PROJECTS:-0}" = 1 ] && { echo "kept compose project $name"; continue; }
+		down "$name"
+		left=$(leftovers "$name")
+		[ -z "$left" ] || echo "[$TEST_NAME] leftovers of $name: $left"
+	done
+	cleanup
+}
+trap deploy_cleanup EXIT
+
+# cx NAME SERVICE CMD...: run CMD in a service container of project NAME
+cx() { local n=$1 s=$2; shift 2; dc "$n" exec -T "$s" "$@"; }
+
+# fabric_addr NAME SERVICE: the IPv4 address the service's TAP fab0 got (empty if none)
+fabric_addr() {
+	cx "$1" "$2" ip -4 -o addr show dev fab0 2>/dev/null | awk '{split($4, a, "/"); print a[1]; exit}'
+}
+
+# healthy NAME SERVICE: the service's container reports healthy
+healthy() {
+	[ "$(podman inspect -f '{{.State.Health.Status}}' "$1_$2_1" 2>/dev/null)" = healthy ]
+}
+
+# http NAME SERVICE URL: fetch URL inside the service container (busybox wget, 10 s bound)
+http() { cx "$1" "$2" timeout 10 busybox wget -qO- "$3"; }
