@@ -8,7 +8,7 @@
 
 VMF_TEST_IMAGE=${VMF_TEST_IMAGE:-localhost/vmfabric-test:latest}
 VMF_BASE_IMAGE=${BASE:-localhost/debian:bookworm-slim}
-COMPOSE_PROJECTS=()	# "project|compose args" torn down at exit
+COMPOSE_PROJECTS=()	# "project [VAR=VALUE...] -f FILE..." torn down at exit
 
 engine_start() {
 	local env
@@ -42,20 +42,20 @@ image_build() {
 	export VMF_IMAGE=$VMF_TEST_IMAGE
 }
 
-# project NAME COMPOSE-ARGS...: register compose project NAME (its -f files) for `dc NAME ...`
-# and for teardown at exit
+# project NAME [VAR=VALUE...] COMPOSE-ARGS...: register compose project NAME (its environment
+# and -f files) for `dc NAME ...` and for teardown at exit
 project() {
-	local name=$1; shift
-	COMPOSE_PROJECTS+=("$name|$*")
+	COMPOSE_PROJECTS+=("$*")
 }
 
-# dc NAME ARGS...: docker-compose for a registered project
+# dc NAME ARGS...: docker-compose for a registered project, in its environment
 dc() {
-	local name=$1 p; shift
+	local name=$1 p a; shift
 	for p in "${COMPOSE_PROJECTS[@]}"; do
-		if [ "${p%%|*}" = "$name" ]; then
+		if [ "${p%% *}" = "$name" ]; then
+			a=${p#* }
 			# shellcheck disable=SC2086
-			docker-compose -p "$name" ${p#*|} "$@"
+			env ${a%%-f *} docker-compose -p "$name" -f ${a#*-f } "$@"
 			return
 		fi
 	done
@@ -80,7 +80,7 @@ down() {
 deploy_cleanup() {
 	local p name left
 	for p in "${COMPOSE_PROJECTS[@]}"; do
-		name=${p%%|*}
+		name=${p%% *}
 		[ "${KEEP_PROJECTS:-0}" = 1 ] && { echo "kept compose project $name"; continue; }
 		down "$name"
 		left=$(leftovers "$name")
