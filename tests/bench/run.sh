@@ -1,0 +1,284 @@
+#!/bin/bash
+# run.sh - the benchmark suite: vmfabric next to veth, a Linux bridge and vde_switch, in one run.
+#
+# Paths between two network-namespace hosts (vfb-h1 192.0.2.1 -> vfb-h2 192.0.2.2), set up
+# one after the other and measured the same way:
+#   veth            a veth pair between the hosts (the kernel limit)
+#   bridge          a veth per host into a Linux bridge in namespace vfb-br
+#   vde             vde_switch + one vde_plug2tap per host (the user-space peer; its TAPs
+#                   have no offloads)
+#   vmf-insecure    vmfabric-switch --insecure in namespace vfb-sw, one vmfabric-nic per host
+#                   (TAP with offloads, the default), TCP to the switch across veth pairs
+#   vmf-curve       the same with CURVE on every hop
+#   vmf-insecure-nooff, vmf-curve-nooff   the same with --offload off on both TAPs (no TSO
+#                   super-frames: every frame at most MTU + 14 bytes)
+# Each path: iperf3 TCP for S seconds with 1 and with 4 streams; iperf3 UDP with 18-byte
+# payloads (60-byte Ethernet frames, 64 on a wire with FCS), unlimited rate, frames received
+# per second; ping RTT p50/p99 over N pings 2 ms apart; CPU seconds per GB during the TCP
+# 1-stream test, two ways: the path's own processes (utime + stime from /proc/PID/stat,
+# all threads: vde_switch and both vde_plug2tap, or vmfabric-switch and both vmfabric-nic;
+# none for the kernel paths) and the whole machine (busy time from /proc/stat, so it includes
+# iperf3, the kernel and anything else running).
+#
+# Switch scaling, no TAP in the way: a fresh vmfabric-switch in namespace vfb-sc per run,
+# driven over loopback by vmf-loadgen (tests/bench/loadgen.c) with 2, 16, 64 and 256 ports,
+# --insecure and CURVE (a key per port): forwarding rate (64-byte frames in batches of 32,
+# every port to its pair), one-way latency under that load, round trip of one pair with the
+# other ports idle, the switch's CPU per frame, and its memory per idle port (RSS with N idle
+# ports minus RSS before they connected, divided by N).
+#
+# Output in --out DIR (default $VMF_BUILD/bench): results.json, results.md (tables with the
+# ratios to vde and to veth, the targets of issue 5, the exact command), plot.png; --readme
+# also puts results.md into README.md's Performance section (between the bench markers).
+#
+# Usage: tests/bench/run.sh [--seconds S (5)] [--pings N (1000)] [--out DIR] [--paths "LIST"]
+#                           [--ports "2 16 64 256"] [--readme] [--smoke]
+# --smoke: 1-second measurements, 2 and 16 ports, then checks that every output exists and
+# holds well-formed numbers (what ctest's bench_smoke runs). Root; a benchmark, not a test.
+set -u
+TEST_NAME=bench
+CMDLINE="tests/bench/run.sh $*"
+. "$(dirname "$0")/../lib.sh"
+LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
+
+SECS=5 PINGS=1000 OUT=$VMF_BUILD/bench SMOKE=0 README=0
+PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff"
+PORTS="2 16 64 256" LG_WARM=1 LG_RTT=2
+while [ $# -gt 0 ]; do
+	case $1 in
+	--seconds) SECS=$2; shift ;;
+	--pings) PINGS=$2; shift ;;
+	--out) OUT=$2; shift ;;
+	--paths) PATHS=$2; shift ;;
+	--ports) PORTS=$2; shift ;;
+	--readme) README=1 ;;
+	--smoke) SMOKE=1 SECS=1 PINGS=30 PORTS="2 16" LG_WARM=0.3 LG_RTT=0.5 ;;
+	*) echo "usage: $0 [--seconds S] [--pings N] [--out DIR] [--paths LIST] [--ports LIST] [--readme] [--smoke]"; exit 64 ;;
+	esac
+	shift
+done
+[ -x "$LOADGEN" ] || fail "build first: $LOADGEN missing"
+need=()
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v vde_switch >/dev/null || need+=(vde2)
+# the plot uses Debian's python3-matplotlib, so Debian's python3 (a python3 earlier in PATH may lack it)
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+"$PY" -c 'import matplotlib' 2>/dev/null || need+=(python3-matplotlib)
+[ ${#need[@]} -eq 0 ] || EXTRA_PKGS="${need[*]}" "$VMF_ROOT/deploy/install-deps.sh" || fail "cannot install ${need[*]}"
+"$PY" -c 'import matplotlib' 2>/dev/null || fail "$PY cannot import matplotlib"
+mkdir -p "$OUT" || fail "cannot create $OUT"
+RAW=$T/raw.jsonl
+: >"$RAW"
+HZ=$(getconf CLK_TCK)
+START_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+T_START=$(date +%s)
+log "command: $CMDLINE; ${SECS} s per measurement; load average at start $START_LOAD"
+
+# ticks PID...: utime + stime of the processes (every thread), in clock ticks
+ticks() {
+	local p s=0 f
+	for p in "$@"; do
+		f=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+		set -- $f
+		s=$((s + ${12} + ${13}))
+	done
+	echo $s
+}
+# sys_ticks: busy clock ticks of the whole machine (all of /proc/stat's cpu line but idle and iowait)
+sys_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+
+hosts() { netns_add vfb-h1; netns_add vfb-h2; }
+addrs() {
+	ip -n vfb-h1 addr add 192.0.2.1/24 dev "$1"; ip -n vfb-h1 link set "$1" up
+	ip -n vfb-h2 addr add 192.0.2.2/24 dev "$2"; ip -n vfb-h2 link set "$2" up
+}
+teardown() {
+	local p ns
+	for p in "$@"; do stop "$p"; done
+	for ns in "${NETNS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	NETNS=()
+}
+
+# measure ID "LABEL" PID...: every per-path figure; one JSON line into $RAW
+measure() {
+	local id=$1 label=$2 srv tcp1 tcp4 udp rtt c0 c1 s0 s1 j
+	shift 2
+	ip netns exec vfb-h1 ping -c 3 -i 0.2 -W 1 192.0.2.2 >/dev/null || { log "$id: no connectivity"; return 1; }
+	start "iperf-$id" ip netns exec vfb-h2 iperf3 -s -B 192.0.2.2
+	srv=$LAST_PID
+	wait_for 5 eval "ip netns exec vfb-h2 ss -Hltn 'sport = :5201' | grep -q 5201" || { log "$id: iperf3 server not up"; stop $srv; return 1; }
+	sleep 0.2
+	c0=$(ticks "$@"); s0=$(sys_ticks)
+	tcp1=$(ip netns exec vfb-h1 iperf3 -c 192.0.2.2 -t "$SECS" -J 2>/dev/null |
+		json '"%d %.0f" % (d["end"]["sum_received"]["bytes"], d["end"]["sum_received"]["bits_per_second"])' 2>/dev/null)
+	c1=$(ticks "$@"); s1=$(sys_ticks)
+	sleep 0.2
+	tcp4=$(ip netns exec vfb-h1 iperf3 -c 192.0.2.2 -P 4 -t "$SECS" -J 2>/dev/null |
+		json '"%.0f" % d["end"]["sum_received"]["bits_per_second"]' 2>/dev/null)
+	sleep 0.2
+	udp=$(ip netns exec vfb-h1 iperf3 -c 192.0.2.2 -u -b 0 -l 18 -t "$SECS" -J 2>/dev/null |
+		json '"%.0f %.2f" % ((d["end"]["sum"]["packets"] - d["end"]["sum"]["lost_packets"]) / d["end"]["sum"]["seconds"], d["end"]["sum"]["lost_percent"])' 2>/dev/null)
+	stop "$srv"
+	rtt=$(ip netns exec vfb-h1 ping -c "$PINGS" -i 0.002 -W 1 192.0.2.2 2>/dev/null | sed -n 's/.* time=\([0-9.]*\) ms/\1/p' | tr '\n' ' ')
+	j=$(python3 - "$id" "$label" "${tcp1:-}" "${tcp4:-}" "${udp:-}" "$rtt" "$((c1 - c0))" "$((s1 - s0))" "$HZ" "$#" <<'PY'
+import json, sys
+idn, label, tcp1, tcp4, udp, rtt, cpath, csys, hz, nproc = sys.argv[1:]
+hz = float(hz)
+r = {"id": idn, "label": label}
+if tcp1:
+    b, bps = tcp1.split()
+    gb = int(b) / 1e9
+    r["tcp1_gbit"] = float(bps) / 1e9
+    r["tcp1_bytes"] = int(b)
+    r["cpu_path_s_per_gb"] = (int(cpath) / hz / gb) if gb > 0 and int(nproc) > 0 else (0.0 if int(nproc) == 0 else None)
+    r["cpu_sys_s_per_gb"] = int(csys) / hz / gb if gb > 0 else None
+if tcp4:
+    r["tcp4_gbit"] = float(tcp4) / 1e9
+if udp:
+    fps, lost = udp.split()
+    r["udp64_fps"] = float(fps)
+    r["udp64_lost_pct"] = float(lost)
+s = sorted(float(x) * 1000 for x in rtt.split())
+if s:
+    r["ping_samples"] = len(s)
+    r["rtt_p50_us"] = s[int(0.50 * (len(s) - 1) + 0.5)]
+    r["rtt_p99_us"] = s[int(0.99 * (len(s) - 1) + 0.5)]
+print(json.dumps(r))
+PY
+)
+	echo "$j" >>"$RAW"
+	log "$(echo "$j" | json '"%-18s tcp1 %s Gbit/s, tcp4 %s Gbit/s, udp64 %s fps, rtt p50 %s us p99 %s us, CPU s/GB path %s machine %s" % (d["id"], *("%.4g" % d[k] if d.get(k) is not None else "FAIL" for k in ("tcp1_gbit", "tcp4_gbit", "udp64_fps", "rtt_p50_us", "rtt_p99_us", "cpu_path_s_per_gb", "cpu_sys_s_per_gb")))')"
+}
+
+path_veth() {
+	hosts
+	ip link add a1 netns vfb-h1 type veth peer name a2 netns vfb-h2 || fail "veth"
+	addrs a1 a2
+	measure veth "veth pair (kernel)"
+	teardown
+}
+
+path_bridge() {
+	hosts; netns_add vfb-br
+	ip -n vfb-br link add br0 type bridge && ip -n vfb-br link set br0 up || fail "bridge"
+	ip link add a1 netns vfb-h1 type veth peer name b1 netns vfb-br
+	ip link add a2 netns vfb-h2 type veth peer name b2 netns vfb-br
+	ip -n vfb-br link set b1 master br0 up; ip -n vfb-br link set b2 master br0 up
+	addrs a1 a2
+	sleep 0.5
+	measure bridge "Linux bridge (kernel)"
+	teardown
+}
+
+path_vde() {
+	local pids=() i
+	hosts
+	vde_switch -s "$T/vde.sw" -d -p "$T/vde.pid" >"$T/vde.log" 2>&1 || fail "vde_switch"
+	wait_for 5 test -s "$T/vde.pid" || fail "vde_switch pid"
+	pids+=("$(cat "$T/vde.pid")"); PIDS+=("${pids[-1]}")
+	for i in 1 2; do
+		ip netns exec vfb-h$i ip tuntap add mode tap name tap0 || fail "tap in vfb-h$i"
+		ip netns exec vfb-h$i vde_plug2tap -s "$T/vde.sw" -d -P "$T/plug$i.pid" tap0 >>"$T/vde.log" 2>&1 || fail "vde_plug2tap"
+		wait_for 5 test -s "$T/plug$i.pid" || fail "vde_plug2tap pid"
+		pids+=("$(cat "$T/plug$i.pid")"); PIDS+=("${pids[-1]}")
+	done
+	addrs tap0 tap0
+	sleep 1
+	measure vde "vde_switch + vde_plug2tap" "${pids[@]}"
+	teardown "${pids[@]}"
+}
+
+# path_vmf ID curve|insecure on|off
+path_vmf() {
+	local id=$1 mode=$2 off=$3 sec=() pids=() i label
+	netns_add vfb-sw; hosts
+	veth_link vfb-sw v1 10.97.1.1/24 vfb-h1 up0 10.97.1.2/24
+	veth_link vfb-sw v2 10.97.2.1/24 vfb-h2 up0 10.97.2.2/24
+	if [ "$mode" = curve ]; then
+		[ -d "$T/auth" ] || keys h1 h2
+		start "sw-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://0.0.0.0:7790 --control none \
+			--key "$T/keys/switch_secret" --authorized "$T/auth"
+	else
+		start "sw-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://0.0.0.0:7790 --control none --insecure
+	fi
+	pids+=("$LAST_PID")
+	for i in 1 2; do
+		if [ "$mode" = curve ]; then sec=(--server-key "$T/keys/switch" --key "$T/keys/h${i}_secret"); else sec=(--insecure); fi
+		start "nic$i-$id" ip netns exec vfb-h$i "$NIC" -f --switch tcp://10.97.$i.1:7790 "${sec[@]}" \
+			--network bench --name h$i --tap tap0 --offload "$off"
+		pids+=("$LAST_PID")
+	done
+	for i in 1 2; do
+		wait_for 5 ip -n vfb-h$i link show tap0 || fail "no tap0 in vfb-h$i ($id)"
+		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
+		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
+	done
+	label="vmfabric $([ "$mode" = curve ] && echo CURVE || echo --insecure)$([ "$off" = off ] && echo ", --offload off")"
+	measure "$id" "$label" "${pids[@]}"
+	teardown "${pids[@]}"
+}
+
+# scale curve|insecure N: a fresh switch, vmf-loadgen with N ports; one JSON line into $RAW
+scale() {
+	local mode=$1 n=$2 sw sec=() out
+	netns_add vfb-sc
+	if [ "$mode" = curve ]; then
+		[ -f "$T/keys/switch" ] || keys
+		start "scale-sw-$mode-$n" ip netns exec vfb-sc "$SWITCH" -f --listen tcp://127.0.0.1:7791 --control none \
+			--key "$T/keys/switch_secret" --authorized "$T/lg"
+		sec=(--server-key "$T/keys/switch" --keys "$T/lg")
+	else
+		start "scale-sw-$mode-$n" ip netns exec vfb-sc "$SWITCH" -f --listen tcp://127.0.0.1:7791 --control none --insecure
+		sec=(--insecure)
+	fi
+	sw=$LAST_PID
+	wait_for 5 log_has "scale-sw-$mode-$n" listening || fail "switch for scaling did not start"
+	sleep 0.3
+	out=$(ip netns exec vfb-sc "$LOADGEN" --switch tcp://127.0.0.1:7791 "${sec[@]}" --ports "$n" \
+		--seconds "$SECS" --warmup "$LG_WARM" --rtt-seconds "$LG_RTT" --switch-pid "$sw" 2>"$T/loadgen.err")
+	sed 's/^/    /' "$T/loadgen.err"
+	if [ -n "$out" ]; then
+		echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); d["id"]="scale"; print(json.dumps(d))' >>"$RAW"
+	else
+		log "loadgen failed ($mode, $n ports)"
+	fi
+	teardown "$sw"
+}
+
+for p in $PATHS; do
+	log "path $p"
+	case $p in
+	veth) path_veth ;;
+	bridge) path_bridge ;;
+	vde) path_vde ;;
+	vmf-insecure) path_vmf "$p" insecure on ;;
+	vmf-curve) path_vmf "$p" curve on ;;
+	vmf-insecure-nooff) path_vmf "$p" insecure off ;;
+	vmf-curve-nooff) path_vmf "$p" curve off ;;
+	*) fail "unknown path $p" ;;
+	esac
+done
+for mode in insecure curve; do
+	# keys for the largest run first, so every size reuses them
+	max=0; for n in $PORTS; do [ "$n" -gt "$max" ] && max=$n; done
+	[ "$mode" = curve ] && { mkdir -p "$T/lg"; "$LOADGEN" --gen-keys "$T/lg" "$max" || fail "loadgen keys"; }
+	for n in $PORTS; do
+		log "switch scaling: $mode, $n ports"
+		scale "$mode" "$n"
+	done
+done
+
+"$PY" "$(dirname "$0")/report.py" --raw "$RAW" --out "$OUT" --command "$CMDLINE" \
+	--seconds "$SECS" --pings "$PINGS" --load-start "$START_LOAD" --load-end "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	--elapsed $(( $(date +%s) - T_START )) || fail "report"
+cat "$OUT/results.md"
+log "results in $OUT: results.md results.json plot.png ($(( $(date +%s) - T_START )) s)"
+if [ "$README" = 1 ]; then
+	"$PY" "$(dirname "$0")/report.py" --readme "$VMF_ROOT/README.md" --out "$OUT" || fail "README update"
+	log "README.md Performance section updated"
+fi
+if [ "$SMOKE" = 1 ]; then
+	"$PY" "$(dirname "$0")/report.py" --check "$OUT" --paths "$PATHS" --ports "$PORTS" || fail "smoke check"
+	pass "smoke: every output exists and holds well-formed numbers"
+fi
