@@ -3,8 +3,9 @@
 # engine (../shared/containers/compose-env: podman behind the Docker API), the vmfabric image
 # built from the CPack .deb, compose projects torn down at exit and checked for leftovers.
 #
-# The image localhost/vmfabric-test:latest is kept between runs on purpose: rebuilding it from an
-# unchanged .deb is a cache hit (a few seconds). `podman rmi localhost/vmfabric-test` drops it.
+# The images localhost/vmfabric-test:latest (and -qemu: the same plus QEMU) are kept between runs
+# on purpose: rebuilding from an unchanged .deb is a cache hit (seconds; the QEMU layer alone is
+# about 25 s of apt). `podman rmi localhost/vmfabric-test localhost/vmfabric-test-qemu` drops them.
 
 VMF_TEST_IMAGE=${VMF_TEST_IMAGE:-localhost/vmfabric-test:latest}
 VMF_BASE_IMAGE=${BASE:-localhost/debian:bookworm-slim}
@@ -27,19 +28,24 @@ deb_build() {
 	[ -f "$DEB" ] || fail "cpack made no .deb"
 }
 
-# image_build: $VMF_TEST_IMAGE from the .deb (deploy/container/Dockerfile, VMF_DEBS=prebuilt)
+# image_build [TARGET TAG]: an image of deploy/container/Dockerfile from the .deb (VMF_DEBS=prebuilt);
+# by default the runtime image $VMF_TEST_IMAGE, exported as VMF_IMAGE for the compose files
 image_build() {
-	local old new
+	local target=${1:-} tag=${2:-$VMF_TEST_IMAGE} old new
 	[ -n "${DEB:-}" ] || deb_build
-	old=$(podman image inspect -f '{{.Id}}' "$VMF_TEST_IMAGE" 2>/dev/null || true)
+	old=$(podman image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)
 	mkdir -p "$T/ctx" && cp "$DEB" "$T/ctx/"
 	podman build -q -f "$VMF_ROOT/deploy/container/Dockerfile" --build-arg BASE="$VMF_BASE_IMAGE" \
-		--build-arg VMF_DEBS=prebuilt -t "$VMF_TEST_IMAGE" "$T/ctx" >"$T/image.log" 2>&1 ||
-		fail "image build: $(grep -v CNI "$T/image.log" | tail -15)"
-	new=$(podman image inspect -f '{{.Id}}' "$VMF_TEST_IMAGE")
-	# the replaced image (and its intermediate layers) would otherwise pile up run after run
+		--build-arg VMF_DEBS=prebuilt ${target:+--target "$target"} -t "$tag" "$T/ctx" \
+		>"$T/image.log" 2>&1 || fail "image build: $(grep -v CNI "$T/image.log" | tail -15)"
+	new=$(podman image inspect -f '{{.Id}}' "$tag")
+	# the replaced image would otherwise pile up run after run
 	if [ -n "$old" ] && [ "$old" != "$new" ]; then podman rmi "$old" >/dev/null 2>&1 || true; fi
-	export VMF_IMAGE=$VMF_TEST_IMAGE
+	# and so would the intermediate images of the Dockerfile's build and prebuilt stages
+	podman image prune -f --filter label=org.vmfabric.stage=prebuilt >/dev/null 2>&1 || true
+	podman image prune -f --filter label=org.vmfabric.stage=build >/dev/null 2>&1 || true
+	podman image prune -f --filter label=org.opencontainers.image.title=vmfabric >/dev/null 2>&1 || true
+	[ -n "$target" ] || export VMF_IMAGE=$tag
 }
 
 # project NAME [VAR=VALUE...] COMPOSE-ARGS...: register compose project NAME (its environment
