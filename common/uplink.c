@@ -134,10 +134,19 @@ int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx)
 	return 0;
 }
 
+/* Release the message the previous batch pointed into. */
+static void release_cur(struct uplink *u)
+{
+	if (u->have_cur)
+		zmq_msg_close(&u->cur);
+	u->have_cur = 0;
+}
+
 void uplink_free(struct uplink *u)
 {
 	if (!u)
 		return;
+	release_cur(u);
 	sock_close(u);
 	cert_wipe(u->sec, sizeof(u->sec));
 	codec_arena_free(&u->arena);
@@ -350,24 +359,25 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 {
 	codec_arena_reset(&u->arena);
+	release_cur(u);
 	while (u->sock) {
 		Vmfabric__Envelope *env;
 		uint64_t now;
-		zmq_msg_t m;
 		int rc;
 
-		zmq_msg_init(&m);
-		if (zmq_msg_recv(&m, u->sock, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&m);
+		zmq_msg_init(&u->cur);
+		if (zmq_msg_recv(&u->cur, u->sock, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&u->cur);
 			return 0;
 		}
-		rc = codec_decode(&u->arena, zmq_msg_data(&m), zmq_msg_size(&m), &env);
-		zmq_msg_close(&m);
+		u->have_cur = 1;
+		rc = codec_decode_zc(&u->arena, zmq_msg_data(&u->cur), zmq_msg_size(&u->cur), &env);
 		now = now_ms();
 		if (rc) {
 			u->ctr.malformed++;
 			log_rl(&rl_up, LOG_WARNING, "malformed message from the switch: %s", strerror(-rc));
 			codec_arena_reset(&u->arena);
+			release_cur(u);
 			continue;
 		}
 		u->last_rx_ms = now;
@@ -404,6 +414,7 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			break;
 		}
 		codec_arena_reset(&u->arena);
+		release_cur(u);
 	}
 	return 0;
 }

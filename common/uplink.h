@@ -47,6 +47,8 @@ struct uplink {
 	uint64_t last_rx_ms, next_hello_ms, next_ka_ms, retry_ms, backoff_ms;
 	uint64_t ka_seq;
 	struct codec_arena arena;
+	zmq_msg_t cur;		/* the message the last batch's frames point into */
+	int have_cur;
 	struct uplink_ctr ctr;
 };
 
@@ -72,7 +74,8 @@ void uplink_monitor(struct uplink *u);
 /**
  * uplink_recv() - next frame batch from the switch; control messages are
  * handled inside. Return: 1 with @batch set (valid until the next call),
- * 0 when nothing more is ready
+ * 0 when nothing more is ready. The frames point into the received message
+ * (no copy), which is released by the next call.
  */
 int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
 

@@ -166,6 +166,126 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 	return 0;
 }
 
+/* Read a varint at *@p (< @end); Return: 0, or -1 if truncated or over 64 bits. */
+static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	unsigned int shift = 0;
+
+	*v = 0;
+	while (*p < end && shift < 64) {
+		uint8_t b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+		shift += 7;
+	}
+	return -1;
+}
+
+/*
+ * The data path's common case, parsed by hand so that frames are not copied:
+ * an Envelope holding only field 5 (FrameBatch), whose fields are 1 (bytes
+ * frames) and 2 (packed uint32 vnet). Returns 1 when it does not look like
+ * that (the generic decoder then decides), 0 or -EBADMSG otherwise.
+ */
+static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
+			   Vmfabric__Envelope **out)
+{
+	const uint8_t *end = p + len, *bend, *q;
+	Vmfabric__Envelope *env;
+	Vmfabric__FrameBatch *b;
+	uint64_t blen, v;
+	size_t nf = 0, nv = 0;
+
+	if (len < 2 || p[0] != 0x2a)
+		return 1;
+	p++;
+	if (rd_varint(&p, end, &blen) || blen != (uint64_t)(end - p))
+		return 1;	/* another field follows, or truncated: generic path */
+	bend = end;
+	/* first pass: count and check every field */
+	for (q = p; q < bend;) {
+		uint64_t tag, l;
+
+		if (rd_varint(&q, bend, &tag) || (tag != 0x0a && tag != 0x12) ||
+		    rd_varint(&q, bend, &l) || l > (uint64_t)(bend - q))
+			return 1;
+		if (tag == 0x0a) {
+			nf++;
+		} else {
+			const uint8_t *r = q;
+
+			while (r < q + l) {
+				if (rd_varint(&r, q + l, &v))
+					return -EBADMSG;
+				nv++;
+			}
+		}
+		q += l;
+	}
+	if (nf > VMF_MAX_BATCH_FRAMES || nv > nf)
+		return -EBADMSG;
+	env = arena_alloc(a, sizeof(*env));
+	b = arena_alloc(a, sizeof(*b));
+	if (!env || !b)
+		return -EMSGSIZE;
+	vmfabric__envelope__init(env);
+	vmfabric__frame_batch__init(b);
+	env->msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
+	env->batch = b;
+	b->frames = nf ? arena_alloc(a, nf * sizeof(*b->frames)) : NULL;
+	b->vnet = nv ? arena_alloc(a, nv * sizeof(*b->vnet)) : NULL;
+	if ((nf && !b->frames) || (nv && !b->vnet))
+		return -EMSGSIZE;
+	/* second pass: fill (already validated) */
+	for (q = p; q < bend;) {
+		uint64_t tag, l;
+
+		rd_varint(&q, bend, &tag);
+		rd_varint(&q, bend, &l);
+		if (tag == 0x0a) {
+			b->frames[b->n_frames].len = (size_t)l;
+			b->frames[b->n_frames].data = (uint8_t *)(uintptr_t)q;
+			b->n_frames++;
+		} else {
+			const uint8_t *r = q;
+
+			while (r < q + l) {
+				rd_varint(&r, q + l, &v);
+				if (v > UINT32_MAX)
+					return -EBADMSG;
+				b->vnet[b->n_vnet++] = (uint32_t)v;
+			}
+		}
+		q += l;
+	}
+	for (size_t i = 0; i < b->n_vnet; i++) {
+		if (b->vnet[i] >= b->n_frames || (i && b->vnet[i] <= b->vnet[i - 1]) ||
+		    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
+			return -EBADMSG;
+	}
+	*out = env;
+	return 0;
+}
+
+int codec_decode_zc(struct codec_arena *a, const void *data, size_t len,
+		    Vmfabric__Envelope **out)
+{
+	int rc;
+
+	*out = NULL;
+	if (len > VMF_MAX_MSG)
+		return -EMSGSIZE;
+	rc = decode_batch_zc(a, data, len, out);
+	if (rc <= 0) {
+		if (rc)
+			*out = NULL;
+		return rc;
+	}
+	return codec_decode(a, data, len, out);
+}
+
 int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg)
 {
 	size_t len = vmfabric__envelope__get_packed_size(env);

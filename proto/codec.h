@@ -75,6 +75,14 @@ void codec_arena_reset(struct codec_arena *a);
 int codec_decode(struct codec_arena *a, const void *data, size_t len,
 		 Vmfabric__Envelope **out);
 
+/**
+ * codec_decode_zc() - codec_decode() without copying frames: a FrameBatch's
+ * frames point into @data, which must stay unchanged until they are used.
+ * Same bounds and results as codec_decode(); other messages take its path.
+ */
+int codec_decode_zc(struct codec_arena *a, const void *data, size_t len,
+		    Vmfabric__Envelope **out);
+
 /** codec_pack() - pack @env into a freshly initialised @msg. Return: 0 or -errno */
 int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg);
 

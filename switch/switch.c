@@ -48,7 +48,6 @@ const char *const drop_names[DROP_MAX] = {
 };
 
 #define RID_TOMB	(UINT32_MAX - 1)
-#define PASS_BUDGET	256	/* messages per input pass */
 
 static struct ratelimit rl_proto = RATELIMIT_INIT;
 static struct ratelimit rl_nowelcome = { 0, 1000, 100, 0, 0 };
@@ -483,7 +482,7 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 		       p->name, key);
 		return;
 	}
-	rc = codec_decode(&sw->arena, zmq_msg_data(msg), zmq_msg_size(msg), &env);
+	rc = codec_decode_zc(&sw->arena, zmq_msg_data(msg), zmq_msg_size(msg), &env);
 	if (rc) {
 		if (p) {
 			p->ctr.drops[DROP_malformed]++;
@@ -547,13 +546,23 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 		send_error(sw, r, rlen, VMF_ERR_NOT_WELCOMED, "send Hello first");
 }
 
+/* The pass's output is sent: release the arena and the messages frames pointed into. */
+static void pass_end(struct vswitch *sw)
+{
+	flush_all(sw);
+	codec_arena_reset(&sw->arena);
+	for (uint32_t i = 0; i < sw->n_live; i++)
+		zmq_msg_close(&sw->live[i]);
+	sw->n_live = 0;
+}
+
 void switch_input(struct vswitch *sw)
 {
 	uint64_t now = now_ms();
 	int budget;
 
-	for (budget = PASS_BUDGET; budget > 0; budget--) {
-		zmq_msg_t rid, msg;
+	for (budget = SWITCH_PASS_BUDGET; budget > 0; budget--) {
+		zmq_msg_t rid, *msg = &sw->live[sw->n_live];
 		int more;
 
 		zmq_msg_init(&rid);
@@ -561,13 +570,13 @@ void switch_input(struct vswitch *sw)
 			zmq_msg_close(&rid);
 			break;
 		}
-		zmq_msg_init(&msg);
-		if (!zmq_msg_more(&rid) || zmq_msg_recv(&msg, sw->router, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&msg);
+		zmq_msg_init(msg);
+		if (!zmq_msg_more(&rid) || zmq_msg_recv(msg, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(msg);
 			zmq_msg_close(&rid);
 			continue;
 		}
-		more = zmq_msg_more(&msg);
+		more = zmq_msg_more(msg);
 		if (more) {
 			/* one part per message is the protocol; drop the lot */
 			zmq_msg_t rest;
@@ -580,7 +589,7 @@ void switch_input(struct vswitch *sw)
 			sw->ctr.multipart++;
 			idx = rid_find(sw, zmq_msg_data(&rid), zmq_msg_size(&rid));
 			if (idx != FDB_EMPTY) {
-				const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : "";
+				const char *key = sw->zap ? zmq_msg_gets(msg, "User-Id") : "";
 
 				if (key && !strcmp(key, sw->ports[idx].key)) {
 					sw->ports[idx].ctr.drops[DROP_malformed]++;
@@ -588,19 +597,28 @@ void switch_input(struct vswitch *sw)
 						    "multi-part message");
 				}
 			}
+			zmq_msg_close(msg);
 		} else {
-			/* frames queued for output point into the arena: flush before it fills */
+			/*
+			 * Queued output points into this pass's messages (frames are
+			 * not copied out of them) and the arena: flush before either fills.
+			 */
 			if (sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG) {
-				flush_all(sw);
-				codec_arena_reset(&sw->arena);
+				pass_end(sw);
+				if (msg != &sw->live[0]) {
+					/* this message survives: it takes the first slot */
+					zmq_msg_init(&sw->live[0]);
+					zmq_msg_move(&sw->live[0], msg);
+					zmq_msg_close(msg);
+					msg = &sw->live[0];
+				}
 			}
-			handle_msg(sw, &rid, &msg, now);
+			handle_msg(sw, &rid, msg, now);
+			sw->n_live++;
 		}
-		zmq_msg_close(&msg);
 		zmq_msg_close(&rid);
 	}
-	flush_all(sw);
-	codec_arena_reset(&sw->arena);
+	pass_end(sw);
 }
 
 void switch_tick(struct vswitch *sw, uint64_t now)

@@ -10,6 +10,7 @@
 #include "zap.h"
 
 #define RID_MAX		256	/* ZeroMQ routing ids are 1..255 bytes */
+#define SWITCH_PASS_BUDGET	256	/* messages handled per input pass */
 
 /* Per-port drop reasons; every dropped frame or message lands in one. */
 #define DROP_REASONS(X)							\
@@ -114,6 +115,8 @@ struct vswitch {
 	uint32_t *dirty;	/* ports with queued output */
 	uint32_t n_dirty;
 	struct codec_arena arena;
+	zmq_msg_t live[SWITCH_PASS_BUDGET];	/* this pass's messages: queued frames point into them */
+	uint32_t n_live;
 	struct switch_ctr ctr;
 	uint64_t start_ms;
 	struct capture *captures;	/* live capture sessions (control.c), or NULL */

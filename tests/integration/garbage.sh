@@ -46,7 +46,7 @@ pass "garbage, oversized, out-of-order, bad version, bad name, multi-part, Welco
 # a welcomed raw port sends runts, giants and a multicast source, then stays connected
 start rawport ip netns exec vfi-r "$RAW" --switch "tcp://10.99.3.1:$PORT" --server-key "$T/keys/switch" \
 	--key "$T/keys/raw_secret" hello:1:lab:raw/0 expect:welcome:3000 bad-frames wait:2000 \
-	macs:40 wait:2000 welcome expect:error:6:3000
+	macs:40 wait:6000 welcome expect:error:6:3000
 RP=$LAST_PID
 wait_for 5 log_has rawport "sent bad frames" || fail "raw port did not send its bad frames"
 sleep 0.5
