@@ -34,7 +34,8 @@ METHOD = {
                "frames to its pair, at most 8 batches per port and 8192 frames over all ports in flight; "
                "rate = frames received per second after a warm-up; one-way latency from timestamps in the frames; "
                "rtt = one pair ping-pongs one frame while N-2 ports idle; memory per port = (switch RSS with N idle "
-               "ports - RSS before they connected) / N; switch CPU per frame from /proc/PID/stat over the rate window",
+               "ports - RSS before they connected) / N; marginal = (RSS with N idle ports - RSS with the fewest) / (N - fewest), "
+               "each on a fresh switch; switch CPU per frame from /proc/PID/stat over the rate window",
 }
 
 
@@ -75,6 +76,10 @@ def generate(a):
     for s in scaling:
         b = base.get(s["mode"])
         s["rate_x_min_ports"] = ratio(s.get("rate_fps"), b.get("rate_fps") if b else None)
+        # what one more port costs, without the one-time cost of the first (network, FDB, buffers)
+        s["mem_marginal_bytes"] = None
+        if b and s["ports"] > b["ports"] and fnum(s.get("switch_rss_idle_kib")) and fnum(b.get("switch_rss_idle_kib")):
+            s["mem_marginal_bytes"] = (s["switch_rss_idle_kib"] - b["switch_rss_idle_kib"]) * 1024 / (s["ports"] - b["ports"])
 
     def sc(mode, n):
         for s in scaling:
@@ -159,16 +164,18 @@ def markdown(res):
         o.append("\n**Switch scaling**: vmf-loadgen ports on loopback, %d-byte frames in batches of %d, every port "
                  "to its pair\n" % (s0.get("size", 64), s0.get("batch", 32)))
         o.append("| switch | ports | forwarding, frames/s | vs fewest ports | one-way latency under load p50 / p99 µs "
-                 "| RTT one pair, others idle p50 / p99 µs | switch CPU µs/frame | switch memory per idle port KiB |")
-        o.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+                 "| RTT one pair, others idle p50 / p99 µs | switch CPU µs/frame | switch memory per idle port KiB "
+                 "| marginal, KiB/port over the fewest ports |")
+        o.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for s in res["scaling"]:
             m = s.get("mem_per_port_bytes")
-            o.append("| %s | %d | %s | %s | %s / %s | %s / %s | %s | %s |" % (
+            mm = s.get("mem_marginal_bytes")
+            o.append("| %s | %d | %s | %s | %s / %s | %s / %s | %s | %s | %s |" % (
                 "CURVE" if s["mode"] == "curve" else "--insecure", s["ports"], fmt(s.get("rate_fps"), "%.0f"),
                 fmt(s.get("rate_x_min_ports"), "%.2fx"), fmt(s.get("load_lat_p50_us"), "%.0f"),
                 fmt(s.get("load_lat_p99_us"), "%.0f"), fmt(s.get("rtt_p50_us"), "%.0f"),
                 fmt(s.get("rtt_p99_us"), "%.0f"), fmt(s.get("switch_cpu_us_per_frame"), "%.2f"),
-                fmt(m / 1024 if fnum(m) else None, "%.1f")))
+                fmt(m / 1024 if fnum(m) else None, "%.1f"), fmt(mm / 1024 if fnum(mm) else None, "%.1f")))
     o.append("\n**Targets from issue 5** (reported, not asserted)\n")
     o.append("| target | measured | met | how |")
     o.append("|---|---:|---|---|")

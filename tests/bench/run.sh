@@ -37,7 +37,7 @@
 # holds well-formed numbers (what ctest's bench_smoke runs). Root; a benchmark, not a test.
 set -u
 TEST_NAME=bench
-CMDLINE="tests/bench/run.sh $*"
+CMDLINE="${VMF_BUILD:+VMF_BUILD=$VMF_BUILD }tests/bench/run.sh $*"
 . "$(dirname "$0")/../lib.sh"
 LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
 
