@@ -56,6 +56,33 @@ static int parse_bool(const char *v, int *out)
 	return -EINVAL;
 }
 
+/*
+ * A string option given twice (twice in the file, or in the file and again on
+ * the command line) replaces a string conf allocated: free it then. Defaults
+ * set by the program are not ours and are left alone.
+ */
+static struct {
+	char **var;
+	char *val;
+} owned[128];
+
+static void set_str(char **var, char *val, int ours)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(owned) && owned[i].var && owned[i].var != var; i++)
+		;
+	if (i == ARRAY_SIZE(owned)) {
+		*var = val;
+		return;
+	}
+	if (owned[i].var == var && owned[i].val && *var == owned[i].val)
+		free(*var);
+	owned[i].var = var;
+	owned[i].val = ours ? val : NULL;
+	*var = val;
+}
+
 /* Set one option from text; @where is "--name" or "FILE:LINE" for messages. */
 static int set_opt(const char *prog, const struct conf_opt *o, const char *val,
 		   const char *where)
@@ -65,7 +92,7 @@ static int set_opt(const char *prog, const struct conf_opt *o, const char *val,
 
 	switch (o->type) {
 	case CONF_STR:
-		*(char **)o->var = strdup(val);
+		set_str(o->var, strdup(val), 1);
 		return 0;
 	case CONF_LIST: {
 		struct conf_list *l = o->var;
@@ -171,7 +198,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 			continue;
 		}
 		if (!strcmp(key, "pidfile") && *val) {
-			std->pidfile = strdup(val);
+			set_str(&std->pidfile, strdup(val), 1);
 			continue;
 		}
 		o = find_opt(opts, key);
@@ -227,7 +254,7 @@ void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct co
 static void print_kv(FILE *f, const char *name, const char *v)
 {
 	size_t n = strlen(v);
-	int q = n && (strchr(" \t\"", v[0]) || strchr(" \t", v[n - 1]) || strchr(v, '#'));
+	int q = n && (strchr(" \t\"", v[0]) || strchr(" \t\r", v[n - 1]) || strchr(v, '#'));
 
 	fprintf(f, "%s = %s%s%s\n", name, q ? "\"" : "", v, q ? "\"" : "");
 }
@@ -350,7 +377,7 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 			printf("%s %s\n", prog, VMFABRIC_VERSION);
 			return CONF_DONE;
 		case OPT_PIDFILE:
-			std->pidfile = optarg;
+			set_str(&std->pidfile, optarg, 0);
 			continue;
 		case '?':
 		case ':':

@@ -40,6 +40,7 @@ void log_to_syslog(void)
 	log_syslog = 1;
 }
 
+static void vlog(int pri, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vlog(int pri, const char *fmt, va_list ap)
 {
 	static const char *const lvl[] = {

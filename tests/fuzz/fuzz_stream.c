@@ -1,0 +1,177 @@
+/* fuzz_stream.c - fuzz QEMU stream framing: reassembly across any read split, and the writer's queue */
+
+/*
+ * Input: byte 0 picks max_frame, byte 1 seeds the read sizes, the rest is
+ * what a QEMU peer would write on the socket. The reassembler gets the bytes
+ * in pieces of varying size (as read() would return them), handing out
+ * frames and compacting between batches exactly as backend.c does. Oracle:
+ * the frames equal a one-pass reference parse, in order, up to the first
+ * bad length, which must be reported (and nothing after it handed out).
+ *
+ * Then every frame handed out is written back with stream_tx_write() to a
+ * socketpair whose buffer is small, with partial drains of the peer in
+ * between (EAGAIN, short writes, the queue, flushes). Oracle: the peer reads
+ * a valid stream of whole frames, each one of the frames written, in order.
+ */
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "stream.h"
+
+#define MAXF	(65536 + 64)
+
+static struct stream_rx rx, peer_rx;
+static struct stream_tx tx;
+static int sv[2] = { -1, -1 };
+
+static void setup(void)
+{
+	int sz = 4096;
+
+	if (stream_rx_init(&rx, 4 * MAXF, MAXF) || stream_rx_init(&peer_rx, 8 * MAXF, MAXF) ||
+	    stream_tx_init(&tx, 2 * MAXF) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv))
+		abort();
+	setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+	setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+}
+
+/* read what the peer has (up to @max bytes) and check it against the frames sent */
+static void drain(size_t max, const uint8_t **sent, const size_t *lens, size_t n_sent, size_t *seen)
+{
+	size_t space, got = 0;
+	const uint8_t *f;
+	size_t len;
+	int rc;
+
+	while (got < max) {
+		uint8_t *p = stream_rx_space(&peer_rx, &space);
+		ssize_t r;
+
+		if (space > max - got)
+			space = max - got;
+		if (!space)
+			break;
+		r = read(sv[1], p, space);
+		if (r <= 0)
+			break;
+		stream_rx_commit(&peer_rx, (size_t)r);
+		got += (size_t)r;
+		while ((rc = stream_rx_next(&peer_rx, &f, &len)) == 1) {
+			/* each frame the peer sees is the next frame written, or a later one (dropped ones skipped) */
+			while (*seen < n_sent && (lens[*seen] != len || memcmp(sent[*seen], f, len)))
+				(*seen)++;
+			FUZZ_CHECK(*seen < n_sent);
+			(*seen)++;
+		}
+		FUZZ_CHECK(rc == 0);
+		stream_rx_compact(&peer_rx);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const uint8_t *out[4096];
+	static size_t out_len[4096];
+	size_t max_frame, n_out = 0, pos = 0, ref = 0, seen = 0;
+	uint8_t seed;
+	int bad = 0, ref_bad = 0;
+
+	if (sv[0] < 0)
+		setup();
+	max_frame = 14 + (size_t)fuzz_byte(&data, &size) * 257;
+	seed = fuzz_byte(&data, &size);
+	stream_rx_reset(&rx);
+	rx.max_frame = max_frame;
+
+	/* reassemble in pieces of 1..~300 bytes; hand out batches of up to 8 frames */
+	while (!bad && n_out < 4096) {
+		size_t want = 1 + (size_t)((seed = (uint8_t)(seed * 37 + 11)) % 3 == 0 ? seed : seed % 7);
+		size_t space;
+		uint8_t *p;
+		const uint8_t *f;
+		size_t len;
+		int rc, batch = 0;
+
+		p = stream_rx_space(&rx, &space);
+		if (space < 4096)
+			stream_rx_compact(&rx);
+		p = stream_rx_space(&rx, &space);
+		if (want > space)
+			want = space;
+		if (want > size - pos)
+			want = size - pos;	/* 0 at the end: only parse what is left */
+		memcpy(p, data + pos, want);
+		stream_rx_commit(&rx, want);
+		pos += want;
+		while ((rc = stream_rx_next(&rx, &f, &len)) == 1 && n_out < 4096) {
+			FUZZ_CHECK(len <= max_frame);
+			FUZZ_CHECK(f >= rx.buf && f + len <= rx.buf + rx.cap);
+			/* the frames must stay valid until the batch is done: copy them out now */
+			uint8_t *copy = malloc(len ? len : 1);
+
+			memcpy(copy, f, len);
+			out[n_out] = copy;
+			out_len[n_out++] = len;
+			if (++batch == 8)
+				break;
+		}
+		if (rc < 0)
+			bad = 1;
+		if (pos == size && rc == 0)
+			break;
+	}
+
+	/* reference: one pass over the whole input */
+	for (size_t i = 0, off = 0; off + 4 <= size && i < n_out + 1; i++) {
+		size_t n = (size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+			   (size_t)data[off + 2] << 8 | data[off + 3];
+
+		if (n > max_frame) {
+			ref_bad = 1;
+			break;
+		}
+		if (off + 4 + n > size)
+			break;
+		if (i < n_out) {
+			FUZZ_CHECK(out_len[i] == n && !memcmp(out[i], data + off + 4, n));
+			ref++;
+		}
+		off += 4 + n;
+	}
+	FUZZ_CHECK(ref == n_out);
+	if (n_out < 4096)
+		FUZZ_CHECK(bad == ref_bad);
+
+	/* write them back through a small socket buffer, in batches, draining the peer unevenly */
+	stream_rx_reset(&peer_rx);
+	tx.start = tx.end = 0;
+	for (size_t i = 0; i < n_out;) {
+		size_t k = 1 + (seed = (uint8_t)(seed * 37 + 11)) % 16;
+		ssize_t w;
+
+		if (k > n_out - i)
+			k = n_out - i;
+		w = stream_tx_write(&tx, sv[0], out + i, out_len + i, k);
+		FUZZ_CHECK(w >= 0 && (size_t)w <= k);
+		i += k;
+		drain((size_t)seed * 64, out, out_len, n_out, &seen);
+		FUZZ_CHECK(stream_tx_flush(&tx, sv[0]) == 0);
+	}
+	for (int spin = 0; spin < 1000 && stream_tx_pending(&tx); spin++) {
+		drain(SIZE_MAX, out, out_len, n_out, &seen);
+		FUZZ_CHECK(stream_tx_flush(&tx, sv[0]) == 0);
+	}
+	FUZZ_CHECK(stream_tx_pending(&tx) == 0);
+	drain(SIZE_MAX, out, out_len, n_out, &seen);
+	FUZZ_CHECK(peer_rx.end == peer_rx.start);	/* nothing but whole frames */
+	for (size_t i = 0; i < n_out; i++)
+		free((void *)out[i]);
+	return 0;
+}
