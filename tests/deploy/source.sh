@@ -20,8 +20,11 @@ drop() {
 trap 'drop; deploy_cleanup' EXIT
 # the context is a copy of the committed and working-tree sources only: no build directories
 mkdir -p "$T/src"
-(cd "$VMF_ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$T/src") ||
-	fail "copying the sources"
+if git -C "$VMF_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+	(cd "$VMF_ROOT" && git ls-files -co --exclude-standard -z | xargs -0 cp --parents -t "$T/src")
+else
+	tar -C "$VMF_ROOT" --exclude='./build*' -cf - . | tar -C "$T/src" -xf -
+fi || fail "copying the sources"
 P=vfd-test-src
 export VMF_IMAGE=$IMG VMF_SRC=$T/src BASE=$VMF_BASE_IMAGE VMF_DEBS=build
 project $P -f "$VMF_ROOT/deploy/compose/lab.yml"
