@@ -1,6 +1,7 @@
 /* main.c - vmfabric-nic: one guest NIC on the fabric (options, event loop) */
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "offload.h"
+#include "priv.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -125,6 +127,21 @@ int main(int argc, char **argv)
 	else if (std.pidfile && write_pidfile(std.pidfile))
 		die(1, "cannot write pidfile %s", std.pidfile);
 
+	/*
+	 * The TAP is open: nothing privileged is left to do. Drop every
+	 * capability before the first thread exists (ZeroMQ's), keeping only
+	 * CAP_DAC_OVERRIDE for a backend that reconnects to socket paths
+	 * another user (QEMU's) may own. The keys are read after this.
+	 */
+	{
+		uint64_t keep = be.local.family == AF_UNIX || be.remote.family == AF_UNIX ?
+				PRIV_CAP(CAP_DAC_OVERRIDE) : 0;
+
+		if ((rc = priv_drop_caps(keep, &why)))
+			die(1, "cannot drop privileges: %s: %s", why, strerror(-rc));
+		info("privileges dropped: %s", priv_caps() ? "only CAP_DAC_OVERRIDE kept (socket paths)"
+							   : "no capabilities left");
+	}
 	sfd = signals_fd();
 	ctx = zmq_ctx_new();
 	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "offload.h"
+#include "priv.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -26,7 +27,7 @@ static char *opt_host_loopback;
 static struct conf_list opt_dnssearch, opt_hostfwd;
 static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
 static int opt_insecure;
-static char *opt_metrics;
+static char *opt_metrics, *opt_user;
 
 static const struct conf_opt opts[] = {
 	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
@@ -60,6 +61,7 @@ static const struct conf_opt opts[] = {
 	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
 	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
+	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -401,6 +403,15 @@ int main(int argc, char **argv)
 		     "switch %s (%s)", slirp_version_string(), a[0], mac_fmt(gc.mac, m), a[1], a[2], a[3],
 		     gw.dhcp.pool_n, gc.cfg.restricted ? ", restricted" : "", opt_hostfwd.n,
 		     opt_switch, opt_insecure ? "insecure" : "CURVE");
+	}
+
+	/* everything privileged is done: hostfwd listeners bound, keys read */
+	if (opt_user) {
+		const char *uwhy;
+
+		if ((rc = priv_switch_user(opt_user, &uwhy)))
+			die(1, "--user %s: %s: %s", opt_user, uwhy, strerror(-rc));
+		info("running as user %s (uid %u), no capabilities", opt_user, (unsigned)getuid());
 	}
 
 	while (running) {

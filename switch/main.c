@@ -15,11 +15,14 @@
 #include "control.h"
 #include "log.h"
 #include "metrics.h"
+#include "priv.h"
 #include "switch.h"
 #include "util.h"
 #include "zap.h"
 
 static char *opt_listen, *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
+static char *opt_user;
+static struct conf_list opt_lock;
 static long opt_io_threads = 2, opt_hwm = 256;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -44,6 +47,8 @@ static const struct conf_opt opts[] = {
 	{ "admin-authorized", 0, CONF_STR, &opt_admin, "DIR", "admin public certificates admitted on a tcp:// --control endpoint", 0, 0 },
 	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
+	{ "lock-mac", 0, CONF_LIST, &opt_lock, "PORT=MAC[,MAC]", "port security: port PORT may only send from these MACs; others are dropped (locked_mac); repeatable", 0, 0 },
+	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (sockets bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 	char why[1024];
 	struct control ctl = { 0 };
 	struct metrics met = { .lfd = -1 };
+	struct mac_lock *locks;
 	int tcp_control;
 	void *ctx, *router;
 	uint64_t next_tick, busy_us = 0, total_us = 0;
@@ -141,6 +147,19 @@ int main(int argc, char **argv)
 	log_set_debug(std.debug);
 	if (!opt_listen)
 		die(EXIT_USAGE, "--listen EP is required (e.g. tcp://0.0.0.0:7000)");
+	locks = calloc(opt_lock.n ? opt_lock.n : 1, sizeof(*locks));
+	for (size_t i = 0; locks && i < opt_lock.n; i++) {
+		const char *lwhy;
+
+		if (mac_lock_parse(opt_lock.v[i], &locks[i], &lwhy))
+			die(EXIT_USAGE, "%s: '%s'", lwhy, opt_lock.v[i]);
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(locks[k].port, locks[i].port))
+				die(EXIT_USAGE, "--lock-mac: port %s given twice (list its MACs once, "
+				    "separated by commas)", locks[i].port);
+	}
+	if (!locks)
+		die(1, "out of memory");
 	if (!opt_control)
 		opt_control = CONTROL_DEFAULT;
 	tcp_control = strcmp(opt_control, "none") && strncmp(opt_control, "ipc://", 6);
@@ -201,6 +220,8 @@ int main(int argc, char **argv)
 		chmod(opt_listen + 6, 0660);
 	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
 		die(1, "out of memory");
+	sw.locks = locks;
+	sw.n_locks = opt_lock.n;
 	if (strcmp(opt_control, "none")) {
 		rc = control_start(&ctl, ctx, opt_control, tcp_control ? sec : NULL, &sw);
 		if (rc == -EADDRINUSE)
@@ -229,6 +250,18 @@ int main(int argc, char **argv)
 		info("listening on %s (%s, %ld I/O threads, %zu admitted keys)%s%s", opt_listen,
 		     opt_insecure ? "insecure" : "CURVE", opt_io_threads, zap.keys.n,
 		     opt_insecure ? "" : ", server key ", opt_insecure ? "" : cert_z85(pub, z85));
+	}
+
+	for (size_t i = 0; i < opt_lock.n; i++)
+		info("port %s: locked to %u source MAC%s", locks[i].port, locks[i].n,
+		     locks[i].n > 1 ? "s" : "");
+	/* everything privileged is done: sockets are bound, keys read */
+	if (opt_user) {
+		const char *uwhy;
+
+		if ((rc = priv_switch_user(opt_user, &uwhy)))
+			die(1, "--user %s: %s: %s", opt_user, uwhy, strerror(-rc));
+		info("running as user %s (uid %u), no capabilities", opt_user, (unsigned)getuid());
 	}
 
 	next_tick = now_ms() + 1000;
@@ -284,6 +317,7 @@ int main(int argc, char **argv)
 	control_stop(&ctl);
 	metrics_stop(&met);
 	switch_free(&sw);
+	free(locks);
 	zmq_close(router);
 	zap_stop(&zap);
 	zmq_ctx_term(ctx);

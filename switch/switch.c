@@ -381,6 +381,10 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	str_copy(p->name, h->port, sizeof(p->name));
 	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
 	p->net = n;
+	p->lock = NULL;
+	for (size_t k = 0; k < sw->n_locks; k++)
+		if (!strcmp(sw->locks[k].port, p->name))
+			p->lock = &sw->locks[k];
 	p->net_slot = n->n_ports;
 	n->ports[n->n_ports++] = p->idx;
 	p->since_ms = p->last_rx_ms = now;
@@ -398,6 +402,57 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	send_env(sw, r, rlen, &env);
 	info("port %s joined network %s (id %u, key %.8s..., %u ports)", p->name, n->name,
 	     p->id, *key ? key : "none", n->n_ports);
+}
+
+int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why)
+{
+	const char *eq = strchr(spec, '='), *m;
+
+	memset(l, 0, sizeof(*l));
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(l->port)) {
+		*why = "--lock-mac needs PORTNAME=MAC[,MAC...]";
+		return -EINVAL;
+	}
+	memcpy(l->port, spec, (size_t)(eq - spec));
+	if (!codec_valid_name(l->port)) {
+		*why = "--lock-mac: invalid port name";
+		return -EINVAL;
+	}
+	for (m = eq + 1; *m; ) {
+		unsigned int b[6];
+		int used = 0;
+
+		if (l->n == LOCK_MACS_MAX) {
+			*why = "--lock-mac: at most 16 MACs per port";
+			return -EINVAL;
+		}
+		if (sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4],
+			   &b[5], &used) != 6 || used != 17 || (m[used] && m[used] != ',') || (b[0] & 1)) {
+			*why = "--lock-mac: MACs are unicast xx:xx:xx:xx:xx:xx, separated by commas";
+			return -EINVAL;
+		}
+		for (int i = 0; i < 6; i++)
+			l->macs[l->n][i] = (uint8_t)b[i];
+		l->n++;
+		m += used;
+		if (*m == ',' && !*++m) {
+			*why = "--lock-mac: trailing comma";
+			return -EINVAL;
+		}
+	}
+	if (!l->n) {
+		*why = "--lock-mac needs at least one MAC";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int lock_allows(const struct mac_lock *l, const uint8_t *src)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		if (!memcmp(l->macs[i], src, 6))
+			return 1;
+	return 0;
 }
 
 /*
@@ -428,6 +483,10 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 	}
 	if (d[6] & 1) {
 		in->ctr.drops[DROP_src_mcast]++;
+		return;
+	}
+	if (in->lock && !lock_allows(in->lock, d + 6)) {
+		in->ctr.drops[DROP_locked_mac]++;
 		return;
 	}
 	in->ctr.rx_frames++;

@@ -20,7 +20,8 @@
 	X(hairpin, "destination is the source port")			\
 	X(tx_full, "receiving port's queue full (tail drop)")		\
 	X(tx_unreachable, "receiving port gone")			\
-	X(malformed, "undecodable or out-of-order message")
+	X(malformed, "undecodable or out-of-order message")		\
+	X(locked_mac, "source MAC not allowed on a --lock-mac port")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -42,6 +43,21 @@ struct port_ctr {
 
 struct network;
 
+#define LOCK_MACS_MAX	16
+
+/**
+ * struct mac_lock - port security: the only source MACs port @port may send
+ * (--lock-mac PORTNAME=MAC[,MAC...]); other frames are dropped (locked_mac)
+ */
+struct mac_lock {
+	char port[VMF_NAME_MAX];
+	uint8_t macs[LOCK_MACS_MAX][6];
+	unsigned int n;
+};
+
+/** mac_lock_parse() - "PORTNAME=MAC[,MAC...]" into @l. Return: 0, or -EINVAL with *@why set */
+int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why);
+
 /**
  * struct port - one admitted, welcomed port
  * @out:	frames queued for this port during the current loop pass
@@ -56,6 +72,7 @@ struct port {
 	char name[VMF_NAME_MAX];
 	char peer[64];		/* Peer-Address of the connection, at Hello */
 	struct network *net;
+	const struct mac_lock *lock;	/* --lock-mac for this port name, or NULL */
 	uint32_t net_slot;	/* position in net->ports */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
@@ -120,6 +137,8 @@ struct vswitch {
 	struct switch_ctr ctr;
 	uint64_t start_ms;
 	struct capture *captures;	/* live capture sessions (control.c), or NULL */
+	const struct mac_lock *locks;	/* --lock-mac entries (owned by the caller) */
+	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 };
 

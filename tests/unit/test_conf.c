@@ -45,6 +45,8 @@ static void conf_reset(void)
 	free(conf_fwd.v);
 	conf_fwd.v = NULL;
 	conf_fwd.n = 0;
+	free(conf_switch);	/* conf_parse() strdup()s string options */
+	free(conf_name);
 	conf_switch = NULL;
 	conf_name = NULL;
 	conf_mtu = 1500;
@@ -221,6 +223,8 @@ static void test_conf_file_then_cmdline(void **state)
 	assert_true(conf_std_opts.debug);
 	assert_false(conf_std_opts.foreground);
 	assert_string_equal(conf_std_opts.pidfile, "/run/file.pid");
+	free(conf_std_opts.pidfile);	/* the file's value: strdup()ed */
+	conf_std_opts.pidfile = NULL;
 
 	/* --config=FILE, and the file's values stand where the command line is silent */
 	conf_reset();
@@ -235,6 +239,8 @@ static void test_conf_file_then_cmdline(void **state)
 	assert_string_equal(conf_switch, "tcp://file:1");
 	assert_int_equal(conf_mtu, 1400);
 	assert_int_equal(conf_fwd.n, 2);
+	free(conf_std_opts.pidfile);
+	conf_std_opts.pidfile = NULL;
 }
 
 static void test_conf_file_booleans(void **state)
@@ -392,6 +398,7 @@ static void conf_check_reparse(void)
 	fclose(f);
 
 	memset(&conf_fwd, 0, sizeof(conf_fwd));
+	conf_switch = conf_name = NULL;	/* kept in sw and name, freed below */
 	conf_reset();
 	conf_mtu = 0;
 	conf_insecure = !insecure;
@@ -421,6 +428,8 @@ static void conf_check_reparse(void)
 		free(fwd.v[i]);
 	}
 	free(fwd.v);
+	free(sw);
+	free(name);
 }
 
 static void test_conf_print_reparse(void **state)
