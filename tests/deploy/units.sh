@@ -48,9 +48,10 @@ pass "switch, nic@vm1, nic@vm2, gateway@lab active under their units; TAPs up; 3
 pid=$(sx systemctl show -p MainPID --value vmfabric-switch)
 sx grep -q 'CapEff:.0000000000000000' "/proc/$pid/status" || fail "the switch has capabilities"
 pid=$(sx systemctl show -p MainPID --value vmfabric-nic@vm1)
-sx grep -q 'CapBnd:.0000000000001000' "/proc/$pid/status" || fail "nic@vm1 bounding set is not CAP_NET_ADMIN alone"
+# CAP_NET_ADMIN at most (the NIC process may drop even that once its TAP is open)
+sx grep -Eq 'CapBnd:\s+(0000000000000000|0000000000001000)$' "/proc/$pid/status" || fail "nic@vm1 bounding set is more than CAP_NET_ADMIN"
 sx test -S /run/vmfabric/switch.ctl || fail "no /run/vmfabric/switch.ctl"
-pass "the switch runs with no capability, the NIC with CAP_NET_ADMIN alone; control socket in /run/vmfabric"
+pass "the switch runs with no capability, the NIC with CAP_NET_ADMIN at most; control socket in /run/vmfabric"
 
 sx busybox udhcpc -q -n -t 5 -T 1 -i tap-vm1 -s /usr/share/vmfabric/container/udhcpc.script >"$T/dhcp.log" 2>&1 ||
 	fail "no DHCP lease on tap-vm1: $(cat "$T/dhcp.log")"
