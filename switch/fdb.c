@@ -11,7 +11,9 @@
  * learning and by the periodic fdb_age() sweep. When @max entries are live,
  * a new MAC is not learnt (-ENOSPC, counted by the caller) and its frames
  * keep being flooded: the switch degrades to a hub for that MAC, never
- * evicts a live entry an attacker did not own.
+ * evicts a live entry an attacker did not own. Each aging sweep records
+ * when the oldest remaining entry can expire, so a flood of new sources
+ * into a full table costs a sweep only when one could free a slot.
  */
 
 #include <errno.h>
@@ -35,6 +37,7 @@ int fdb_init(struct fdb *f, size_t max, uint64_t age_ms)
 	f->max = max;
 	f->count = 0;
 	f->age_ms = age_ms;
+	f->next_expiry = 0;
 	return 0;
 }
 
@@ -109,7 +112,7 @@ int fdb_learn(struct fdb *f, const uint8_t mac[6], uint16_t vlan, uint32_t port,
 			return r;
 		}
 	}
-	if (f->count >= f->max && !fdb_age(f, now))
+	if (f->count >= f->max && (now < f->next_expiry || !fdb_age(f, now)))
 		return -ENOSPC;
 	/* aging may have shifted entries: probe again for a free slot */
 	i = fdb_hash(mac, vlan) & f->mask;
@@ -146,6 +149,7 @@ uint32_t fdb_lookup(struct fdb *f, const uint8_t mac[6], uint16_t vlan, uint64_t
 static size_t fdb_sweep(struct fdb *f, uint32_t port, uint64_t now)
 {
 	size_t removed = 0, i = 0;
+	uint64_t oldest = UINT64_MAX;
 
 	while (i <= f->mask) {
 		struct fdb_entry *e = &f->slots[i];
@@ -156,8 +160,13 @@ static size_t fdb_sweep(struct fdb *f, uint32_t port, uint64_t now)
 			removed++;
 			continue;	/* slot i now holds a shifted entry: look again */
 		}
+		if (e->port != FDB_EMPTY && e->seen_ms < oldest)
+			oldest = e->seen_ms;
 		i++;
 	}
+	/* later learning only adds newer entries: this stays a lower bound */
+	if (port == FDB_EMPTY)
+		f->next_expiry = oldest == UINT64_MAX ? 0 : oldest + f->age_ms;
 	return removed;
 }
 

@@ -28,6 +28,7 @@ struct fdb {
 	size_t max;
 	size_t count;
 	uint64_t age_ms;
+	uint64_t next_expiry;	/* no entry can age out before this (a lower bound) */
 };
 
 enum fdb_result {
