@@ -1,0 +1,42 @@
+#!/bin/bash
+# ab.sh - one TAP-to-TAP iperf3 measurement through a vmfabric build, for A/B comparisons of levers.
+# Prints Gbit/s. Run two builds (or two settings) alternately in one session and compare.
+#   B=BUILD_DIR MODE=curve|insecure OFF=on|off SWIO=N T=SECONDS tests/bench/ab.sh
+# e.g.  for i in 1 2; do OFF=off tests/bench/ab.sh; OFF=on tests/bench/ab.sh; done
+# Root; namespaces vfb-ab1/vfb-ab2, switch on 127.0.0.1:7796; cleans up after itself.
+set -u
+B=${B:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+M=${MODE:-curve}
+D=$(mktemp -d /tmp/vmf-ab.XXXXXX)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+	sleep 0.3
+	ip netns del vfb-ab1 2>/dev/null; ip netns del vfb-ab2 2>/dev/null
+	rm -rf "$D"
+}
+trap cleanup EXIT
+mkdir "$D/auth"
+ip netns add vfb-ab1 && ip netns add vfb-ab2 || exit 1
+if [ "$M" = curve ]; then
+	"$B/tls/vmfabric-key" generate "$D/sw" >/dev/null
+	for h in h1 h2; do "$B/tls/vmfabric-key" generate "$D/$h" >/dev/null; cp "$D/$h" "$D/auth/"; done
+	SW=(--key "$D/sw_secret" --authorized "$D/auth"); S1=(--server-key "$D/sw" --key "$D/h1_secret"); S2=(--server-key "$D/sw" --key "$D/h2_secret")
+else
+	SW=(--insecure); S1=(--insecure); S2=(--insecure)
+fi
+"$B/switch/vmfabric-switch" -f --listen tcp://127.0.0.1:7796 "${SW[@]}" --control none --io-threads "${SWIO:-2}" 2>"$D/sw.log" &
+PIDS+=($!)
+sleep 0.2
+OFFOPT=(); [ -n "${OFF:-}" ] && OFFOPT=(--offload "$OFF")
+"$B/nicproc/vmfabric-nic" -f --switch tcp://127.0.0.1:7796 "${S1[@]}" --network l --name h1 --tap tap0 --netns vfb-ab1 "${OFFOPT[@]}" 2>"$D/n1.log" &
+PIDS+=($!)
+"$B/nicproc/vmfabric-nic" -f --switch tcp://127.0.0.1:7796 "${S2[@]}" --network l --name h2 --tap tap0 --netns vfb-ab2 "${OFFOPT[@]}" 2>"$D/n2.log" &
+PIDS+=($!)
+for _ in $(seq 50); do ip -n vfb-ab2 link show tap0 >/dev/null 2>&1 && ip -n vfb-ab1 link show tap0 >/dev/null 2>&1 && break; sleep 0.1; done
+ip -n vfb-ab1 addr add 10.58.0.1/24 dev tap0; ip -n vfb-ab2 addr add 10.58.0.2/24 dev tap0
+ip netns exec vfb-ab1 ping -c 3 -i 0.3 -W 2 10.58.0.2 >/dev/null || { echo "ab: no connectivity"; exit 1; }
+ip netns exec vfb-ab2 iperf3 -s -1 -D
+sleep 0.3
+ip netns exec vfb-ab1 iperf3 -c 10.58.0.2 -t "${T:-4}" -J |
+	python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))'
