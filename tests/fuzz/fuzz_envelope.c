@@ -64,19 +64,33 @@ static void drop_unknown(Vmfabric__Envelope *env)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	Vmfabric__Envelope *env, *again;
+	Vmfabric__Envelope *env, *again, *zenv;
 	zmq_msg_t m;
-	int rc;
+	int rc, zrc;
 
 	if (!arena.buf && (codec_arena_init(&arena, 4 * (size_t)VMF_MAX_MSG) ||
 			   codec_arena_init(&arena2, 4 * (size_t)VMF_MAX_MSG)))
 		abort();
+	/* the data path's zero-copy decoder must agree with protobuf-c's on everything */
+	codec_arena_reset(&arena2);
+	zrc = codec_decode_zc(&arena2, data, size, &zenv);
 	codec_arena_reset(&arena);
 	rc = codec_decode(&arena, data, size, &env);
+	FUZZ_CHECK((rc == 0) == (zrc == 0));
 	if (rc) {
 		FUZZ_CHECK(rc == -EBADMSG || rc == -EMSGSIZE);
-		FUZZ_CHECK(env == NULL);
+		FUZZ_CHECK(env == NULL && zenv == NULL);
 		return 0;
+	}
+	FUZZ_CHECK(zenv && zenv->msg_case == env->msg_case);
+	if (env->msg_case == VMFABRIC__ENVELOPE__MSG_BATCH) {
+		FUZZ_CHECK(zenv->batch->n_frames == env->batch->n_frames &&
+			   zenv->batch->n_vnet == env->batch->n_vnet);
+		for (size_t i = 0; i < env->batch->n_frames; i++)
+			FUZZ_CHECK(zenv->batch->frames[i].len == env->batch->frames[i].len &&
+				   (!env->batch->frames[i].len ||	/* protobuf-c: NULL data */
+				    !memcmp(zenv->batch->frames[i].data, env->batch->frames[i].data,
+					    env->batch->frames[i].len)));
 	}
 	FUZZ_CHECK(env && arena.used <= arena.cap);
 	if (env->msg_case == VMFABRIC__ENVELOPE__MSG_BATCH) {
