@@ -105,6 +105,19 @@ static void go_hello(struct uplink *u, uint64_t now, const char *why)
 	u->last_rx_ms = now;
 }
 
+void uplink_conf_check(const struct uplink_conf *c)
+{
+	if (!c->endpoint)
+		die(EXIT_USAGE, "--switch EP is required (e.g. tcp://192.0.2.1:7000)");
+	if (!codec_valid_name(c->network) || !codec_valid_name(c->name))
+		die(EXIT_USAGE, "--network and --name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+	if (!c->insecure && (!c->server_key || !c->key))
+		die(EXIT_USAGE, "--server-key PUBFILE and --key SECRETFILE are required "
+		    "(or --insecure against an --insecure switch)");
+	if (c->insecure)
+		warn("--insecure: CURVE is off, frames cross the network in plain text");
+}
+
 int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx)
 {
 	char why[1024];

@@ -53,6 +53,13 @@ struct uplink {
 };
 
 /**
+ * uplink_conf_check() - the checks every port program makes at start-up: an
+ * endpoint, valid names, keys unless --insecure (which gets its warning).
+ * Exits 64 with the reason when something is missing.
+ */
+void uplink_conf_check(const struct uplink_conf *c);
+
+/**
  * uplink_init() - load keys and create the socket; nothing is sent yet
  * Return: 0, or -errno with the reason logged (names the key file and the fix)
  */

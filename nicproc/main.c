@@ -95,19 +95,13 @@ int main(int argc, char **argv)
 	}
 	log_set_debug(std.debug);
 	log_set_object(opt_name);
-	if (!opt_switch)
-		die(EXIT_USAGE, "--switch EP is required (e.g. tcp://192.0.2.1:7000)");
+	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
+				   opt_mtu, opt_insecure };
+	uplink_conf_check(&uc);
 	if (nbe != 1)
 		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");
 	if (opt_netns && !opt_tap)
 		die(EXIT_USAGE, "--netns only applies to --tap");
-	if (!codec_valid_name(opt_network) || !codec_valid_name(opt_name))
-		die(EXIT_USAGE, "--network and --name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
-	if (!opt_insecure && (!opt_server_key || !opt_key))
-		die(EXIT_USAGE, "--server-key PUBFILE and --key SECRETFILE are required "
-		    "(or --insecure against an --insecure switch)");
-	if (opt_insecure)
-		warn("--insecure: CURVE is off, frames cross the network in plain text");
 
 	if (opt_offload && strcmp(opt_offload, "on") && strcmp(opt_offload, "off"))
 		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
@@ -144,8 +138,6 @@ int main(int argc, char **argv)
 	}
 	sfd = signals_fd();
 	ctx = zmq_ctx_new();
-	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
-				   opt_mtu, opt_insecure };
 	if (uplink_init(&up, &uc, ctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))

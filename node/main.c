@@ -265,13 +265,9 @@ int main(int argc, char **argv)
 		snprintf(obj, sizeof(obj), "%s (network %s)", opt_name, opt_network);
 		log_set_object(obj);
 	}
-	if (!opt_switch)
-		die(EXIT_USAGE, "--switch EP is required (e.g. tcp://192.0.2.1:7000)");
-	if (!codec_valid_name(opt_network) || !codec_valid_name(opt_name))
-		die(EXIT_USAGE, "--network and --name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
-	if (!opt_insecure && (!opt_server_key || !opt_key))
-		die(EXIT_USAGE, "--server-key PUBFILE and --key SECRETFILE are required "
-		    "(or --insecure against an --insecure switch)");
+	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
+				   opt_mtu, opt_insecure };
+	uplink_conf_check(&uc);
 
 	/* addresses, defaulted and checked like QEMU's net_slirp_init() */
 	memset(&gc, 0, sizeof(gc));
@@ -361,8 +357,6 @@ int main(int argc, char **argv)
 	gc.lease_file = opt_lease_file;
 	gc.mtu = opt_mtu;
 
-	if (opt_insecure)
-		warn("--insecure: CURVE is off, frames cross the network in plain text");
 	/* libslirp opens hostfwd listeners in slirp_new: do it before daemonizing to report errors */
 	rc = gw_init(&gw, &gc, &up, &why);
 	if (rc)
@@ -377,8 +371,6 @@ int main(int argc, char **argv)
 
 	sfd = signals_fd();
 	ctx = zmq_ctx_new();
-	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
-				   opt_mtu, opt_insecure };
 	if (uplink_init(&up, &uc, ctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
