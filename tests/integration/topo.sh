@@ -9,7 +9,16 @@
 # is off in every namespace so that only the tests' own frames cross the
 # fabric (counters stay exact).
 
-SW_NS=vfi-sw
+#
+# Another suite reuses it with its own names by setting, before sourcing:
+# TOPO_NS (namespace prefix, default vfi), TOPO_NET (the N of 10.N.x.x and of
+# the MACs 02:N:00:00:00:x, default 99). SW_WRAP / NIC_WRAP put a command in
+# front of the switch or NIC (e.g. valgrind), SW_WAIT how long the switch may
+# take to start (default 5 s).
+
+TOPO_NS=${TOPO_NS:-vfi}
+TOPO_NET=${TOPO_NET:-99}
+SW_NS=$TOPO_NS-sw
 # a switch that has a management endpoint gets its own, never the shared default
 CTL_OPT=()
 "$SWITCH" --help 2>/dev/null | grep -q -- "--control EP" && CTL_OPT=(--control "ipc://$T/switch.ctl")
@@ -22,45 +31,46 @@ sw_host() {
 
 # guest_host NAME N: namespace vfi-NAME linked to the switch host over 10.99.N.0/24
 guest_host() {
-	netns_add "vfi-$1"
-	ip netns exec "vfi-$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	veth_link "$SW_NS" "vfi-to-$1" "10.99.$2.1/24" "vfi-$1" "vfi-up" "10.99.$2.2/24"
+	netns_add "$TOPO_NS-$1"
+	ip netns exec "$TOPO_NS-$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	veth_link "$SW_NS" "$TOPO_NS-to-$1" "10.$TOPO_NET.$2.1/24" "$TOPO_NS-$1" "$TOPO_NS-up" "10.$TOPO_NET.$2.2/24"
 }
 
 # start_switch NAME PORT [extra args]: switch in vfi-sw with keys, auth dir and stats file
 start_switch() {
 	local name=$1 port=$2; shift 2
-	start "$name" ip netns exec "$SW_NS" "$SWITCH" -f --listen "tcp://0.0.0.0:$port" \
+	start "$name" ip netns exec "$SW_NS" ${SW_WRAP:-} "$SWITCH" -f --listen "tcp://0.0.0.0:$port" \
 		--key "$T/keys/switch_secret" --authorized "$T/auth" --stats-file "$T/stats.json" "${CTL_OPT[@]}" "$@"
 	SW_PID=$LAST_PID
-	wait_for 5 log_has "$name" "listening on" || fail "switch $name did not start"
+	wait_for "${SW_WAIT:-5}" log_has "$name" "listening on" || fail "switch $name did not start"
 }
 
 # start_nic HOST N KEY NETWORK PORT [extra args]: NIC process in vfi-HOST with TAP tap0
 start_nic() {
 	local host=$1 n=$2 key=$3 net=$4 port=$5; shift 5
-	start "nic-$host" ip netns exec "vfi-$host" "$NIC" -f --switch "tcp://10.99.$n.1:$port" \
+	start "nic-$host" ip netns exec "$TOPO_NS-$host" ${NIC_WRAP:-} "$NIC" -f --switch "tcp://10.$TOPO_NET.$n.1:$port" \
 		--server-key "$T/keys/switch" --key "$T/keys/${key}_secret" --network "$net" \
 		--name "$host/tap0" --tap tap0 "$@"
 	NIC_PID=$LAST_PID
 }
 
-# tap_setup HOST N ADDR/P: wait for tap0 in vfi-HOST, give it MAC 02:99:00:00:00:N and ADDR
+# tap_setup HOST N ADDR/P [WAIT]: wait for tap0 in vfi-HOST, give it MAC 02:99:00:00:00:N and ADDR
 tap_setup() {
-	wait_for 5 ip -n "vfi-$1" link show tap0 || fail "tap0 did not appear in vfi-$1"
-	ip -n "vfi-$1" link set tap0 address "02:99:00:00:00:$(printf %02x "$2")" || fail "tap0 MAC in vfi-$1"
-	ip -n "vfi-$1" addr add "$3" dev tap0 || fail "tap0 address in vfi-$1"
-	ip -n "vfi-$1" link set tap0 up
+	local ns=$TOPO_NS-$1
+	wait_for "${4:-5}" ip -n "$ns" link show tap0 || fail "tap0 did not appear in $ns"
+	ip -n "$ns" link set tap0 address "02:$TOPO_NET:00:00:00:$(printf %02x "$2")" || fail "tap0 MAC in $ns"
+	ip -n "$ns" addr add "$3" dev tap0 || fail "tap0 address in $ns"
+	ip -n "$ns" link set tap0 up
 }
 
 # joined LOGNAME: the NIC process behind LOGNAME has been welcomed (at least once)
 joined() { log_has "$1" "joined network"; }
 
 # pings HOST ADDR COUNT: COUNT pings from vfi-HOST to ADDR, 0.2 s apart, all answered
-pings() { ip netns exec "vfi-$1" ping -q -n -c "$3" -i 0.2 -W 1 "$2" >"$T/ping.out" 2>&1; }
+pings() { ip netns exec "$TOPO_NS-$1" ping -q -n -c "$3" -i 0.2 -W 1 "$2" >"$T/ping.out" 2>&1; }
 
 # ping1 HOST ADDR: one ping answered within 1 s
-ping1() { ip netns exec "vfi-$1" ping -q -n -c 1 -W 1 "$2" >/dev/null 2>&1; }
+ping1() { ip netns exec "$TOPO_NS-$1" ping -q -n -c 1 -W 1 "$2" >/dev/null 2>&1; }
 
 # sw_stats: the switch's counters (JSON) in $T/s.json
 sw_stats() { stats "$SW_PID" "$T/stats.json" >"$T/s.json"; }
