@@ -6,7 +6,7 @@
 # guest started as
 #
 #   a: vmfabric-qemu ... -- run-guest --serve --nic vmfabric,mac=..                 (virtio, default)
-#   b: vmfabric-qemu ... -- run-guest --script b.sh --nic vmfabric,mac=..,model=e1000
+#   b: vmfabric-qemu ... -- run-guest --script guest-client.sh --nic vmfabric,mac=..,model=e1000
 #
 # Checks:
 #   - bad options: each gives its message and exit code (64 usage, 78 config,
@@ -154,42 +154,6 @@ log_has launcher-drain ' [1-9][0-9]* frames from the guest discarded in all' || 
 pass "no NIC process for 2 s: $(grep -o 'sent [0-9]* frames' "$T/launcher-drain.log") without blocking, $(sed -n 's/.*; \([0-9]*\) frames from the guest discarded in all.*/\1/p' "$T/launcher-drain.log") discarded by the launcher; backoff 0.5, 1, 2 s"
 
 # ---- guests a and b, each through vmfabric-qemu --------------------------------
-cat >"$T/b.sh" <<'EOF'
-peer=${PEER:?}
-now() { cut -d' ' -f1 /proc/uptime; }
-secs() { cut -d. -f1 /proc/uptime; }
-i=0
-until ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
-    i=$((i + 1)); [ "$i" -ge 60 ] && { echo "peer $peer unreachable"; exit 1; }
-done
-echo "peer $peer reachable (after $i failed probes)"
-ping -c 5 -i 0.2 "$peer" | tail -n 2
-i=0
-until body=$(timeout 10 wget -q -O - "http://$peer/vmlab.txt" 2>&1); do
-    i=$((i + 1)); [ "$i" -ge 20 ] && { echo "http fetch failed: $body"; exit 1; }; sleep 0.2
-done
-echo "http body: $body"
-[ "$body" = VMLAB-HTTP-OK ] || exit 1
-
-# the host kills the peer's NIC process when it sees this line
-echo "restart: waiting for outage"
-end=$(($(secs) + 40))
-while t0=$(now); ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
-    [ "$(secs)" -ge "$end" ] && { echo "restart: no outage within 40 s"; exit 1; }
-    sleep 0.05
-done
-echo "restart: outage seen"
-end=$(($(secs) + 15))
-until ping -c 1 -W 1 "$peer" >/dev/null 2>&1; do
-    [ "$(secs)" -ge "$end" ] && { echo "restart: peer still unreachable after 15 s"; exit 1; }
-done
-t1=$(now)
-echo "restart: peer back after $(awk -v a="$t0" -v z="$t1" 'BEGIN { printf "%.2f", z - a }') s"
-ping -c 5 -i 0.2 "$peer" | tail -n 2
-body=$(timeout 10 wget -q -O - "http://$peer/vmlab.txt" 2>&1)
-echo "restart: http body: $body"
-[ "$body" = VMLAB-HTTP-OK ]
-EOF
 serial_has() { grep -aq -- "$2" "$T/$1-serial.log" 2>/dev/null; }
 # shellcheck disable=SC2086
 start launcher-a ip netns exec vfq-a "$QL" $(fab 1 a) --network "$NET" -- "$VMLAB/run-guest" \
@@ -199,7 +163,8 @@ LA=$LAST_PID
 # shellcheck disable=SC2086
 start launcher-b ip netns exec vfq-b "$QL" $(fab 2 b) -- "$VMLAB/run-guest" \
 	--name vfq-b --log "$T/b-serial.log" --timeout 150 --ip 192.168.79.11/24 \
-	--env PEER=192.168.79.10 --script "$T/b.sh" --nic "vmfabric,network=$NET,mac=$MAC_B,model=e1000"
+	--env PEER=192.168.79.10 --env THROUGHPUT=0 --env OUTAGE_WAIT=40 \
+	--script "$(dirname "$0")/guest-client.sh" --nic "vmfabric,network=$NET,mac=$MAC_B,model=e1000"
 LB=$LAST_PID
 
 wait_for 15 log_has launcher-a 'vfq-a/nic0: joined network' || fail "a's NIC process did not join"

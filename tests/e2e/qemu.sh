@@ -114,10 +114,10 @@ pass "switch sees 4 ports joined network $NET (CURVE)"
 
 # ---- phase 1: c and d ping a (a is still booting; they wait for it) -------------
 guest_fg c --ip 192.168.77.12/24 --env PEER=192.168.77.10 --netdev "$NETDEV_C" \
-	--device "$DEVICE_C" --script "$HERE/guest-ping.sh"
+	--device "$DEVICE_C" --env THROUGHPUT=0 --env RESTART=0 --script "$HERE/guest-client.sh"
 C_RUN=$LAST_PID
 guest_fg d --ip 192.168.77.13/24 --env PEER=192.168.77.10 --netdev "$NETDEV_D" \
-	--device "$DEVICE_D" --script "$HERE/guest-ping.sh"
+	--device "$DEVICE_D" --env THROUGHPUT=0 --env RESTART=0 --script "$HERE/guest-client.sh"
 D_RUN=$LAST_PID
 wait "$C_RUN"; C_RC=$?
 wait "$D_RUN"; D_RC=$?
