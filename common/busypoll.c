@@ -1,0 +1,123 @@
+/* busypoll.c - see busypoll.h */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "busypoll.h"
+
+struct busypoll {
+	pthread_t thread;
+	uint64_t window_ns;
+	_Atomic uint64_t last_ns;	/* last kick */
+	_Atomic uint32_t seq;		/* futex word: bumped to wake the poller */
+	_Atomic int sleeping;
+	_Atomic int stop;
+	_Atomic uint64_t spun_ns;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static void *poller(void *arg)
+{
+	struct busypoll *bp = arg;
+	struct sched_param sp = { 0 };
+
+	/* only CPU time nobody else wants; failure just means normal priority
+	 * would compete with the threads we wait for, so give up instead */
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
+		return NULL;
+	while (!atomic_load(&bp->stop)) {
+		uint32_t seq = atomic_load(&bp->seq);
+		uint64_t t0 = mono_ns(), t = t0;
+
+		while (t - atomic_load(&bp->last_ns) < bp->window_ns && !atomic_load(&bp->stop)) {
+			cpu_relax();
+			t = mono_ns();
+		}
+		atomic_fetch_add_explicit(&bp->spun_ns, t - t0, memory_order_relaxed);
+		/* Dekker with busypoll_kick(): publish "sleeping", then look at the
+		 * last kick again; a kick after this sees sleeping and bumps seq */
+		atomic_store(&bp->sleeping, 1);
+		if (mono_ns() - atomic_load(&bp->last_ns) >= bp->window_ns && !atomic_load(&bp->stop))
+			syscall(SYS_futex, &bp->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
+		atomic_store(&bp->sleeping, 0);
+	}
+	return NULL;
+}
+
+struct busypoll *busypoll_start(unsigned window_us)
+{
+	struct busypoll *bp;
+	sigset_t all, old;
+	int rc;
+
+	if (!window_us) {
+		errno = 0;
+		return NULL;
+	}
+	if (!(bp = calloc(1, sizeof(*bp))))
+		return NULL;
+	bp->window_ns = (uint64_t)window_us * 1000u;
+	/* the poller takes no signals: the event loop reads them from a signalfd */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&bp->thread, NULL, poller, bp);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		free(bp);
+		errno = rc;
+		return NULL;
+	}
+	pthread_setname_np(bp->thread, "vmf-busypoll");
+	return bp;
+}
+
+void busypoll_kick(struct busypoll *bp)
+{
+	if (!bp)
+		return;
+	atomic_store(&bp->last_ns, mono_ns());
+	if (atomic_load(&bp->sleeping)) {
+		atomic_fetch_add(&bp->seq, 1);
+		syscall(SYS_futex, &bp->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	}
+}
+
+uint64_t busypoll_spun_us(const struct busypoll *bp)
+{
+	return bp ? atomic_load_explicit(&((struct busypoll *)bp)->spun_ns, memory_order_relaxed) / 1000u : 0;
+}
+
+void busypoll_stop(struct busypoll *bp)
+{
+	if (!bp)
+		return;
+	atomic_store(&bp->stop, 1);
+	atomic_fetch_add(&bp->seq, 1);
+	syscall(SYS_futex, &bp->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+	pthread_join(bp->thread, NULL);
+	free(bp);
+}
