@@ -12,6 +12,9 @@
 #   vmf-curve       the same with CURVE on every hop
 #   vmf-insecure-nooff, vmf-curve-nooff   the same with --offload off on both TAPs (no TSO
 #                   super-frames: every frame at most MTU + 14 bytes)
+#   vmf-curve-bp    vmf-curve with --busy-poll 5000 on the switch (an idle-priority thread
+#                   keeps a CPU awake for 5 ms after each frame: waking a halted vCPU is the
+#                   main latency cost here; its CPU time counts in the path's CPU figures)
 # Each path: iperf3 TCP for S seconds with 1 and with 4 streams; iperf3 UDP with 18-byte
 # payloads (60-byte Ethernet frames, 64 on a wire with FCS), unlimited rate, frames received
 # per second; ping RTT p50/p99 over N pings 2 ms apart; CPU seconds per GB during the TCP
@@ -42,7 +45,7 @@ CMDLINE="${VMF_BUILD:+VMF_BUILD=$VMF_BUILD }tests/bench/run.sh $*"
 LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
 
 SECS=5 PINGS=1000 OUT=$VMF_BUILD/bench SMOKE=0 README=0
-PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff"
+PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff vmf-curve-bp"
 PORTS="2 16 64 256" LG_WARM=1 LG_RTT=2
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -189,16 +192,16 @@ path_vde() {
 	teardown "${pids[@]}"
 }
 
-# path_vmf ID curve|insecure on|off
+# path_vmf ID curve|insecure on|off [BUSY_POLL_USEC]
 path_vmf() {
-	local id=$1 mode=$2 off=$3 sec=() pids=() i label
+	local id=$1 mode=$2 off=$3 bp=${4:-0} sec=() pids=() i label
 	netns_add vfb-sw; hosts
 	veth_link vfb-sw v1 10.97.1.1/24 vfb-h1 up0 10.97.1.2/24
 	veth_link vfb-sw v2 10.97.2.1/24 vfb-h2 up0 10.97.2.2/24
 	if [ "$mode" = curve ]; then
 		[ -d "$T/auth" ] || keys h1 h2
 		start "sw-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://0.0.0.0:7790 --control none \
-			--key "$T/keys/switch_secret" --authorized "$T/auth"
+			--key "$T/keys/switch_secret" --authorized "$T/auth" --busy-poll "$bp"
 	else
 		start "sw-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://0.0.0.0:7790 --control none --insecure
 	fi
@@ -214,7 +217,7 @@ path_vmf() {
 		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
 		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
 	done
-	label="vmfabric $([ "$mode" = curve ] && echo CURVE || echo --insecure)$([ "$off" = off ] && echo ", --offload off")"
+	label="vmfabric $([ "$mode" = curve ] && echo CURVE || echo --insecure)$([ "$off" = off ] && echo ", --offload off")$([ "$bp" != 0 ] && echo ", switch --busy-poll $bp")"
 	measure "$id" "$label" "${pids[@]}"
 	teardown "${pids[@]}"
 }
@@ -256,6 +259,7 @@ for p in $PATHS; do
 	vmf-curve) path_vmf "$p" curve on ;;
 	vmf-insecure-nooff) path_vmf "$p" insecure off ;;
 	vmf-curve-nooff) path_vmf "$p" curve off ;;
+	vmf-curve-bp) path_vmf "$p" curve on 5000 ;;
 	*) fail "unknown path $p" ;;
 	esac
 done
