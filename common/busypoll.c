@@ -20,7 +20,6 @@ struct busypoll {
 	_Atomic uint32_t seq;		/* futex word: bumped to wake the poller */
 	_Atomic int sleeping;
 	_Atomic int stop;
-	_Atomic uint64_t spun_ns;
 };
 
 static uint64_t mono_ns(void)
@@ -43,21 +42,12 @@ static void cpu_relax(void)
 static void *poller(void *arg)
 {
 	struct busypoll *bp = arg;
-	struct sched_param sp = { 0 };
 
-	/* only CPU time nobody else wants; failure just means normal priority
-	 * would compete with the threads we wait for, so give up instead */
-	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp))
-		return NULL;
 	while (!atomic_load(&bp->stop)) {
 		uint32_t seq = atomic_load(&bp->seq);
-		uint64_t t0 = mono_ns(), t = t0;
 
-		while (t - atomic_load(&bp->last_ns) < bp->window_ns && !atomic_load(&bp->stop)) {
+		while (mono_ns() - atomic_load(&bp->last_ns) < bp->window_ns && !atomic_load(&bp->stop))
 			cpu_relax();
-			t = mono_ns();
-		}
-		atomic_fetch_add_explicit(&bp->spun_ns, t - t0, memory_order_relaxed);
 		/* Dekker with busypoll_kick(): publish "sleeping", then look at the
 		 * last kick again; a kick after this sees sleeping and bumps seq */
 		atomic_store(&bp->sleeping, 1);
@@ -70,6 +60,7 @@ static void *poller(void *arg)
 
 struct busypoll *busypoll_start(unsigned window_us)
 {
+	struct sched_param sp = { 0 };
 	struct busypoll *bp;
 	sigset_t all, old;
 	int rc;
@@ -91,6 +82,15 @@ struct busypoll *busypoll_start(unsigned window_us)
 		errno = rc;
 		return NULL;
 	}
+	/* SCHED_IDLE: only CPU time nobody else wants. At normal priority the
+	 * poller would compete with the very threads it waits for, so a poller
+	 * that cannot have it does not run. (glibc's thread attributes refuse
+	 * SCHED_IDLE; until the first kick the thread only sleeps.) */
+	if ((rc = pthread_setschedparam(bp->thread, SCHED_IDLE, &sp))) {
+		busypoll_stop(bp);
+		errno = rc;
+		return NULL;
+	}
 	pthread_setname_np(bp->thread, "vmf-busypoll");
 	return bp;
 }
@@ -104,11 +104,6 @@ void busypoll_kick(struct busypoll *bp)
 		atomic_fetch_add(&bp->seq, 1);
 		syscall(SYS_futex, &bp->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 	}
-}
-
-uint64_t busypoll_spun_us(const struct busypoll *bp)
-{
-	return bp ? atomic_load_explicit(&((struct busypoll *)bp)->spun_ns, memory_order_relaxed) / 1000u : 0;
 }
 
 void busypoll_stop(struct busypoll *bp)

@@ -28,9 +28,6 @@ struct busypoll *busypoll_start(unsigned window_us);
 /** busypoll_kick() - traffic just passed: keep polling for another window */
 void busypoll_kick(struct busypoll *bp);
 
-/** busypoll_spun_us() - microseconds the poller has spun so far */
-uint64_t busypoll_spun_us(const struct busypoll *bp);
-
 /** busypoll_stop() - stop and free the poller (NULL is fine) */
 void busypoll_stop(struct busypoll *bp);
 
