@@ -228,7 +228,7 @@ static int read_file(const char *path, int secret, char **text, char *why, size_
 
 int cert_load_public(const char *path, uint8_t pub[CERT_KEY_LEN], char *why, size_t whylen)
 {
-	char *text;
+	char *text = NULL;	/* set by read_file() when it returns 0; -O3 cannot tell */
 	int rc = read_file(path, 0, &text, why, whylen);
 
 	if (rc)
@@ -248,7 +248,7 @@ int cert_load_secret(const char *path, uint8_t pub[CERT_KEY_LEN], uint8_t sec[CE
 		     char *why, size_t whylen)
 {
 	uint8_t derived[CERT_KEY_LEN];
-	char *text;
+	char *text = NULL;	/* set by read_file() when it returns 0; -O3 cannot tell */
 	int rc = read_file(path, 1, &text, why, whylen);
 
 	if (rc)
