@@ -9,7 +9,8 @@
  * busypoll runs one idle-priority (SCHED_IDLE) thread that spins for @window
  * microseconds after the last busypoll_kick() and then sleeps on a futex.
  * SCHED_IDLE means it only ever uses CPU time nobody else wants: any runnable
- * thread preempts it at once. It is off unless asked for (--busy-poll).
+ * thread preempts it. Pollers of one machine take turns (an flock), so at most
+ * one spins. It is off unless asked for (--busy-poll).
  */
 #ifndef VMF_BUSYPOLL_H
 #define VMF_BUSYPOLL_H
