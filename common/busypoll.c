@@ -95,7 +95,11 @@ struct busypoll *busypoll_start(unsigned window_us)
 	if (!(bp = calloc(1, sizeof(*bp))))
 		return NULL;
 	bp->window_ns = (uint64_t)window_us * 1000u;
-	bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	/* O_CREAT only when missing: fs.protected_regular refuses O_CREAT on
+	 * another user's file in the sticky /run/lock */
+	bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CLOEXEC);
+	if (bp->lockfd < 0 && errno == ENOENT)
+		bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
 	/* the poller takes no signals: the event loop reads them from a signalfd */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
