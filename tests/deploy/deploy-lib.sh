@@ -11,9 +11,13 @@ VMF_TEST_IMAGE=${VMF_TEST_IMAGE:-localhost/vmfabric-test:latest}
 VMF_BASE_IMAGE=${BASE:-localhost/debian:bookworm-slim}
 COMPOSE_PROJECTS=()	# "project [VAR=VALUE...] -f FILE..." torn down at exit
 
+# engine_start: the podman service behind the Docker API. One this test starts, it stops at exit
+# (a service left running kept a deleted test dir as its working directory, and the next run's
+# containers failed to start: runc "write child: broken pipe"); it starts from /.
 engine_start() {
-	local env
-	env=$("$SHARED/containers/compose-env" start) || fail "compose-env start"
+	local env base=${COMPOSE_ENV_DIR:-/var/tmp/compose-env}
+	[ -f "$base/service.pid" ] && kill -0 "$(cat "$base/service.pid")" 2>/dev/null || ENGINE_STARTED=1
+	env=$(cd / && "$SHARED/containers/compose-env" start) || fail "compose-env start"
 	eval "$env"
 	export DOCKER_HOST CONTAINERS_CONF CONTAINERS_STORAGE_CONF
 	command -v docker-compose >/dev/null || fail "docker-compose missing"
@@ -92,6 +96,7 @@ deploy_cleanup() {
 		left=$(leftovers "$name")
 		[ -z "$left" ] || echo "[$TEST_NAME] leftovers of $name: $left"
 	done
+	[ "${ENGINE_STARTED:-0}" = 1 ] && "$SHARED/containers/compose-env" stop
 	cleanup
 }
 trap deploy_cleanup EXIT
