@@ -8,12 +8,15 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "busypoll.h"
+#include "log.h"
+#include "util.h"
 
 /*
  * One poller spins per machine: with two or more spinning at once (switch and
@@ -28,20 +31,12 @@
 struct busypoll {
 	pthread_t thread;
 	int lockfd;
-	uint64_t window_ns;
-	_Atomic uint64_t last_ns;	/* last kick */
+	uint64_t window_us;
+	_Atomic uint64_t last_us;	/* last kick, now_us() */
 	_Atomic uint32_t seq;		/* futex word: bumped to wake the poller */
 	_Atomic int sleeping;
 	_Atomic int stop;
 };
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void cpu_relax(void)
 {
@@ -59,7 +54,7 @@ static void *poller(void *arg)
 	while (!atomic_load(&bp->stop)) {
 		uint32_t seq = atomic_load(&bp->seq);
 
-		if (mono_ns() - atomic_load(&bp->last_ns) < bp->window_ns && bp->lockfd >= 0 &&
+		if (now_us() - atomic_load(&bp->last_us) < bp->window_us && bp->lockfd >= 0 &&
 		    flock(bp->lockfd, LOCK_EX | LOCK_NB)) {
 			/* another process's poller keeps a CPU awake: look again soon */
 			struct timespec retry = { 0, BP_RETRY_NS };
@@ -67,34 +62,30 @@ static void *poller(void *arg)
 			syscall(SYS_futex, &bp->seq, FUTEX_WAIT_PRIVATE, seq, &retry, NULL, 0);
 			continue;
 		}
-		while (mono_ns() - atomic_load(&bp->last_ns) < bp->window_ns && !atomic_load(&bp->stop))
+		while (now_us() - atomic_load(&bp->last_us) < bp->window_us && !atomic_load(&bp->stop))
 			cpu_relax();
 		if (bp->lockfd >= 0)
 			flock(bp->lockfd, LOCK_UN);
 		/* Dekker with busypoll_kick(): publish "sleeping", then look at the
 		 * last kick again; a kick after this sees sleeping and bumps seq */
 		atomic_store(&bp->sleeping, 1);
-		if (mono_ns() - atomic_load(&bp->last_ns) >= bp->window_ns && !atomic_load(&bp->stop))
+		if (now_us() - atomic_load(&bp->last_us) >= bp->window_us && !atomic_load(&bp->stop))
 			syscall(SYS_futex, &bp->seq, FUTEX_WAIT_PRIVATE, seq, NULL, NULL, 0);
 		atomic_store(&bp->sleeping, 0);
 	}
 	return NULL;
 }
 
-struct busypoll *busypoll_start(unsigned window_us)
+static struct busypoll *start(unsigned window_us)
 {
 	struct sched_param sp = { 0 };
 	struct busypoll *bp;
 	sigset_t all, old;
 	int rc;
 
-	if (!window_us) {
-		errno = 0;
-		return NULL;
-	}
 	if (!(bp = calloc(1, sizeof(*bp))))
 		return NULL;
-	bp->window_ns = (uint64_t)window_us * 1000u;
+	bp->window_us = window_us;
 	/* O_CREAT only when missing: fs.protected_regular refuses O_CREAT on
 	 * another user's file in the sticky /run/lock */
 	bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CLOEXEC);
@@ -125,11 +116,24 @@ struct busypoll *busypoll_start(unsigned window_us)
 	return bp;
 }
 
+struct busypoll *busypoll_start(unsigned window_us)
+{
+	struct busypoll *bp;
+
+	if (!window_us)
+		return NULL;
+	if (!(bp = start(window_us)))
+		warn("--busy-poll: cannot start the poller (%s); running without", strerror(errno));
+	else
+		info("busy polling: an idle-priority thread keeps a CPU awake %u us after each frame", window_us);
+	return bp;
+}
+
 void busypoll_kick(struct busypoll *bp)
 {
 	if (!bp)
 		return;
-	atomic_store(&bp->last_ns, mono_ns());
+	atomic_store(&bp->last_us, now_us());
 	if (atomic_load(&bp->sleeping)) {
 		atomic_fetch_add(&bp->seq, 1);
 		syscall(SYS_futex, &bp->seq, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);

@@ -20,9 +20,9 @@
 struct busypoll;
 
 /**
- * busypoll_start() - start the poller; @window_us 0 means off (returns NULL
- * and busypoll_kick(NULL) is a no-op). Return: the poller, or NULL with errno
- * set if it could not start (the caller carries on without it)
+ * busypoll_start() - start the poller and log that it runs (or, warning, why
+ * not); @window_us 0 means off. Return: the poller, or NULL when off or when
+ * it could not start: busypoll_kick(NULL) is a no-op, so the caller carries on
  */
 struct busypoll *busypoll_start(unsigned window_us);
 

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
 	struct conf_std std = { 0 };
 	struct backend be;
 	struct uplink up;
-	struct busypoll *bp = NULL;
+	struct busypoll *bp;
 	struct offload_out oo;
 	struct uplink_conf uc;
 	struct backend_conf bc;
@@ -148,10 +148,7 @@ int main(int argc, char **argv)
 	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
 	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", TAP offloads on" : "");
 
-	if (opt_busy_poll && !(bp = busypoll_start((unsigned)opt_busy_poll)))
-		warn("--busy-poll: cannot start the poller (%s); running without", strerror(errno));
-	else if (bp)
-		info("busy polling: an idle-priority thread keeps a CPU awake %ld us after each frame", opt_busy_poll);
+	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
 		zmq_pollitem_t items[6];
 		int dfd, lfd, ofd;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "busypoll.h"
 #include "cert.h"
 #include "conf.h"
 #include "control.h"
@@ -17,7 +18,6 @@
 #include "metrics.h"
 #include "priv.h"
 #include "switch.h"
-#include "busypoll.h"
 #include "util.h"
 #include "zap.h"
 
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 	struct control ctl = { 0 };
 	struct metrics met = { .lfd = -1 };
 	struct mac_lock *locks;
-	struct busypoll *bp = NULL;
+	struct busypoll *bp;
 	int tcp_control;
 	void *ctx, *router;
 	uint64_t next_tick, busy_us = 0, total_us = 0;
@@ -267,10 +267,7 @@ int main(int argc, char **argv)
 		info("running as user %s (uid %u), no capabilities", opt_user, (unsigned)getuid());
 	}
 
-	if (opt_busy_poll && !(bp = busypoll_start((unsigned)opt_busy_poll)))
-		warn("--busy-poll: cannot start the poller (%s); running without", strerror(errno));
-	else if (bp)
-		info("busy polling: an idle-priority thread keeps a CPU awake %ld us after each frame", opt_busy_poll);
+	bp = busypoll_start((unsigned)opt_busy_poll);
 	next_tick = now_ms() + 1000;
 	while (running) {
 		zmq_pollitem_t items[4 + 1 + METRICS_CONNS] = {
