@@ -11,11 +11,14 @@ B=${B:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 M=${MODE:-curve}
 D=$(mktemp -d /tmp/vmf-ab.XXXXXX)
 PIDS=()
+LOCK=/run/lock/vmfabric-busypoll	# the --busy-poll pollers' lock: removed at the end if this run made it
+[ -e "$LOCK" ] && LOCK=
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
 	sleep 0.3
 	ip netns del vfb-ab1 2>/dev/null; ip netns del vfb-ab2 2>/dev/null
 	rm -rf "$D"
+	[ -z "$LOCK" ] || rm -f "$LOCK"
 }
 trap cleanup EXIT
 mkdir "$D/auth"
