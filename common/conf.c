@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 #include "util.h"
 
 static const struct conf_opt *find_opt(const struct conf_opt *opts, const char *name)
@@ -410,4 +411,14 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 		return -EXIT_USAGE;
 	}
 	return 0;
+}
+
+void conf_std_detach(const struct conf_std *std)
+{
+	if (!std->foreground && daemonize(std->pidfile))
+		die(1, "cannot daemonize: %s", strerror(errno));
+	if (!std->foreground)
+		log_to_syslog();
+	else if (std->pidfile && write_pidfile(std->pidfile))
+		die(1, "cannot write pidfile %s", std->pidfile);
 }

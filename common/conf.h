@@ -71,6 +71,13 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 /** conf_print() - the effective configuration, in config file syntax */
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std);
 
+/**
+ * conf_std_detach() - what -f and --pidfile ask for: without -f, fork to the
+ * background and log to syslog (daemonize() writes the pidfile); with -f and
+ * --pidfile, write it. Dies on failure.
+ */
+void conf_std_detach(const struct conf_std *std);
+
 /** conf_usage() - the --help text */
 void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts);
 

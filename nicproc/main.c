@@ -117,12 +117,7 @@ int main(int argc, char **argv)
 	if (rc)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "backend", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
-	if (!std.foreground && daemonize(std.pidfile))
-		die(1, "cannot daemonize: %s", strerror(errno));
-	if (!std.foreground)
-		log_to_syslog();
-	else if (std.pidfile && write_pidfile(std.pidfile))
-		die(1, "cannot write pidfile %s", std.pidfile);
+	conf_std_detach(&std);
 
 	/*
 	 * The TAP is open: nothing privileged is left to do. Drop every

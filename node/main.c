@@ -362,12 +362,7 @@ int main(int argc, char **argv)
 	if (rc)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "start-up", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
-	if (!std.foreground && daemonize(std.pidfile))
-		die(1, "cannot daemonize: %s", strerror(errno));
-	if (!std.foreground)
-		log_to_syslog();
-	else if (std.pidfile && write_pidfile(std.pidfile))
-		die(1, "cannot write pidfile %s", std.pidfile);
+	conf_std_detach(&std);
 
 	sfd = signals_fd();
 	ctx = zmq_ctx_new();

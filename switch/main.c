@@ -186,12 +186,7 @@ int main(int argc, char **argv)
 			warn("no keys in %s: no port can join until keys are added (then SIGHUP)",
 			     opt_authorized);
 	}
-	if (!std.foreground && daemonize(std.pidfile))
-		die(1, "cannot daemonize: %s", strerror(errno));
-	if (!std.foreground)
-		log_to_syslog();
-	else if (std.pidfile && write_pidfile(std.pidfile))
-		die(1, "cannot write pidfile %s", std.pidfile);
+	conf_std_detach(&std);
 
 	sfd = signals_fd();
 	if (sfd < 0)
