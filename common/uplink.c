@@ -349,6 +349,7 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	case VMF_ERR_DENIED:
 	case VMF_ERR_REVOKED:
 	case VMF_ERR_DUPLICATE:
+	case VMF_ERR_POLICY:
 		err("switch refused this port: %s (%s)", e->text, codec_err_name(e->code));
 		break;
 	default:
@@ -366,7 +367,8 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	go_hello(u, now, e->text);
 	/* do not hammer the switch with Hellos it will refuse again */
 	u->next_hello_ms = now + (e->code == VMF_ERR_DUPLICATE || e->code == VMF_ERR_VERSION ||
-				  e->code == VMF_ERR_BADNAME || e->code == VMF_ERR_FULL ? 5000 : HELLO_IVL_MS);
+				  e->code == VMF_ERR_BADNAME || e->code == VMF_ERR_FULL ||
+				  e->code == VMF_ERR_POLICY ? 5000 : HELLO_IVL_MS);
 }
 
 int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)

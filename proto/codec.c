@@ -35,6 +35,7 @@ const char *codec_err_name(uint32_t code)
 		[VMF_ERR_EXPIRED] = "expired",
 		[VMF_ERR_SHUTDOWN] = "shutdown",
 		[VMF_ERR_KICKED] = "kicked",
+		[VMF_ERR_POLICY] = "policy",
 	};
 
 	if (code < sizeof(names) / sizeof(names[0]) && names[code])

@@ -37,6 +37,7 @@ enum vmf_err {
 	VMF_ERR_EXPIRED = 9,	/* keepalives missed */
 	VMF_ERR_SHUTDOWN = 10,	/* switch is stopping */
 	VMF_ERR_KICKED = 11,	/* disconnected by an administrator */
+	VMF_ERR_POLICY = 12,	/* the key's policy does not allow this network or name */
 };
 
 const char *codec_err_name(uint32_t code);

@@ -21,18 +21,18 @@
 #include "util.h"
 #include "zap.h"
 
-static char *opt_listen, *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
+static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
 static char *opt_user;
-static struct conf_list opt_lock;
+static struct conf_list opt_lock, opt_listen;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
 static struct switch_conf sconf = {
 	.max_ports = 1024, .max_networks = 64, .max_macs = 4096, .mac_age_s = 300,
-	.mtu = 1500, .keepalive_ms = 1000,
+	.mtu = 1500, .keepalive_ms = 1000, .port_macs = 256,
 };
 
 static const struct conf_opt opts[] = {
-	{ "listen", 'l', CONF_STR, &opt_listen, "EP", "ZeroMQ endpoint to bind (tcp://ADDR:PORT or ipc://PATH)", 0, 0 },
+	{ "listen", 'l', CONF_LIST, &opt_listen, "EP", "ZeroMQ endpoint to bind (tcp://ADDR:PORT or ipc://PATH); repeatable: every one is bound", 0, 0 },
 	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "switch secret certificate (vmfabric-key generate)", 0, 0 },
 	{ "authorized", 'a', CONF_STR, &opt_authorized, "DIR", "directory of admitted port public certificates", 0, 0 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE, no admission (plain text; testing only)", 0, 0 },
@@ -40,6 +40,7 @@ static const struct conf_opt opts[] = {
 	{ "max-ports", 0, CONF_INT, &sconf.max_ports, "N", "most ports at once (default 1024)", 2, 65536 },
 	{ "max-networks", 0, CONF_INT, &sconf.max_networks, "N", "most networks at once (default 64)", 1, 4096 },
 	{ "max-macs", 0, CONF_INT, &sconf.max_macs, "N", "MAC table bound per network (default 4096)", 16, 1048576 },
+	{ "port-macs", 0, CONF_INT, &sconf.port_macs, "N", "port security: MAC entries one port may hold, more new sources are dropped (mac_limit); a key's max-macs policy overrides; 0: only --max-macs (default 256)", 0, 1048576 },
 	{ "mac-age", 0, CONF_INT, &sconf.mac_age_s, "SECONDS", "forget a MAC not seen for this long (default 300)", 1, 86400 },
 	{ "mtu", 0, CONF_INT, &sconf.mtu, "BYTES", "MTU of every network (default 1500)", VMF_MTU_MIN, 65000 },
 	{ "keepalive", 0, CONF_INT, &sconf.keepalive_ms, "MS", "keepalive interval told to ports; 3 missed end a port (default 1000)", 100, 60000 },
@@ -148,7 +149,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_debug(std.debug);
-	if (!opt_listen)
+	if (!opt_listen.n)
 		die(EXIT_USAGE, "--listen EP is required (e.g. tcp://0.0.0.0:7000)");
 	locks = calloc(opt_lock.n ? opt_lock.n : 1, sizeof(*locks));
 	for (size_t i = 0; locks && i < opt_lock.n; i++) {
@@ -212,10 +213,17 @@ int main(int argc, char **argv)
 		if (rc)
 			die(1, "CURVE setup: %s", strerror(-rc));
 	}
-	if (zmq_bind(router, opt_listen))
-		die(EXIT_CONFIG, "cannot bind %s: %s", opt_listen, zmq_strerror(errno));
-	if (!strncmp(opt_listen, "ipc://", 6))
-		chmod(opt_listen + 6, 0660);
+	for (size_t i = 0; i < opt_listen.n; i++) {
+		const char *ep = opt_listen.v[i];
+
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(opt_listen.v[k], ep))
+				die(EXIT_USAGE, "--listen %s given twice", ep);
+		if (zmq_bind(router, ep))
+			die(EXIT_CONFIG, "cannot bind %s: %s", ep, zmq_strerror(errno));
+		if (!strncmp(ep, "ipc://", 6))
+			chmod(ep + 6, 0660);
+	}
 	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
 		die(1, "out of memory");
 	sw.locks = locks;
@@ -243,9 +251,12 @@ int main(int argc, char **argv)
 		info("metrics on http://%s/metrics", opt_metrics);
 	}
 	{
-		char z85[CERT_Z85_LEN + 1];
+		char z85[CERT_Z85_LEN + 1], eps[1024] = "";
 
-		info("listening on %s (%s, %ld I/O threads, %zu admitted keys)%s%s", opt_listen,
+		for (size_t i = 0; i < opt_listen.n; i++)
+			snprintf(eps + strlen(eps), sizeof(eps) - strlen(eps), "%s%s", i ? ", " : "",
+				 opt_listen.v[i]);
+		info("listening on %s (%s, %ld I/O threads, %zu admitted keys)%s%s", eps,
 		     opt_insecure ? "insecure" : "CURVE", opt_io_threads, zap.keys.n,
 		     opt_insecure ? "" : ", server key ", opt_insecure ? "" : cert_z85(pub, z85));
 	}

@@ -39,6 +39,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "switch.h"
+#include "siphash.h"
 #include "util.h"
 
 const char *const drop_names[DROP_MAX] = {
@@ -49,29 +50,31 @@ const char *const drop_names[DROP_MAX] = {
 
 #define RID_TOMB	(UINT32_MAX - 1)
 
+/* Hellos a key may send: a burst, then this many per second. */
+#define HELLO_BURST	32
+#define HELLO_RATE	16
+
 static struct ratelimit rl_proto = RATELIMIT_INIT;
 static struct ratelimit rl_nowelcome = { 0, 1000, 100, 0, 0 };
+static struct ratelimit rl_joinleave = { 0, 5000, 64, 0, 0 };
 
 /* --- routing id table -------------------------------------------------- */
 
-static size_t rid_hash(const uint8_t *rid, size_t len)
+/* Routing ids are chosen by the peer: hash them with the switch's secret key. */
+static size_t rid_home(const struct vswitch *sw, const uint8_t *rid, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ rid[i]) * 0x100000001b3ULL;
-	return (size_t)h;
+	return (size_t)siphash13(&sw->rid_key, rid, len) & sw->rid_mask;
 }
 
 static uint32_t rid_find(struct vswitch *sw, const uint8_t *rid, size_t len)
 {
-	size_t i = rid_hash(rid, len) & sw->rid_mask;
+	size_t i = rid_home(sw, rid, len);
 
 	for (;; i = (i + 1) & sw->rid_mask) {
 		uint32_t v = sw->rid_tab[i];
 
-		if (v == FDB_EMPTY)
-			return FDB_EMPTY;
+		if (v == RID_FREE)
+			return RID_FREE;
 		if (v != RID_TOMB && sw->ports[v].rid_len == len &&
 		    !memcmp(sw->ports[v].rid, rid, len))
 			return v;
@@ -81,28 +84,34 @@ static uint32_t rid_find(struct vswitch *sw, const uint8_t *rid, size_t len)
 static void rid_insert(struct vswitch *sw, uint32_t idx)
 {
 	struct port *p = &sw->ports[idx];
-	size_t i = rid_hash(p->rid, p->rid_len) & sw->rid_mask;
+	size_t i = rid_home(sw, p->rid, p->rid_len);
 
-	while (sw->rid_tab[i] != FDB_EMPTY && sw->rid_tab[i] != RID_TOMB)
+	while (sw->rid_tab[i] != RID_FREE && sw->rid_tab[i] != RID_TOMB)
 		i = (i + 1) & sw->rid_mask;
+	if (sw->rid_tab[i] == RID_TOMB)
+		sw->rid_tombs--;
 	sw->rid_tab[i] = idx;
 }
 
 static void rid_remove(struct vswitch *sw, uint32_t idx)
 {
-	size_t i, tombs = 0;
+	struct port *p = &sw->ports[idx];
+	size_t i = rid_home(sw, p->rid, p->rid_len);
 
-	for (i = 0; i <= sw->rid_mask; i++)
-		if (sw->rid_tab[i] == idx)
+	for (; sw->rid_tab[i] != RID_FREE; i = (i + 1) & sw->rid_mask) {
+		if (sw->rid_tab[i] == idx) {
 			sw->rid_tab[i] = RID_TOMB;
-	for (i = 0; i <= sw->rid_mask; i++)
-		tombs += sw->rid_tab[i] == RID_TOMB;
+			sw->rid_tombs++;
+			break;
+		}
+	}
 	/* many tombstones make misses slow: rebuild from the live ports */
-	if (tombs > (sw->rid_mask + 1) / 4) {
+	if (sw->rid_tombs > (sw->rid_mask + 1) / 4) {
 		for (i = 0; i <= sw->rid_mask; i++)
-			sw->rid_tab[i] = FDB_EMPTY;
+			sw->rid_tab[i] = RID_FREE;
+		sw->rid_tombs = 0;
 		for (i = 0; i < (size_t)sw->conf.max_ports; i++)
-			if (sw->ports[i].used)
+			if (sw->ports[i].used && i != idx)
 				rid_insert(sw, (uint32_t)i);
 	}
 }
@@ -206,7 +215,7 @@ static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryDat
 	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES)
 		port_flush(sw, p);
 	if (!p->used)
-		return;
+		return;	/* gone, or just removed by the flush: nothing more reaches it */
 	if (sw->captures)
 		capture(sw, p, f, vnet, CAP_OUT);
 	if (vnet)
@@ -221,36 +230,59 @@ static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryDat
 
 /* --- networks and ports ------------------------------------------------- */
 
-static struct network *net_get(struct vswitch *sw, const char *name, int create)
+static struct network *net_find(struct vswitch *sw, const char *name, struct network **free_net)
 {
-	struct network *free_net = NULL;
-
+	*free_net = NULL;
 	for (long i = 0; i < sw->conf.max_networks; i++) {
 		struct network *n = &sw->nets[i];
 
 		if (n->used && !strcmp(n->name, name))
 			return n;
-		if (!n->used && !free_net)
-			free_net = n;
+		if (!n->used && !*free_net)
+			*free_net = n;
 	}
-	if (!create || !free_net)
-		return NULL;
-	if (fdb_init(&free_net->fdb, (size_t)sw->conf.max_macs, (uint64_t)sw->conf.mac_age_s * 1000))
-		return NULL;
-	free_net->ports = calloc((size_t)sw->conf.max_ports, sizeof(uint32_t));
-	if (!free_net->ports) {
-		fdb_free(&free_net->fdb);
-		return NULL;
-	}
-	free_net->used = 1;
-	str_copy(free_net->name, name, sizeof(free_net->name));
-	free_net->mtu = (uint32_t)sw->conf.mtu;
-	free_net->n_ports = 0;
-	free_net->flooded = 0;
-	info("network %s created (MTU %u)", name, free_net->mtu);
-	return free_net;
+	return NULL;
 }
 
+/* A new network in the free slot @n. Return: 0 or -ENOMEM */
+static int net_create(struct vswitch *sw, struct network *n, const char *name)
+{
+	/* the MAC table starts small and grows with use (fdb.c) */
+	if (fdb_init(&n->fdb, (size_t)sw->conf.max_macs, (uint64_t)sw->conf.mac_age_s * 1000))
+		return -ENOMEM;
+	n->ports = calloc((size_t)sw->conf.max_ports, sizeof(uint32_t));
+	if (!n->ports) {
+		fdb_free(&n->fdb);
+		return -ENOMEM;
+	}
+	n->used = 1;
+	str_copy(n->name, name, sizeof(n->name));
+	n->mtu = (uint32_t)sw->conf.mtu;
+	n->n_ports = 0;
+	n->flooded = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "network %s created (MTU %u)", name, n->mtu);
+	return 0;
+}
+
+static void net_free(struct network *n)
+{
+	fdb_free(&n->fdb);
+	free(n->ports);
+	n->ports = NULL;
+	n->used = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "network %s removed (no ports)", n->name);
+}
+
+/*
+ * Removal is in two steps, so that it is safe wherever it happens: in the
+ * middle of a flood over n->ports, while the port has output queued on the
+ * dirty list, or between two messages of one pass. port_remove() ends the
+ * port at once for everything that looks it up (routing id, MAC table, the
+ * "used" flag every sender checks) but keeps its slot and its place in
+ * n->ports; ports_reap() gives them back once nothing can point at them:
+ * at the end of every pass, and after removals outside a pass. A slot is
+ * never reused while it is dying, so no index can be queued twice.
+ */
 static void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *why)
 {
 	struct network *n = p->net;
@@ -261,20 +293,38 @@ static void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const
 	if (code)
 		send_error(sw, p->rid, p->rid_len, code, why);
 	flushed = fdb_flush_port(&n->fdb, p->idx);
-	n->ports[p->net_slot] = n->ports[--n->n_ports];
-	sw->ports[n->ports[p->net_slot]].net_slot = p->net_slot;
 	rid_remove(sw, p->idx);
 	p->used = 0;
+	p->dying = 1;
+	sw->dead[sw->n_dead++] = p->idx;
 	p->out_n = 0;
 	p->out_n_vnet = 0;
-	info("port %s left network %s: %s (%zu MAC entries flushed)", p->name, n->name, why, flushed);
-	if (!n->n_ports) {
-		fdb_free(&n->fdb);
-		free(n->ports);
-		n->ports = NULL;
-		n->used = 0;
-		info("network %s removed (no ports)", n->name);
+	p->out_bytes = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "port %s left network %s: %s (%zu MAC entries flushed)",
+	       p->name, n->name, why, flushed);
+}
+
+/* Give back the slots of removed ports that nothing points at any more. */
+static void ports_reap(struct vswitch *sw)
+{
+	uint32_t keep = 0;
+
+	for (uint32_t i = 0; i < sw->n_dead; i++) {
+		struct port *p = &sw->ports[sw->dead[i]];
+		struct network *n = p->net;
+
+		if (p->dirty) {
+			sw->dead[keep++] = p->idx;	/* on the dirty list until the flush */
+			continue;
+		}
+		n->ports[p->net_slot] = n->ports[--n->n_ports];
+		sw->ports[n->ports[p->net_slot]].net_slot = p->net_slot;
+		p->dying = 0;
+		p->net = NULL;
+		if (!n->n_ports)
+			net_free(n);
 	}
+	sw->n_dead = keep;
 }
 
 static struct port *port_find_name(struct vswitch *sw, struct network *n, const char *name)
@@ -282,35 +332,89 @@ static struct port *port_find_name(struct vswitch *sw, struct network *n, const 
 	for (uint32_t i = 0; i < n->n_ports; i++) {
 		struct port *p = &sw->ports[n->ports[i]];
 
-		if (!strcmp(p->name, name))
+		if (p->used && !strcmp(p->name, name))
 			return p;
 	}
 	return NULL;
 }
 
-static int key_admitted(struct vswitch *sw, const char *key)
+static struct port *port_alloc(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (!sw->ports[i].used && !sw->ports[i].dying)
+			return &sw->ports[i];
+	return NULL;
+}
+
+/*
+ * The admitted key's entry (policy, Hello budget), or NULL when the key is
+ * not (or no longer) admitted. With --insecure there are no keys: every
+ * port gets the open default and no Hello budget.
+ */
+static struct key_entry *key_entry_of(struct vswitch *sw, const char *key)
 {
 	uint8_t bin[CERT_KEY_LEN];
 
 	if (!sw->zap)
-		return 1;
+		return NULL;
 	if (strlen(key) != CERT_Z85_LEN || !zmq_z85_decode(bin, key))
-		return 0;
-	return keyset_has(&sw->zap->keys, bin);
+		return NULL;
+	return keyset_find(&sw->zap->keys, bin);
 }
 
-static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *key,
+/* Take one token from a Hello bucket (HELLO_BURST, refilled at HELLO_RATE/s). */
+static int hello_budget(struct key_entry *k, uint64_t now)
+{
+	uint64_t add;
+
+	if (!k->hello_ms) {
+		k->hello_ms = now;
+		k->hello_tokens = HELLO_BURST;
+	}
+	add = (now - k->hello_ms) * HELLO_RATE / 1000;
+	if (add) {
+		k->hello_tokens = (uint32_t)MIN((uint64_t)HELLO_BURST, k->hello_tokens + add);
+		k->hello_ms += add * 1000 / HELLO_RATE;
+	}
+	if (!k->hello_tokens)
+		return 0;
+	k->hello_tokens--;
+	return 1;
+}
+
+/* The MAC entries port @p may hold: its key's max-macs, else --port-macs. */
+static uint32_t port_mac_limit(const struct vswitch *sw, const struct port *p)
+{
+	if (p->pol && (p->pol->set & POLICY_MAX_MACS))
+		return p->pol->max_macs;
+	return (uint32_t)sw->conf.port_macs;
+}
+
+static void handle_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
 			 const char *peer, struct port *old, const Vmfabric__Hello *h, uint64_t now)
 {
 	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
-	const uint8_t *r = zmq_msg_data((zmq_msg_t *)(uintptr_t)rid);
-	size_t rlen = zmq_msg_size((zmq_msg_t *)(uintptr_t)rid);
-	struct network *n;
+	struct key_entry *ke = key_entry_of(sw, key);
+	const struct key_policy *pol = ke ? &ke->policy : NULL;
+	struct network *n, *free_net;
 	struct port *p, *same;
-	char text[160];
-	long i;
+	char text[200];
 
+	if (sw->zap && !ke) {
+		sw->ctr.revoked++;
+		send_error(sw, r, rlen, VMF_ERR_DENIED, "key not in the authorized directory");
+		if (old)
+			port_remove(sw, old, 0, "key no longer admitted");
+		return;
+	}
+	/* each Hello costs a table walk and log lines: a key gets a budget of them */
+	if (ke && !hello_budget(ke, now)) {
+		sw->ctr.hello_limited++;
+		log_rl(&rl_proto, LOG_WARNING, "Hello from key %.8s... over its rate (%d/s): dropped",
+		       key, HELLO_RATE);
+		return;
+	}
 	if (h->version != VMF_PROTO_VERSION) {
 		sw->ctr.bad_version++;
 		snprintf(text, sizeof(text), "protocol version %u not supported (switch speaks %d)",
@@ -327,53 +431,57 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 			   "network and port names: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
 		return;
 	}
-	if (!key_admitted(sw, key)) {
-		sw->ctr.revoked++;
-		send_error(sw, r, rlen, VMF_ERR_DENIED, "key not in the authorized directory");
+	if (!policy_allows_network(pol, h->network) || !policy_allows_name(pol, h->port)) {
+		sw->ctr.policy++;
+		snprintf(text, sizeof(text), "this key may not use %s %s", 
+			 policy_allows_network(pol, h->network) ? "port name" : "network",
+			 policy_allows_network(pol, h->network) ? h->port : h->network);
+		log_rl(&rl_proto, LOG_WARNING, "refused Hello from key %.8s...: %s", key, text);
+		send_error(sw, r, rlen, VMF_ERR_POLICY, text);
 		return;
 	}
 	/* a second Hello on a live session starts it over */
 	if (old)
 		port_remove(sw, old, 0, "new Hello on the same connection");
 
-	n = net_get(sw, h->network, 1);
-	if (!n) {
+	n = net_find(sw, h->network, &free_net);
+	if (!n && pol && !pol->create) {
+		sw->ctr.policy++;
+		snprintf(text, sizeof(text), "this key may not create network %s (it does not exist)",
+			 h->network);
+		send_error(sw, r, rlen, VMF_ERR_POLICY, text);
+		return;
+	}
+	if (!n && (!free_net || net_create(sw, free_net, h->network))) {
 		send_error(sw, r, rlen, VMF_ERR_FULL, "too many networks on this switch");
 		return;
 	}
+	n = n ? n : free_net;
 	same = port_find_name(sw, n, h->port);
 	if (same && strcmp(same->key, key)) {
 		sw->ctr.bad_hello++;
 		send_error(sw, r, rlen, VMF_ERR_DUPLICATE, "port name in use by another key");
 		log_rl(&rl_proto, LOG_WARNING, "refused port %s on %s: name held by another key",
 		       h->port, h->network);
-		return;
+		goto unused;
 	}
 	if (same) {
 		sw->ctr.takeovers++;
 		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
-		n = net_get(sw, h->network, 1);	/* may have been freed with its last port */
-		if (!n)
-			return;
 	}
-	for (i = 0, p = NULL; i < sw->conf.max_ports; i++) {
-		if (!sw->ports[i].used) {
-			p = &sw->ports[i];
-			break;
-		}
+	p = port_alloc(sw);
+	if (!p) {
+		/* between two messages: slots of ports removed so far may be free */
+		ports_reap(sw);
+		p = port_alloc(sw);
 	}
 	if (!p) {
 		send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
-		if (!n->n_ports) {
-			fdb_free(&n->fdb);
-			free(n->ports);
-			n->used = 0;
-		}
-		return;
+		goto unused;
 	}
 	memset(&p->ctr, 0, sizeof(p->ctr));
 	p->used = 1;
-	p->idx = (uint32_t)i;
+	p->idx = (uint32_t)(p - sw->ports);
 	p->id = ++sw->next_id;
 	memcpy(p->rid, r, rlen);
 	p->rid_len = (uint8_t)rlen;
@@ -381,6 +489,7 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	str_copy(p->name, h->port, sizeof(p->name));
 	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
 	p->net = n;
+	p->pol = pol;
 	p->lock = NULL;
 	for (size_t k = 0; k < sw->n_locks; k++)
 		if (!strcmp(sw->locks[k].port, p->name))
@@ -393,6 +502,7 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	p->out_bytes = 0;
 	p->dirty = 0;
 	rid_insert(sw, p->idx);
+	fdb_port_limit(&n->fdb, p->idx, port_mac_limit(sw, p));
 
 	w.port_id = p->id;
 	w.mtu = n->mtu;
@@ -400,8 +510,13 @@ static void handle_hello(struct vswitch *sw, const zmq_msg_t *rid, const char *k
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
 	env.welcome = &w;
 	send_env(sw, r, rlen, &env);
-	info("port %s joined network %s (id %u, key %.8s..., %u ports)", p->name, n->name,
-	     p->id, *key ? key : "none", n->n_ports);
+	log_rl(&rl_joinleave, LOG_INFO, "port %s joined network %s (id %u, key %.8s..., %u ports)",
+	       p->name, n->name, p->id, *key ? key : "none", n->n_ports);
+	return;
+unused:
+	/* a network created for this Hello and left without ports goes again */
+	if (!n->n_ports)
+		net_free(n);
 }
 
 int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why)
@@ -485,16 +600,20 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 		in->ctr.drops[DROP_src_mcast]++;
 		return;
 	}
-	if (in->lock && !lock_allows(in->lock, d + 6)) {
+	if ((in->lock && !lock_allows(in->lock, d + 6)) || !policy_allows_mac(in->pol, d + 6)) {
 		in->ctr.drops[DROP_locked_mac]++;
 		return;
 	}
-	in->ctr.rx_frames++;
-	in->ctr.rx_bytes += len;
 	if (d[12] == 0x81 && d[13] == 0x00 && len >= VMF_ETH_HLEN + 4)
 		vlan = (uint16_t)(((d[14] << 8) | d[15]) & 0x0fff);
 
 	r = fdb_learn(&n->fdb, d + 6, vlan, in->idx, now);
+	if (r == -EDQUOT) {
+		in->ctr.drops[DROP_mac_limit]++;
+		return;
+	}
+	in->ctr.rx_frames++;
+	in->ctr.rx_bytes += len;
 	if (r == FDB_MOVED)
 		in->ctr.mac_moves++;
 	else if (r == -ENOSPC)
@@ -513,18 +632,17 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 	}
 	in->ctr.flooded++;
 	n->flooded++;
+	/* enqueue() may end a port (its peer is gone); it stays in n->ports until the reap */
 	for (uint32_t i = 0; i < n->n_ports; i++)
 		if (n->ports[i] != in->idx)
 			enqueue(sw, &sw->ports[n->ports[i]], f, vnet);
 }
 
-static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint64_t now)
+static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
+		       const char *peer, zmq_msg_t *msg, uint64_t now)
 {
-	const uint8_t *r = zmq_msg_data(rid);
-	size_t rlen = zmq_msg_size(rid);
-	const char *key = sw->zap ? zmq_msg_gets(msg, "User-Id") : NULL;
 	uint32_t idx = rid_find(sw, r, rlen);
-	struct port *p = idx == FDB_EMPTY ? NULL : &sw->ports[idx];
+	struct port *p = idx == RID_FREE ? NULL : &sw->ports[idx];
 	Vmfabric__Envelope *env;
 	int rc;
 
@@ -561,7 +679,7 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 
 	switch (env->msg_case) {
 	case VMFABRIC__ENVELOPE__MSG_HELLO:
-		handle_hello(sw, rid, key, zmq_msg_gets(msg, "Peer-Address"), p, env->hello, now);
+		handle_hello(sw, r, rlen, key, peer, p, env->hello, now);
 		return;
 	case VMFABRIC__ENVELOPE__MSG_BATCH:
 		if (!p)
@@ -605,14 +723,31 @@ static void handle_msg(struct vswitch *sw, zmq_msg_t *rid, zmq_msg_t *msg, uint6
 		send_error(sw, r, rlen, VMF_ERR_NOT_WELCOMED, "send Hello first");
 }
 
-/* The pass's output is sent: release the arena and the messages frames pointed into. */
-static void pass_end(struct vswitch *sw)
+void switch_pass_end(struct vswitch *sw)
 {
 	flush_all(sw);
+	ports_reap(sw);
 	codec_arena_reset(&sw->arena);
 	for (uint32_t i = 0; i < sw->n_live; i++)
 		zmq_msg_close(&sw->live[i]);
 	sw->n_live = 0;
+}
+
+void switch_message(struct vswitch *sw, const uint8_t *rid, size_t rid_len, const char *key,
+		    const char *peer, zmq_msg_t *msg, uint64_t now)
+{
+	zmq_msg_t *live;
+
+	/*
+	 * Queued output points into this pass's messages (frames are not
+	 * copied out of them) and the arena: end the pass before either fills.
+	 */
+	if (sw->n_live == SWITCH_PASS_BUDGET || sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG)
+		switch_pass_end(sw);
+	live = &sw->live[sw->n_live++];
+	zmq_msg_init(live);
+	zmq_msg_move(live, msg);
+	handle_msg(sw, rid, rid_len, key, peer, live, now);
 }
 
 void switch_input(struct vswitch *sw)
@@ -621,7 +756,7 @@ void switch_input(struct vswitch *sw)
 	int budget;
 
 	for (budget = SWITCH_PASS_BUDGET; budget > 0; budget--) {
-		zmq_msg_t rid, *msg = &sw->live[sw->n_live];
+		zmq_msg_t rid, msg;
 		int more;
 
 		zmq_msg_init(&rid);
@@ -629,13 +764,13 @@ void switch_input(struct vswitch *sw)
 			zmq_msg_close(&rid);
 			break;
 		}
-		zmq_msg_init(msg);
-		if (!zmq_msg_more(&rid) || zmq_msg_recv(msg, sw->router, ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(msg);
+		zmq_msg_init(&msg);
+		if (!zmq_msg_more(&rid) || zmq_msg_recv(&msg, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
 			zmq_msg_close(&rid);
 			continue;
 		}
-		more = zmq_msg_more(msg);
+		more = zmq_msg_more(&msg);
 		if (more) {
 			/* one part per message is the protocol; drop the lot */
 			zmq_msg_t rest;
@@ -647,8 +782,8 @@ void switch_input(struct vswitch *sw)
 			zmq_msg_close(&rest);
 			sw->ctr.multipart++;
 			idx = rid_find(sw, zmq_msg_data(&rid), zmq_msg_size(&rid));
-			if (idx != FDB_EMPTY) {
-				const char *key = sw->zap ? zmq_msg_gets(msg, "User-Id") : "";
+			if (idx != RID_FREE) {
+				const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : "";
 
 				if (key && !strcmp(key, sw->ports[idx].key)) {
 					sw->ports[idx].ctr.drops[DROP_malformed]++;
@@ -656,28 +791,21 @@ void switch_input(struct vswitch *sw)
 						    "multi-part message");
 				}
 			}
-			zmq_msg_close(msg);
 		} else {
-			/*
-			 * Queued output points into this pass's messages (frames are
-			 * not copied out of them) and the arena: flush before either fills.
-			 */
-			if (sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG) {
-				pass_end(sw);
-				if (msg != &sw->live[0]) {
-					/* this message survives: it takes the first slot */
-					zmq_msg_init(&sw->live[0]);
-					zmq_msg_move(&sw->live[0], msg);
-					zmq_msg_close(msg);
-					msg = &sw->live[0];
-				}
-			}
-			handle_msg(sw, &rid, msg, now);
-			sw->n_live++;
+			/* the metadata belongs to the message: read it before it moves */
+			const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
+			const char *peer = zmq_msg_gets(&msg, "Peer-Address");
+			char kbuf[CERT_Z85_LEN + 1], pbuf[64];
+
+			str_copy(kbuf, key ? key : "", sizeof(kbuf));
+			str_copy(pbuf, peer ? peer : "", sizeof(pbuf));
+			switch_message(sw, zmq_msg_data(&rid), zmq_msg_size(&rid), key ? kbuf : NULL,
+				       peer ? pbuf : NULL, &msg, now);
 		}
+		zmq_msg_close(&msg);
 		zmq_msg_close(&rid);
 	}
-	pass_end(sw);
+	switch_pass_end(sw);
 }
 
 void switch_tick(struct vswitch *sw, uint64_t now)
@@ -692,6 +820,7 @@ void switch_tick(struct vswitch *sw, uint64_t now)
 			port_remove(sw, p, VMF_ERR_EXPIRED, "3 keepalives missed");
 		}
 	}
+	ports_reap(sw);
 	for (long i = 0; i < sw->conf.max_networks; i++)
 		if (sw->nets[i].used)
 			fdb_age(&sw->nets[i].fdb, now);
@@ -701,12 +830,25 @@ void switch_revoke(struct vswitch *sw)
 {
 	for (long i = 0; i < sw->conf.max_ports; i++) {
 		struct port *p = &sw->ports[i];
+		struct key_entry *ke;
 
-		if (p->used && !key_admitted(sw, p->key)) {
+		if (!p->used || !sw->zap)
+			continue;
+		/* the key set was reloaded: policy pointers into the old one are stale */
+		ke = key_entry_of(sw, p->key);
+		p->pol = ke ? &ke->policy : NULL;
+		if (!ke) {
 			sw->ctr.revoked++;
 			port_remove(sw, p, VMF_ERR_REVOKED, "key removed from the authorized directory");
+		} else if (!policy_allows_network(p->pol, p->net->name) ||
+			   !policy_allows_name(p->pol, p->name)) {
+			sw->ctr.policy++;
+			port_remove(sw, p, VMF_ERR_POLICY, "the key's policy no longer allows this port");
+		} else {
+			fdb_port_limit(&p->net->fdb, p->idx, port_mac_limit(sw, p));
 		}
 	}
+	ports_reap(sw);
 }
 
 void switch_shutdown(struct vswitch *sw)
@@ -714,6 +856,7 @@ void switch_shutdown(struct vswitch *sw)
 	for (long i = 0; i < sw->conf.max_ports; i++)
 		if (sw->ports[i].used)
 			port_remove(sw, &sw->ports[i], VMF_ERR_SHUTDOWN, "switch shutting down");
+	ports_reap(sw);
 }
 
 int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap)
@@ -732,13 +875,14 @@ int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router
 	sw->ports = calloc((size_t)conf->max_ports, sizeof(*sw->ports));
 	sw->nets = calloc((size_t)conf->max_networks, sizeof(*sw->nets));
 	sw->dirty = calloc((size_t)conf->max_ports, sizeof(uint32_t));
-	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty ||
-	    codec_arena_init(&sw->arena, 4 * (size_t)VMF_MAX_MSG)) {
+	sw->dead = calloc((size_t)conf->max_ports, sizeof(uint32_t));
+	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty || !sw->dead ||
+	    sip_key_random(&sw->rid_key) || codec_arena_init(&sw->arena, 4 * (size_t)VMF_MAX_MSG)) {
 		switch_free(sw);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++)
-		sw->rid_tab[i] = FDB_EMPTY;
+		sw->rid_tab[i] = RID_FREE;
 	return 0;
 }
 
@@ -746,6 +890,9 @@ void switch_free(struct vswitch *sw)
 {
 	if (!sw)
 		return;
+	for (uint32_t i = 0; i < sw->n_live; i++)
+		zmq_msg_close(&sw->live[i]);
+	sw->n_live = 0;
 	for (long i = 0; sw->nets && i < sw->conf.max_networks; i++) {
 		if (sw->nets[i].used) {
 			fdb_free(&sw->nets[i].fdb);
@@ -756,11 +903,13 @@ void switch_free(struct vswitch *sw)
 	free(sw->ports);
 	free(sw->rid_tab);
 	free(sw->dirty);
+	free(sw->dead);
 	codec_arena_free(&sw->arena);
 	sw->nets = NULL;
 	sw->ports = NULL;
 	sw->rid_tab = NULL;
 	sw->dirty = NULL;
+	sw->dead = NULL;
 }
 
 void json_str(FILE *f, const char *s)
@@ -900,6 +1049,7 @@ struct port *switch_port_by_name(struct vswitch *sw, const char *name, const cha
 void switch_kick(struct vswitch *sw, struct port *p)
 {
 	port_remove(sw, p, VMF_ERR_KICKED, "disconnected by an administrator");
+	ports_reap(sw);
 }
 
 /* One Prometheus metric family header. */

@@ -7,9 +7,11 @@
 
 #include "codec.h"
 #include "fdb.h"
+#include "policy.h"
 #include "zap.h"
 
 #define RID_MAX		256	/* ZeroMQ routing ids are 1..255 bytes */
+#define RID_FREE	UINT32_MAX	/* routing id table: empty slot, "no port" */
 #define SWITCH_PASS_BUDGET	256	/* messages handled per input pass */
 
 /* Per-port drop reasons; every dropped frame or message lands in one. */
@@ -21,7 +23,8 @@
 	X(tx_full, "receiving port's queue full (tail drop)")		\
 	X(tx_unreachable, "receiving port gone")			\
 	X(malformed, "undecodable or out-of-order message")		\
-	X(locked_mac, "source MAC not allowed on a --lock-mac port")
+	X(locked_mac, "source MAC not allowed (--lock-mac, or the key's macs policy)") \
+	X(mac_limit, "new source MAC over the port's limit (--port-macs, or max-macs)")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -63,7 +66,8 @@ int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why);
  * @out:	frames queued for this port during the current loop pass
  */
 struct port {
-	int used;
+	int used;		/* a live port */
+	int dying;		/* removed; the slot is given back at the reap */
 	uint32_t idx;
 	uint32_t id;
 	uint8_t rid[RID_MAX];
@@ -73,6 +77,7 @@ struct port {
 	char peer[64];		/* Peer-Address of the connection, at Hello */
 	struct network *net;
 	const struct mac_lock *lock;	/* --lock-mac for this port name, or NULL */
+	const struct key_policy *pol;	/* its key's policy (NULL: open default, --insecure) */
 	uint32_t net_slot;	/* position in net->ports */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
@@ -106,6 +111,8 @@ struct switch_ctr {
 	uint64_t expired;
 	uint64_t revoked;
 	uint64_t takeovers;
+	uint64_t hello_limited;	/* Hellos over their key's rate */
+	uint64_t policy;	/* Hellos and ports refused by a key's policy */
 	uint64_t batches_out;
 	uint64_t frames_out;
 };
@@ -117,6 +124,7 @@ struct switch_conf {
 	long mac_age_s;
 	long mtu;
 	long keepalive_ms;
+	long port_macs;		/* MAC entries per port unless its key says otherwise; 0: no limit */
 	int insecure;
 };
 
@@ -128,9 +136,13 @@ struct vswitch {
 	struct network *nets;
 	uint32_t *rid_tab;	/* open addressing: routing id -> port idx */
 	size_t rid_mask;
+	size_t rid_tombs;
+	struct sip_key rid_key;
 	uint32_t next_id;
 	uint32_t *dirty;	/* ports with queued output */
 	uint32_t n_dirty;
+	uint32_t *dead;		/* removed ports waiting for ports_reap() */
+	uint32_t n_dead;
 	struct codec_arena arena;
 	zmq_msg_t live[SWITCH_PASS_BUDGET];	/* this pass's messages: queued frames point into them */
 	uint32_t n_live;
@@ -156,6 +168,18 @@ void switch_free(struct vswitch *sw);
 
 /** switch_input() - handle every message ready on the router (bounded per call). */
 void switch_input(struct vswitch *sw);
+
+/**
+ * switch_message() - handle one message from routing id @rid, which
+ * authenticated as @key (Z85; NULL with --insecure) from @peer. The
+ * message moves into the pass (frames forwarded from it are sent at the
+ * pass's end): @msg is left empty.
+ */
+void switch_message(struct vswitch *sw, const uint8_t *rid, size_t rid_len, const char *key,
+		    const char *peer, zmq_msg_t *msg, uint64_t now);
+
+/** switch_pass_end() - send what the pass queued, reap removed ports, release its messages */
+void switch_pass_end(struct vswitch *sw);
 
 /** switch_tick() - expire silent ports, age MAC tables */
 void switch_tick(struct vswitch *sw, uint64_t now);

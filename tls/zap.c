@@ -30,7 +30,7 @@
 
 static int key_cmp(const void *a, const void *b)
 {
-	return memcmp(a, b, CERT_KEY_LEN);
+	return memcmp(a, b, CERT_KEY_LEN);	/* the key is the entry's first member */
 }
 
 int keyset_load_dir(struct keyset *ks, const char *dir, void (*warn_cb)(const char *msg))
@@ -39,53 +39,61 @@ int keyset_load_dir(struct keyset *ks, const char *dir, void (*warn_cb)(const ch
 	size_t cap = 0;
 	DIR *d;
 
-	ks->keys = NULL;
+	ks->e = NULL;
 	ks->n = 0;
 	d = opendir(dir);
 	if (!d)
 		return -errno;
 	while ((de = readdir(d))) {
 		char path[4096], why[512];
-		uint8_t key[CERT_KEY_LEN];
+		struct key_entry *e;
 		size_t len = strlen(de->d_name);
 
 		if (de->d_name[0] == '.' || (len > 7 && !strcmp(de->d_name + len - 7, "_secret")))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (cert_load_public(path, key, why, sizeof(why))) {
-			if (warn_cb)
-				warn_cb(why);
-			continue;
-		}
 		if (ks->n == cap) {
-			void *k = realloc(ks->keys, (cap = cap ? cap * 2 : 16) * CERT_KEY_LEN);
+			void *k = realloc(ks->e, (cap = cap ? cap * 2 : 16) * sizeof(*ks->e));
 
 			if (!k) {
 				closedir(d);
 				keyset_free(ks);
 				return -ENOMEM;
 			}
-			ks->keys = k;
+			ks->e = k;
 		}
-		memcpy(ks->keys[ks->n++], key, CERT_KEY_LEN);
+		e = &ks->e[ks->n];
+		memset(e, 0, sizeof(*e));
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (cert_load_public(path, e->key, why, sizeof(why)) ||
+		    policy_load(path, &e->policy, why, sizeof(why))) {
+			if (warn_cb)
+				warn_cb(why);
+			continue;
+		}
+		ks->n++;
 	}
 	closedir(d);
 	if (ks->n)
-		qsort(ks->keys, ks->n, CERT_KEY_LEN, key_cmp);
+		qsort(ks->e, ks->n, sizeof(*ks->e), key_cmp);
 	return 0;
+}
+
+struct key_entry *keyset_find(const struct keyset *ks, const uint8_t key[CERT_KEY_LEN])
+{
+	return ks->n ? bsearch(key, ks->e, ks->n, sizeof(*ks->e), key_cmp) : NULL;
 }
 
 int keyset_has(const struct keyset *ks, const uint8_t key[CERT_KEY_LEN])
 {
-	return ks->n && bsearch(key, ks->keys, ks->n, CERT_KEY_LEN, key_cmp) != NULL;
+	return keyset_find(ks, key) != NULL;
 }
 
 void keyset_free(struct keyset *ks)
 {
 	if (!ks)
 		return;
-	free(ks->keys);
-	ks->keys = NULL;
+	free(ks->e);
+	ks->e = NULL;
 	ks->n = 0;
 }
 

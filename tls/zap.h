@@ -6,23 +6,39 @@
 #include <stdint.h>
 
 #include "cert.h"
+#include "policy.h"
+
+/**
+ * struct key_entry - one admitted key, its policy, and what the switch
+ * keeps per key (reset when the directory is reloaded)
+ */
+struct key_entry {
+	uint8_t key[CERT_KEY_LEN];
+	struct key_policy policy;
+	uint64_t hello_ms;	/* Hello token bucket: last refill */
+	uint32_t hello_tokens;
+};
 
 /* Sorted set of admitted public keys. */
 struct keyset {
-	uint8_t (*keys)[CERT_KEY_LEN];
+	struct key_entry *e;
 	size_t n;
 };
 
 /**
- * keyset_load_dir() - load every public certificate in @dir (files ending in
- * _secret and dot files are skipped; an unreadable or corrupt file is
- * reported through @warn_cb and not admitted)
+ * keyset_load_dir() - load every public certificate in @dir with its policy
+ * (files ending in _secret and dot files are skipped; an unreadable or
+ * corrupt file, or one whose policy does not parse, is reported through
+ * @warn_cb and not admitted: fail closed)
  *
  * Return: 0 or -errno (directory unreadable)
  */
 int keyset_load_dir(struct keyset *ks, const char *dir,
 		    void (*warn_cb)(const char *msg));
 int keyset_has(const struct keyset *ks, const uint8_t key[CERT_KEY_LEN]);
+
+/** keyset_find() - the entry of @key, or NULL */
+struct key_entry *keyset_find(const struct keyset *ks, const uint8_t key[CERT_KEY_LEN]);
 void keyset_free(struct keyset *ks);
 
 /**
