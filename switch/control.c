@@ -18,20 +18,11 @@
  *
  * Capture: after the reply to "capture", the client receives messages that
  * each hold one or more pcap records (no file header: the client writes
- * it), and an empty message when the capture ends (COUNT reached). The
- * capture point sees every frame a port sends to the switch (before any
- * drop decision) and, for a port capture, every frame the switch sends to
- * that port; a network capture sees every frame entering the network once.
- * The BPF filter (libpcap syntax, compiled here with pcap_compile_nopcap)
- * runs in the switch, so only matching frames cross the channel. Records
- * collect in a per-capture buffer during a loop pass and leave in one
- * message at its end, sent without blocking: a slow client loses captured
- * records (counted), the traffic never waits. A client that goes away is
- * noticed on the next send (EHOSTUNREACH) and its capture ends.
+ * it), and an empty message when the capture ends (COUNT reached). What a
+ * capture sees and how it never slows the traffic: capture.c.
  */
 
 #include <errno.h>
-#include <pcap/pcap.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,127 +34,17 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "capture.h"
 #include "control.h"
 #include "log.h"
+#include "stats.h"
 #include "util.h"
 #include "zap.h"
 
-#define CAP_BUF		(1024 * 1024)
-#define CAP_SNAPLEN	65535
 #define REQ_MAX		4096
 #define ARGS_MAX	8
 
-struct capture {
-	struct capture *next;
-	struct control *ctl;
-	uint8_t rid[RID_MAX];
-	uint8_t rid_len;
-	uint32_t id;
-	char port[VMF_NAME_MAX];	/* capture this port, or */
-	char net[VMF_NAME_MAX];		/* this network */
-	struct bpf_program prog;
-	int has_prog;
-	uint64_t remaining;		/* records still wanted; 0 = no limit */
-	int ending;
-	uint8_t *buf;
-	size_t len;
-	uint64_t pending;		/* records in buf */
-	uint64_t captured, dropped;	/* records matched; of them, lost */
-};
-
 static struct ratelimit rl_ctl = RATELIMIT_INIT;
-
-/* --- capture ------------------------------------------------------------ */
-
-void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f, int dir)
-{
-	struct timeval tv;
-	int have_tv = 0;
-
-	for (struct capture *c = sw->captures; c; c = c->next) {
-		uint32_t rec[4];
-
-		if (c->ending)
-			continue;
-		if (*c->port ? strcmp(c->port, p->name) || (*c->net && strcmp(c->net, p->net->name))
-			     : dir != CAP_IN || strcmp(c->net, p->net->name))
-			continue;
-		if (c->has_prog && !bpf_filter(c->prog.bf_insns, f->data, (u_int)f->len, (u_int)f->len))
-			continue;
-		if (CAP_BUF - c->len < sizeof(rec) + f->len) {
-			c->captured++;	/* matched but lost: "sent" is captured - dropped */
-			c->dropped++;
-			continue;
-		}
-		if (!have_tv) {
-			gettimeofday(&tv, NULL);
-			have_tv = 1;
-		}
-		rec[0] = (uint32_t)tv.tv_sec;
-		rec[1] = (uint32_t)tv.tv_usec;
-		rec[2] = rec[3] = (uint32_t)MIN(f->len, (size_t)CAP_SNAPLEN);
-		memcpy(c->buf + c->len, rec, sizeof(rec));
-		memcpy(c->buf + c->len + sizeof(rec), f->data, rec[2]);
-		c->len += sizeof(rec) + rec[2];
-		c->pending++;
-		c->captured++;
-		if (c->remaining && !--c->remaining)
-			c->ending = 1;
-	}
-}
-
-static void capture_free(struct vswitch *sw, struct capture *c)
-{
-	struct capture **pp;
-
-	for (pp = &sw->captures; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
-	}
-	info("capture %u ended: %llu records sent, %llu dropped (client too slow)", c->id,
-	     (unsigned long long)(c->captured - c->dropped), (unsigned long long)c->dropped);
-	if (c->has_prog)
-		pcap_freecode(&c->prog);
-	free(c->buf);
-	free(c);
-}
-
-/* Send @len bytes to the capture's client; Return: 0 or -errno. */
-static int capture_send(struct capture *c, const void *data, size_t len)
-{
-	if (zmq_send(c->ctl->sock, c->rid, c->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
-	    zmq_send(c->ctl->sock, data, len, ZMQ_DONTWAIT) < 0)
-		return -errno;
-	return 0;
-}
-
-void capture_flush(struct vswitch *sw)
-{
-	struct capture *c = sw->captures, *next;
-
-	for (; c; c = next) {
-		int rc = 0;
-
-		next = c->next;
-		if (c->len) {
-			rc = capture_send(c, c->buf, c->len);
-			if (rc == -EAGAIN)
-				c->dropped += c->pending;
-			c->len = 0;
-			c->pending = 0;
-		}
-		if (rc == -EHOSTUNREACH) {
-			capture_free(sw, c);
-			continue;
-		}
-		if (c->ending) {
-			capture_send(c, "", 0);
-			capture_free(sw, c);
-		}
-	}
-}
 
 /* --- requests ----------------------------------------------------------- */
 
@@ -203,139 +84,38 @@ static void reply_error(struct control *c, const zmq_msg_t *rid, int json, const
 	reply(c, rid, out, (size_t)n);
 }
 
-static const char *human_bytes(uint64_t b, char *buf)
-{
-	static const char *const u[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)b;
-	int i = 0;
-
-	while (v >= 1024 && i < 4) {
-		v /= 1024;
-		i++;
-	}
-	snprintf(buf, 16, i ? "%.1f%s" : "%.0f%s", v, u[i]);
-	return buf;
-}
-
-static void text_ports(struct vswitch *sw, FILE *f)
-{
-	uint64_t now = now_ms();
-
-	fprintf(f, "%-20s %-12s %5s %-10s %-22s %8s %10s %9s %10s %9s %7s %9s\n", "PORT", "NETWORK",
-		"ID", "KEY", "PEER", "UPTIME", "RX-FRAMES", "RX-BYTES", "TX-FRAMES", "TX-BYTES",
-		"DROPS", "BATCH-IN");
-	for (long i = 0; i < sw->conf.max_ports; i++) {
-		const struct port *p = &sw->ports[i];
-		uint64_t drops = 0;
-		char rb[16], tb[16], up[24];
-
-		if (!p->used)
-			continue;
-		for (int d = 0; d < DROP_MAX; d++)
-			drops += p->ctr.drops[d];
-		snprintf(up, sizeof(up), "%llus", (unsigned long long)((now - p->since_ms) / 1000));
-		fprintf(f, "%-20s %-12s %5u %-10.8s %-22s %8s %10llu %9s %10llu %9s %7llu %9.1f\n",
-			p->name, p->net->name, p->id, *p->key ? p->key : "-", *p->peer ? p->peer : "-",
-			up, (unsigned long long)p->ctr.rx_frames, human_bytes(p->ctr.rx_bytes, rb),
-			(unsigned long long)p->ctr.tx_frames, human_bytes(p->ctr.tx_bytes, tb),
-			(unsigned long long)drops,
-			p->ctr.rx_msgs ? (double)p->ctr.rx_frames / (double)p->ctr.rx_msgs : 0.0);
-		for (int d = 0; d < DROP_MAX; d++)
-			if (p->ctr.drops[d])
-				fprintf(f, "    drop %-16s %llu\n", drop_names[d],
-					(unsigned long long)p->ctr.drops[d]);
-	}
-}
-
-static void text_macs(struct vswitch *sw, FILE *f, const char *net)
-{
-	uint64_t now = now_ms();
-
-	fprintf(f, "%-12s %-17s %4s %-20s %8s\n", "NETWORK", "MAC", "VLAN", "PORT", "AGE");
-	for (long i = 0; i < sw->conf.max_networks; i++) {
-		struct network *n = &sw->nets[i];
-
-		if (!n->used || (net && strcmp(net, n->name)))
-			continue;
-		for (size_t k = 0; k <= n->fdb.mask; k++) {
-			const struct fdb_entry *e = &n->fdb.slots[k];
-			char mac[18];
-
-			if (e->port == FDB_EMPTY || now - e->seen_ms >= n->fdb.age_ms)
-				continue;
-			fprintf(f, "%-12s %-17s %4u %-20s %7.1fs\n", n->name, mac_fmt(e->mac, mac),
-				e->vlan, sw->ports[e->port].name, (double)(now - e->seen_ms) / 1000);
-		}
-	}
-}
-
-static void text_networks(struct vswitch *sw, FILE *f)
-{
-	fprintf(f, "%-16s %6s %6s %8s %10s\n", "NETWORK", "MTU", "PORTS", "MACS", "FLOODED");
-	for (long i = 0; i < sw->conf.max_networks; i++) {
-		const struct network *n = &sw->nets[i];
-
-		if (n->used)
-			fprintf(f, "%-16s %6u %6u %8zu %10llu\n", n->name, n->mtu, n->n_ports,
-				n->fdb.count, (unsigned long long)n->flooded);
-	}
-}
-
-static unsigned int count_used(struct vswitch *sw, unsigned int *nets, unsigned int *caps)
-{
-	unsigned int ports = 0;
-
-	*nets = *caps = 0;
-	for (long i = 0; i < sw->conf.max_ports; i++)
-		ports += sw->ports[i].used != 0;
-	for (long i = 0; i < sw->conf.max_networks; i++)
-		*nets += sw->nets[i].used != 0;
-	for (struct capture *c = sw->captures; c; c = c->next)
-		(*caps)++;
-	return ports;
-}
-
 static void stats(struct control *c, FILE *f, int json)
 {
 	struct vswitch *sw = c->sw;
-	unsigned int nets, caps, ports = count_used(sw, &nets, &caps);
 	double util = sw->total_us ? (double)sw->busy_us / (double)sw->total_us : 0.0;
 	uint64_t up = now_ms() - sw->start_ms;
+	unsigned int ports = 0, nets = 0;
 
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		ports += sw->ports[i].used != 0;
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		nets += sw->nets[i].used != 0;
 	if (json) {
 		fprintf(f, "{\"ok\":true,\"uptime_ms\":%llu,\"ports\":%u,\"networks\":%u,"
 			"\"captures\":%u,\"loop_utilisation\":%.4f,\"control_requests\":%llu,"
-			"\"switch\":", (unsigned long long)up, ports, nets, caps, util,
+			"\"switch\":", (unsigned long long)up, ports, nets, capture_count(sw), util,
 			(unsigned long long)c->requests);
-		switch_json_totals(sw, f);
+		stats_json_totals(sw, f);
 		fprintf(f, "}\n");
 		return;
 	}
 	fprintf(f, "uptime            %.1f s\nports             %u\nnetworks          %u\n"
-		"captures          %u\nloop utilisation  %.1f %%\nbatches out       %llu\n"
-		"frames out        %llu\n",
-		(double)up / 1000, ports, nets, caps, 100 * util,
-		(unsigned long long)sw->ctr.batches_out, (unsigned long long)sw->ctr.frames_out);
-	fprintf(f, "dropped: unknown port %llu, bad version %llu, bad hello %llu, key mismatch %llu, "
-		"malformed %llu, multi-part %llu; ports expired %llu, revoked %llu, taken over %llu\n",
-		(unsigned long long)sw->ctr.unknown_port, (unsigned long long)sw->ctr.bad_version,
-		(unsigned long long)sw->ctr.bad_hello, (unsigned long long)sw->ctr.key_mismatch,
-		(unsigned long long)sw->ctr.malformed, (unsigned long long)sw->ctr.multipart,
-		(unsigned long long)sw->ctr.expired, (unsigned long long)sw->ctr.revoked,
-		(unsigned long long)sw->ctr.takeovers);
-	if (sw->zap)
-		fprintf(f, "admission: %llu allowed, %llu denied\n",
-			(unsigned long long)sw->zap->allowed, (unsigned long long)sw->zap->denied);
+		"captures          %u\nloop utilisation  %.1f %%\n",
+		(double)up / 1000, ports, nets, capture_count(sw), 100 * util);
+	stats_text_totals(sw, f);
 }
 
 static void start_capture(struct control *c, const zmq_msg_t *rid, int json, char **argv, int argc)
 {
 	struct vswitch *sw = c->sw;
-	unsigned int nets, caps;
-	struct capture *cap;
-	char *end, out[256];
+	char *end, out[256], why[600];
 	long long count;
-	int n;
+	int id, n;
 
 	/* capture port|network NAME COUNT FILTER */
 	if (argc != 5 || (strcmp(argv[1], "port") && strcmp(argv[1], "network")) ||
@@ -348,66 +128,33 @@ static void start_capture(struct control *c, const zmq_msg_t *rid, int json, cha
 		reply_error(c, rid, json, "bad count '%s'", argv[3]);
 		return;
 	}
-	count_used(sw, &nets, &caps);
-	if (caps >= CONTROL_MAX_CAPTURES) {
+	if (capture_count(sw) >= CONTROL_MAX_CAPTURES) {
 		reply_error(c, rid, json, "too many captures (%d)", CONTROL_MAX_CAPTURES);
 		return;
 	}
 	if (!strcmp(argv[1], "port") && !switch_port_by_name(sw, argv[2], NULL))
 		info("capture: port %s is not connected now; capturing when it is", argv[2]);
-	cap = calloc(1, sizeof(*cap));
-	if (!cap || !(cap->buf = malloc(CAP_BUF))) {
-		free(cap);
-		reply_error(c, rid, json, "out of memory");
+	id = capture_start(sw, c->sock, zmq_msg_data((zmq_msg_t *)(uintptr_t)rid),
+			   zmq_msg_size((zmq_msg_t *)(uintptr_t)rid),
+			   !strcmp(argv[1], "port") ? argv[2] : NULL,
+			   !strcmp(argv[1], "network") ? argv[2] : NULL, (uint64_t)count, argv[4],
+			   why, sizeof(why));
+	if (id < 0) {
+		reply_error(c, rid, json, "%s", why);
 		return;
 	}
-	if (*argv[4]) {
-		pcap_t *dead = pcap_open_dead(DLT_EN10MB, CAP_SNAPLEN);
-		int bad = !dead || pcap_compile(dead, &cap->prog, argv[4], 1, PCAP_NETMASK_UNKNOWN);
-
-		if (bad) {
-			reply_error(c, rid, json, "bad filter expression '%s': %s", argv[4],
-				    dead ? pcap_geterr(dead) : "pcap_open_dead failed");
-			if (dead)
-				pcap_close(dead);
-			free(cap->buf);
-			free(cap);
-			return;
-		}
-		pcap_close(dead);
-		cap->has_prog = 1;
-	}
-	cap->ctl = c;
-	cap->id = ++c->next_capture;
-	memcpy(cap->rid, zmq_msg_data((zmq_msg_t *)(uintptr_t)rid),
-	       zmq_msg_size((zmq_msg_t *)(uintptr_t)rid));
-	cap->rid_len = (uint8_t)zmq_msg_size((zmq_msg_t *)(uintptr_t)rid);
-	str_copy(!strcmp(argv[1], "port") ? cap->port : cap->net, argv[2], VMF_NAME_MAX);
-	cap->remaining = (uint64_t)count;
-	n = json ? snprintf(out, sizeof(out), "{\"ok\":true,\"capture\":%u,\"snaplen\":%d,\"linktype\":1}\n",
-			    cap->id, CAP_SNAPLEN)
-		 : snprintf(out, sizeof(out), "capture %u started\n", cap->id);
+	n = json ? snprintf(out, sizeof(out), "{\"ok\":true,\"capture\":%d,\"snaplen\":%d,\"linktype\":1}\n",
+			    id, CAP_SNAPLEN)
+		 : snprintf(out, sizeof(out), "capture %d started\n", id);
+	/* the reply goes before any record: capture messages follow it on the same socket */
 	reply(c, rid, out, (size_t)n);
-	cap->next = sw->captures;
-	sw->captures = cap;
-	info("capture %u started: %s %s%s%s", cap->id, argv[1], argv[2], *argv[4] ? " filter " : "",
-	     argv[4]);
 }
 
 static void stop_captures(struct control *c, const zmq_msg_t *rid, int json)
 {
-	const void *r = zmq_msg_data((zmq_msg_t *)(uintptr_t)rid);
-	size_t rl = zmq_msg_size((zmq_msg_t *)(uintptr_t)rid);
-	struct capture *cap, *next;
-	int n = 0;
+	int n = capture_stop_client(c->sw, zmq_msg_data((zmq_msg_t *)(uintptr_t)rid),
+				    zmq_msg_size((zmq_msg_t *)(uintptr_t)rid));
 
-	for (cap = c->sw->captures; cap; cap = next) {
-		next = cap->next;
-		if (cap->rid_len == rl && !memcmp(cap->rid, r, rl)) {
-			capture_free(c->sw, cap);
-			n++;
-		}
-	}
 	if (json) {
 		char out[64];
 		int len = snprintf(out, sizeof(out), "{\"ok\":true,\"stopped\":%d}\n", n);
@@ -471,28 +218,28 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 	if (!strcmp(argv[0], "ports")) {
 		if (json) {
 			fprintf(f, "{\"ok\":true,\"ports\":");
-			switch_json_ports(c->sw, f);
+			stats_json_ports(c->sw, f);
 			fprintf(f, "}\n");
 		} else {
-			text_ports(c->sw, f);
+			stats_text_ports(c->sw, f);
 		}
 	} else if (!strcmp(argv[0], "macs")) {
 		const char *net = argc >= 2 && *argv[1] ? argv[1] : NULL;
 
 		if (json) {
 			fprintf(f, "{\"ok\":true,\"macs\":");
-			switch_json_macs(c->sw, f, net);
+			stats_json_macs(c->sw, f, net);
 			fprintf(f, "}\n");
 		} else {
-			text_macs(c->sw, f, net);
+			stats_text_macs(c->sw, f, net);
 		}
 	} else if (!strcmp(argv[0], "networks")) {
 		if (json) {
 			fprintf(f, "{\"ok\":true,\"networks\":");
-			switch_json_networks(c->sw, f);
+			stats_json_networks(c->sw, f);
 			fprintf(f, "}\n");
 		} else {
-			text_networks(c->sw, f);
+			stats_text_networks(c->sw, f);
 		}
 	} else if (!strcmp(argv[0], "stats")) {
 		stats(c, f, json);
@@ -620,10 +367,10 @@ void control_stop(struct control *c)
 {
 	if (!c || !c->sock)
 		return;
-	while (c->sw->captures)
-		capture_free(c->sw, c->sw->captures);
+	capture_stop_all(c->sw);
 	zmq_close(c->sock);
 	c->sock = NULL;
 	if (*c->ipc_path)
 		unlink(c->ipc_path);
 }
+

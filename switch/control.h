@@ -13,7 +13,7 @@ struct control {
 	void *sock;		/* ROUTER */
 	struct vswitch *sw;
 	int (*reload)(void);	/* what SIGHUP does; 0 or -errno */
-	uint32_t next_capture;
+
 	uint64_t requests, bad_requests;
 	char ipc_path[256];	/* to unlink at exit */
 };

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
+#include "stats.h"
 #include "switch.h"
 #include "util.h"
 #include "zap.h"
@@ -68,7 +69,7 @@ static void write_stats(struct vswitch *sw)
 		warn("cannot write %s: %s", tmp, strerror(errno));
 		return;
 	}
-	switch_stats_json(sw, f);
+	stats_json(sw, f);
 	if (fclose(f) || rename(tmp, opt_stats))
 		warn("cannot write %s: %s", opt_stats, strerror(errno));
 }
@@ -244,7 +245,7 @@ int main(int argc, char **argv)
 	if (opt_metrics) {
 		const char *mwhy = "";
 
-		rc = metrics_start(&met, opt_metrics, switch_prometheus, &sw, &mwhy);
+		rc = metrics_start(&met, opt_metrics, stats_prometheus, &sw, &mwhy);
 		if (rc)
 			die(EXIT_CONFIG, "%s: %s%s%s", opt_metrics, mwhy, rc != -EINVAL ? ": " : "",
 			    rc != -EINVAL ? strerror(-rc) : "");

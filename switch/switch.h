@@ -1,4 +1,4 @@
-/* switch.h - the L2 switch: ports, networks, forwarding, counters */
+/* switch.h - the L2 switch: its state, counters, and the API of its loop */
 #ifndef VMF_SWITCH_H
 #define VMF_SWITCH_H
 
@@ -9,6 +9,13 @@
 #include "fdb.h"
 #include "policy.h"
 #include "zap.h"
+
+/*
+ * The switch in files: port.c (ports, networks, Hello, admission, policy,
+ * removal), fwd.c (the forwarding pass: input, forward, enqueue, flush),
+ * capture.c (live capture), stats.c (counters rendered), control.c (the
+ * management channel), main.c (options, sockets, the event loop).
+ */
 
 #define RID_MAX		256	/* ZeroMQ routing ids are 1..255 bytes */
 #define RID_FREE	UINT32_MAX	/* routing id table: empty slot, "no port" */
@@ -35,13 +42,56 @@ enum drop_reason {
 
 extern const char *const drop_names[DROP_MAX];
 
+/*
+ * Per-port counters besides drops: field (also the JSON key), Prometheus
+ * name (vmfabric_port_NAME_total), help.
+ */
+#define PORT_COUNTERS(X)							\
+	X(rx_msgs, "rx_messages", "Messages received from the port")		\
+	X(rx_frames, "rx_frames", "Frames received from the port and accepted") \
+	X(rx_bytes, "rx_bytes", "Bytes of accepted frames from the port")	\
+	X(tx_msgs, "tx_messages", "Batches sent to the port")			\
+	X(tx_frames, "tx_frames", "Frames sent to the port")			\
+	X(tx_bytes, "tx_bytes", "Bytes sent to the port")			\
+	X(mac_moves, "mac_moves", "Known MACs that moved to the port")		\
+	X(fdb_full, "fdb_full", "Source MACs not learnt: table full (frame still forwarded)") \
+	X(flooded, "flooded", "Frames from the port flooded to the network")
+
 struct port_ctr {
-	uint64_t rx_msgs, rx_frames, rx_bytes;
-	uint64_t tx_msgs, tx_frames, tx_bytes;
+#define X(f, prom, help) uint64_t f;
+	PORT_COUNTERS(X)
+#undef X
 	uint64_t drops[DROP_MAX];
-	uint64_t mac_moves;	/* a known MAC appeared on this port */
-	uint64_t fdb_full;	/* source MAC not learnt: table full (frame still forwarded) */
-	uint64_t flooded;	/* frames from this port sent to every other port */
+};
+
+/*
+ * Switch-wide counters, for what cannot be charged to a port: field (also
+ * the JSON key), kind, Prometheus label, help. Kinds: SC_DROP messages
+ * dropped (vmfabric_switch_dropped_messages_total{reason}), SC_EVENT ports
+ * that ended or were refused (vmfabric_switch_port_events_total{event}),
+ * SC_OUT what the switch sent (vmfabric_switch_sent_total{what}).
+ */
+#define SWITCH_COUNTERS(X)							\
+	X(unknown_port, SC_DROP, "unknown_port", "data or keepalive from a routing id without Hello") \
+	X(bad_version, SC_DROP, "bad_version", "Hello with a protocol version the switch does not speak") \
+	X(bad_hello, SC_DROP, "bad_hello", "Hello with a bad name, or a name held by another key") \
+	X(key_mismatch, SC_DROP, "key_mismatch", "message whose User-Id is not the port's key") \
+	X(malformed, SC_DROP, "malformed", "undecodable message from a routing id without a port") \
+	X(multipart, SC_DROP, "multipart", "message with more than one part")	\
+	X(hello_limited, SC_DROP, "hello_limited", "Hello over its key's rate")	\
+	X(expired, SC_EVENT, "expired", "ports that missed 3 keepalives")	\
+	X(revoked, SC_EVENT, "revoked", "ports and Hellos whose key is not admitted") \
+	X(policy, SC_EVENT, "policy", "ports and Hellos refused by their key's policy") \
+	X(takeovers, SC_EVENT, "taken_over", "ports taken over by a new session of the same key") \
+	X(batches_out, SC_OUT, "batches", "frame batches sent")		\
+	X(frames_out, SC_OUT, "frames", "frames sent")
+
+enum switch_ctr_kind { SC_DROP, SC_EVENT, SC_OUT };
+
+struct switch_ctr {
+#define X(f, kind, prom, help) uint64_t f;
+	SWITCH_COUNTERS(X)
+#undef X
 };
 
 struct network;
@@ -95,26 +145,9 @@ struct network {
 	char name[VMF_NAME_MAX];
 	uint32_t mtu;
 	struct fdb fdb;
-	uint32_t *ports;	/* port indices */
+	uint32_t *ports;	/* port indices (live and dying) */
 	uint32_t n_ports;
 	uint64_t flooded;
-};
-
-/* Switch-wide counters for what cannot be charged to a port. */
-struct switch_ctr {
-	uint64_t unknown_port;	/* data or keepalive from a routing id without Hello */
-	uint64_t bad_version;
-	uint64_t bad_hello;
-	uint64_t key_mismatch;	/* message whose User-Id is not the port's key */
-	uint64_t malformed;	/* undecodable messages from unknown routing ids */
-	uint64_t multipart;	/* messages with more than one part */
-	uint64_t expired;
-	uint64_t revoked;
-	uint64_t takeovers;
-	uint64_t hello_limited;	/* Hellos over their key's rate */
-	uint64_t policy;	/* Hellos and ports refused by a key's policy */
-	uint64_t batches_out;
-	uint64_t frames_out;
 };
 
 struct switch_conf {
@@ -141,27 +174,18 @@ struct vswitch {
 	uint32_t next_id;
 	uint32_t *dirty;	/* ports with queued output */
 	uint32_t n_dirty;
-	uint32_t *dead;		/* removed ports waiting for ports_reap() */
+	uint32_t *dead;		/* removed ports waiting for port_reap() */
 	uint32_t n_dead;
 	struct codec_arena arena;
 	zmq_msg_t live[SWITCH_PASS_BUDGET];	/* this pass's messages: queued frames point into them */
 	uint32_t n_live;
 	struct switch_ctr ctr;
 	uint64_t start_ms;
-	struct capture *captures;	/* live capture sessions (control.c), or NULL */
+	struct capture *captures;	/* live capture sessions (capture.c), or NULL */
 	const struct mac_lock *locks;	/* --lock-mac entries (owned by the caller) */
 	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 };
-
-/* Capture directions. */
-enum { CAP_IN, CAP_OUT };
-
-/** capture_frame() - offer a frame to the live captures (control.c) */
-void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f, int dir);
-
-/** capture_flush() - send what captures collected this pass (control.c) */
-void capture_flush(struct vswitch *sw);
 
 int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap);
 void switch_free(struct vswitch *sw);
@@ -184,22 +208,8 @@ void switch_pass_end(struct vswitch *sw);
 /** switch_tick() - expire silent ports, age MAC tables */
 void switch_tick(struct vswitch *sw, uint64_t now);
 
-/** switch_revoke() - drop ports whose key is no longer admitted */
+/** switch_revoke() - after the keys were reloaded: drop ports whose key is gone or whose policy changed */
 void switch_revoke(struct vswitch *sw);
-
-/** switch_stats_json() - every counter, as one JSON document (the --stats-file) */
-void switch_stats_json(struct vswitch *sw, FILE *f);
-
-/* Parts of it, for the management channel; each writes one JSON value. */
-void switch_json_totals(struct vswitch *sw, FILE *f);
-void switch_json_networks(struct vswitch *sw, FILE *f);
-void switch_json_ports(struct vswitch *sw, FILE *f);
-/** switch_json_macs() - MAC table of network @net (every network if NULL) */
-void switch_json_macs(struct vswitch *sw, FILE *f, const char *net);
-void json_str(FILE *f, const char *s);
-
-/** switch_prometheus() - every counter in Prometheus text format (@arg: the switch) */
-void switch_prometheus(void *arg, FILE *f);
 
 /** switch_port_by_name() - a port by name (and network, if not NULL) */
 struct port *switch_port_by_name(struct vswitch *sw, const char *name, const char *net);

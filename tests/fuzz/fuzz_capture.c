@@ -1,4 +1,4 @@
-/* fuzz_capture.c - fuzz the management channel's requests and the capture filter (switch/control.c) */
+/* fuzz_capture.c - fuzz the management channel's requests and the capture filter (switch/control.c, switch/capture.c) */
 
 /*
  * A real management channel (control_start() on an ipc:// socket, as the
@@ -20,6 +20,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "capture.h"
 #include "control.h"
 #include "fuzz.h"
 #include "log.h"

@@ -1,0 +1,370 @@
+/* fwd.c - the switch's forwarding pass: input, forward, enqueue, flush */
+
+/*
+ * DOC: Theory of operation
+ *
+ * The switch is one ROUTER socket (CURVE server, ZAP fail-closed) and one
+ * loop. switch_input() reads up to SWITCH_PASS_BUDGET messages; each goes
+ * to handle_msg() (one decode, zero-copy: frames point into the message),
+ * which hands session messages to port.c and frames to forward().
+ *
+ * Forwarding, per frame: runts, giants and multicast sources are dropped
+ * and counted on the input port, then source MACs the port may not send
+ * (--lock-mac, its key's macs policy) and new sources over its MAC limit;
+ * the source is learnt per (network, VLAN); broadcast, multicast and
+ * unknown unicast go to every other port of the network; known unicast to
+ * one port; nothing goes back out its source port.
+ *
+ * Frames are not sent one by one: enqueue() adds each to its destination's
+ * batch, and the pass ends (switch_pass_end()) with one FrameBatch message
+ * per port that got something (or earlier, when a batch is full). The
+ * pass's messages stay alive until then, because the queued frames point
+ * into them. Sends never block (ROUTER_MANDATORY + DONTWAIT): a full peer
+ * costs tail drops on that peer only; an unreachable one is removed, which
+ * is safe at any point of the pass (see port.c).
+ */
+
+#include <errno.h>
+#include <string.h>
+
+#include "capture.h"
+#include "log.h"
+#include "port.h"
+#include "util.h"
+
+static struct ratelimit rl_proto = RATELIMIT_INIT;
+static struct ratelimit rl_nowelcome = { 0, 1000, 100, 0, 0 };
+
+const char *const drop_names[DROP_MAX] = {
+#define X(name, text) #name,
+	DROP_REASONS(X)
+#undef X
+};
+
+static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
+		       const char *peer, zmq_msg_t *msg, uint64_t now);
+static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, int vnet,
+		    uint64_t now);
+static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f, int vnet);
+static void capture(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f,
+		    int vnet, int dir);
+static void flush_all(struct vswitch *sw);
+
+/* --- input ------------------------------------------------------------- */
+
+void switch_input(struct vswitch *sw)
+{
+	uint64_t now = now_ms();
+	int budget;
+
+	for (budget = SWITCH_PASS_BUDGET; budget > 0; budget--) {
+		zmq_msg_t rid, msg;
+		int more;
+
+		zmq_msg_init(&rid);
+		if (zmq_msg_recv(&rid, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&rid);
+			break;
+		}
+		zmq_msg_init(&msg);
+		if (!zmq_msg_more(&rid) || zmq_msg_recv(&msg, sw->router, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			zmq_msg_close(&rid);
+			continue;
+		}
+		more = zmq_msg_more(&msg);
+		if (more) {
+			/* one part per message is the protocol; drop the lot */
+			zmq_msg_t rest;
+			uint32_t idx;
+
+			zmq_msg_init(&rest);
+			while (more && zmq_msg_recv(&rest, sw->router, ZMQ_DONTWAIT) >= 0)
+				more = zmq_msg_more(&rest);
+			zmq_msg_close(&rest);
+			sw->ctr.multipart++;
+			idx = port_by_rid(sw, zmq_msg_data(&rid), zmq_msg_size(&rid));
+			if (idx != RID_FREE) {
+				const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : "";
+
+				if (key && !strcmp(key, sw->ports[idx].key)) {
+					sw->ports[idx].ctr.drops[DROP_malformed]++;
+					port_remove(sw, &sw->ports[idx], VMF_ERR_MALFORMED,
+						    "multi-part message");
+				}
+			}
+		} else {
+			/* the metadata belongs to the message: read it before it moves */
+			const char *key = sw->zap ? zmq_msg_gets(&msg, "User-Id") : NULL;
+			const char *peer = zmq_msg_gets(&msg, "Peer-Address");
+			char kbuf[CERT_Z85_LEN + 1], pbuf[64];
+
+			str_copy(kbuf, key ? key : "", sizeof(kbuf));
+			str_copy(pbuf, peer ? peer : "", sizeof(pbuf));
+			switch_message(sw, zmq_msg_data(&rid), zmq_msg_size(&rid), key ? kbuf : NULL,
+				       peer ? pbuf : NULL, &msg, now);
+		}
+		zmq_msg_close(&msg);
+		zmq_msg_close(&rid);
+	}
+	switch_pass_end(sw);
+}
+
+void switch_message(struct vswitch *sw, const uint8_t *rid, size_t rid_len, const char *key,
+		    const char *peer, zmq_msg_t *msg, uint64_t now)
+{
+	zmq_msg_t *live;
+
+	/*
+	 * Queued output points into this pass's messages (frames are not
+	 * copied out of them) and the arena: end the pass before either fills.
+	 */
+	if (sw->n_live == SWITCH_PASS_BUDGET || sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG)
+		switch_pass_end(sw);
+	live = &sw->live[sw->n_live++];
+	zmq_msg_init(live);
+	zmq_msg_move(live, msg);
+	handle_msg(sw, rid, rid_len, key, peer, live, now);
+}
+
+static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
+		       const char *peer, zmq_msg_t *msg, uint64_t now)
+{
+	uint32_t idx = port_by_rid(sw, r, rlen);
+	struct port *p = idx == RID_FREE ? NULL : &sw->ports[idx];
+	Vmfabric__Envelope *env;
+	int rc;
+
+	if (!key)
+		key = "";
+	if (sw->zap && !*key) {
+		/* CURVE with ZAP always sets User-Id; without it the message proves nothing */
+		sw->ctr.key_mismatch++;
+		return;
+	}
+	if (p && strcmp(p->key, key)) {
+		sw->ctr.key_mismatch++;
+		log_rl(&rl_proto, LOG_WARNING, "message for port %s from another key (%.8s...): dropped",
+		       p->name, key);
+		return;
+	}
+	rc = codec_decode_zc(&sw->arena, zmq_msg_data(msg), zmq_msg_size(msg), &env);
+	if (rc) {
+		if (p) {
+			p->ctr.drops[DROP_malformed]++;
+			log_rl(&rl_proto, LOG_WARNING, "port %s: malformed message (%zu bytes): %s",
+			       p->name, zmq_msg_size(msg), strerror(-rc));
+			port_remove(sw, p, VMF_ERR_MALFORMED, "malformed message");
+		} else {
+			sw->ctr.malformed++;
+			log_rl(&rl_proto, LOG_WARNING, "malformed message (%zu bytes) from key %.8s...: %s",
+			       zmq_msg_size(msg), *key ? key : "none", strerror(-rc));
+			port_send_error(sw, r, rlen, VMF_ERR_MALFORMED, "malformed message");
+		}
+		return;
+	}
+	if (p)
+		p->last_rx_ms = now;
+
+	switch (env->msg_case) {
+	case VMFABRIC__ENVELOPE__MSG_HELLO:
+		port_hello(sw, r, rlen, key, peer, p, env->hello, now);
+		return;
+	case VMFABRIC__ENVELOPE__MSG_BATCH:
+		if (!p)
+			break;
+		p->ctr.rx_msgs++;
+		for (size_t i = 0, v = 0; i < env->batch->n_frames && p->used; i++) {
+			int vnet = v < env->batch->n_vnet && env->batch->vnet[v] == i;
+
+			v += (size_t)vnet;
+			forward(sw, p, &env->batch->frames[i], vnet, now);
+		}
+		return;
+	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+		if (!p)
+			break;
+		{
+			Vmfabric__Envelope reply = VMFABRIC__ENVELOPE__INIT;
+
+			reply.msg_case = VMFABRIC__ENVELOPE__MSG_KEEPALIVE;
+			reply.keepalive = env->keepalive;
+			port_send_env(sw, r, rlen, &reply);
+		}
+		return;
+	case VMFABRIC__ENVELOPE__MSG_BYE:
+		if (p)
+			port_remove(sw, p, 0, *env->bye->reason ? env->bye->reason : "bye");
+		return;
+	default:
+		/* Welcome and Error only ever travel from the switch */
+		if (p) {
+			p->ctr.drops[DROP_malformed]++;
+			port_remove(sw, p, VMF_ERR_MALFORMED, "unexpected message type");
+		} else {
+			sw->ctr.malformed++;
+		}
+		return;
+	}
+	/* data or keepalive before Welcome */
+	sw->ctr.unknown_port++;
+	if (ratelimit_ok(&rl_nowelcome))
+		port_send_error(sw, r, rlen, VMF_ERR_NOT_WELCOMED, "send Hello first");
+}
+
+/* --- forwarding -------------------------------------------------------- */
+
+/*
+ * One frame from @in. @vnet: it starts with a virtio-net header (codec_decode
+ * checked it is there); a GSO super-frame may then exceed the MTU, up to
+ * VMF_MAX_FRAME, and the receiving NIC process segments it if it must.
+ */
+static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, int vnet,
+		    uint64_t now)
+{
+	struct network *n = in->net;
+	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len = f->len - hl;
+	const uint8_t *d = f->data + hl;
+	size_t max = vnet && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
+	uint16_t vlan = 0;
+	uint32_t dst;
+	int r;
+
+	if (sw->captures)
+		capture(sw, in, f, vnet, CAP_IN);
+	if (len < VMF_ETH_HLEN) {
+		in->ctr.drops[DROP_runt]++;
+		return;
+	}
+	if (len > max) {
+		in->ctr.drops[DROP_giant]++;
+		return;
+	}
+	if (d[6] & 1) {
+		in->ctr.drops[DROP_src_mcast]++;
+		return;
+	}
+	if ((in->lock && !port_lock_allows(in->lock, d + 6)) || !policy_allows_mac(in->pol, d + 6)) {
+		in->ctr.drops[DROP_locked_mac]++;
+		return;
+	}
+	if (d[12] == 0x81 && d[13] == 0x00 && len >= VMF_ETH_HLEN + 4)
+		vlan = (uint16_t)(((d[14] << 8) | d[15]) & 0x0fff);
+
+	r = fdb_learn(&n->fdb, d + 6, vlan, in->idx, now);
+	if (r == -EDQUOT) {
+		in->ctr.drops[DROP_mac_limit]++;
+		return;
+	}
+	in->ctr.rx_frames++;
+	in->ctr.rx_bytes += len;
+	if (r == FDB_MOVED)
+		in->ctr.mac_moves++;
+	else if (r == -ENOSPC)
+		in->ctr.fdb_full++;
+
+	if (!(d[0] & 1)) {
+		dst = fdb_lookup(&n->fdb, d, vlan, now);
+		if (dst == in->idx) {
+			in->ctr.drops[DROP_hairpin]++;
+			return;
+		}
+		if (dst != FDB_EMPTY) {
+			enqueue(sw, &sw->ports[dst], f, vnet);
+			return;
+		}
+	}
+	in->ctr.flooded++;
+	n->flooded++;
+	/* enqueue() may end a port (its peer is gone); it stays in n->ports until the reap */
+	for (uint32_t i = 0; i < n->n_ports; i++)
+		if (n->ports[i] != in->idx)
+			enqueue(sw, &sw->ports[n->ports[i]], f, vnet);
+}
+
+/* --- output: per-port batches, sent at the end of the pass ------------- */
+
+/* --- output: per-port batches, sent at the end of the pass ------------- */
+
+/* Capture sees Ethernet frames: skip a virtio-net header. */
+static void capture(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f,
+		    int vnet, int dir)
+{
+	ProtobufCBinaryData e = { f->len - (vnet ? VMF_VNET_HDR_LEN : 0),
+				  f->data + (vnet ? VMF_VNET_HDR_LEN : 0) };
+
+	capture_frame(sw, p, &e, dir);
+}
+
+/* --- output: per-port batches ----------------------------------------- */
+
+/* Send everything queued for @p as one FrameBatch. */
+static void port_flush(struct vswitch *sw, struct port *p)
+{
+	zmq_msg_t m;
+	int rc;
+
+	if (!p->used || !p->out_n)
+		return;
+	rc = codec_pack_batch_vnet(p->out, p->out_n, p->out_vnet, p->out_n_vnet, &m);
+	if (!rc)
+		rc = port_send(sw, p->rid, p->rid_len, &m);
+	if (!rc) {
+		p->ctr.tx_msgs++;
+		p->ctr.tx_frames += p->out_n;
+		/* Ethernet bytes, like rx_bytes: virtio-net headers are not counted */
+		p->ctr.tx_bytes += p->out_bytes - (size_t)VMF_VNET_HDR_LEN * p->out_n_vnet;
+		sw->ctr.batches_out++;
+		sw->ctr.frames_out += p->out_n;
+	} else if (rc == -EHOSTUNREACH) {
+		p->ctr.drops[DROP_tx_unreachable] += p->out_n;
+	} else {
+		p->ctr.drops[DROP_tx_full] += p->out_n;
+	}
+	p->out_n = 0;
+	p->out_n_vnet = 0;
+	p->out_bytes = 0;
+	if (rc == -EHOSTUNREACH)
+		port_remove(sw, p, 0, "connection gone");
+}
+
+static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f, int vnet)
+{
+	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES)
+		port_flush(sw, p);
+	if (!p->used)
+		return;	/* gone, or just removed by the flush: nothing more reaches it */
+	if (sw->captures)
+		capture(sw, p, f, vnet, CAP_OUT);
+	if (vnet)
+		p->out_vnet[p->out_n_vnet++] = p->out_n;
+	p->out[p->out_n++] = *f;
+	p->out_bytes += f->len;
+	if (!p->dirty) {
+		p->dirty = 1;
+		sw->dirty[sw->n_dirty++] = p->idx;
+	}
+}
+
+static void flush_all(struct vswitch *sw)
+{
+	for (uint32_t i = 0; i < sw->n_dirty; i++) {
+		struct port *p = &sw->ports[sw->dirty[i]];
+
+		p->dirty = 0;
+		port_flush(sw, p);
+	}
+	sw->n_dirty = 0;
+	if (sw->captures)
+		capture_flush(sw);
+}
+
+void switch_pass_end(struct vswitch *sw)
+{
+	flush_all(sw);
+	port_reap(sw);
+	codec_arena_reset(&sw->arena);
+	for (uint32_t i = 0; i < sw->n_live; i++)
+		zmq_msg_close(&sw->live[i]);
+	sw->n_live = 0;
+}

@@ -1,0 +1,605 @@
+/* port.c - the switch's ports and networks: Hello, admission, policy, life and removal */
+
+/*
+ * DOC: Theory of operation
+ *
+ * A routing id becomes a port only after the switch has answered its Hello
+ * with Welcome. Port life:
+ *   unknown --Hello ok--> live --Bye / 3 keepalives missed / key revoked or
+ *   its policy changed / unreachable / malformed message / kicked--> dying
+ *   --reap--> free (its MAC entries went at the removal)
+ * A Hello for (network, name) that already exists with the same key takes
+ * the old port over (a restarted NIC process); with another key it is
+ * refused (VMF_ERR_DUPLICATE). Data or keepalives from a routing id
+ * without a port get Error NOT_WELCOMED (rate limited, in fwd.c), which
+ * makes a NIC process whose switch restarted send Hello again.
+ *
+ * Identity: the routing id is chosen by the client and proves nothing (and
+ * is hashed under a secret key, so it cannot be chosen to collide); each
+ * port is bound to the Z85 key its connection authenticated with (User-Id
+ * from ZAP), and a message whose User-Id differs is dropped and counted.
+ *
+ * Admission and policy: ZAP admits keys (tls/zap.c); what an admitted key
+ * may do is its certificate's policy (tls/policy.c): networks and names
+ * at Hello (Error POLICY), source MACs and the MAC limit per frame (fwd.c).
+ * Each key has a Hello budget (HELLO_BURST, then HELLO_RATE per second):
+ * a Hello costs the port's own MAC entries and a log line, and one key
+ * must not be able to keep the loop busy with them.
+ *
+ * Removal is in two steps, so that it is safe wherever it happens: in the
+ * middle of a flood over n->ports, while the port has output queued on the
+ * dirty list, or between two messages of one pass. port_remove() ends the
+ * port at once for everything that looks it up (routing id, MAC table, the
+ * "used" flag every sender checks) but keeps its slot and its place in
+ * n->ports; port_reap() gives them back once nothing can point at them: at
+ * the end of every pass, and after removals outside a pass. A slot is never
+ * reused while it is dying, so no index can be queued twice.
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "port.h"
+#include "siphash.h"
+#include "util.h"
+
+#define RID_TOMB	(UINT32_MAX - 1)
+
+/* Hellos a key may send: a burst, then this many per second. */
+#define HELLO_BURST	32
+#define HELLO_RATE	16
+
+static struct ratelimit rl_proto = RATELIMIT_INIT;
+static struct ratelimit rl_joinleave = { 0, 5000, 64, 0, 0 };
+
+/* --- routing id table -------------------------------------------------- */
+
+/* Routing ids are chosen by the peer: hash them with the switch's secret key. */
+static size_t rid_home(const struct vswitch *sw, const uint8_t *rid, size_t len)
+{
+	return (size_t)siphash13(&sw->rid_key, rid, len) & sw->rid_mask;
+}
+
+uint32_t port_by_rid(struct vswitch *sw, const uint8_t *rid, size_t len)
+{
+	size_t i = rid_home(sw, rid, len);
+
+	for (;; i = (i + 1) & sw->rid_mask) {
+		uint32_t v = sw->rid_tab[i];
+
+		if (v == RID_FREE)
+			return RID_FREE;
+		if (v != RID_TOMB && sw->ports[v].rid_len == len &&
+		    !memcmp(sw->ports[v].rid, rid, len))
+			return v;
+	}
+}
+
+static void rid_insert(struct vswitch *sw, uint32_t idx)
+{
+	struct port *p = &sw->ports[idx];
+	size_t i = rid_home(sw, p->rid, p->rid_len);
+
+	while (sw->rid_tab[i] != RID_FREE && sw->rid_tab[i] != RID_TOMB)
+		i = (i + 1) & sw->rid_mask;
+	if (sw->rid_tab[i] == RID_TOMB)
+		sw->rid_tombs--;
+	sw->rid_tab[i] = idx;
+}
+
+static void rid_remove(struct vswitch *sw, uint32_t idx)
+{
+	struct port *p = &sw->ports[idx];
+	size_t i = rid_home(sw, p->rid, p->rid_len);
+
+	for (; sw->rid_tab[i] != RID_FREE; i = (i + 1) & sw->rid_mask) {
+		if (sw->rid_tab[i] == idx) {
+			sw->rid_tab[i] = RID_TOMB;
+			sw->rid_tombs++;
+			break;
+		}
+	}
+	/* many tombstones make misses slow: rebuild from the live ports */
+	if (sw->rid_tombs > (sw->rid_mask + 1) / 4) {
+		for (i = 0; i <= sw->rid_mask; i++)
+			sw->rid_tab[i] = RID_FREE;
+		sw->rid_tombs = 0;
+		for (i = 0; i < (size_t)sw->conf.max_ports; i++)
+			if (sw->ports[i].used && i != idx)
+				rid_insert(sw, (uint32_t)i);
+	}
+}
+
+/* --- messages to one peer ---------------------------------------------- */
+
+int port_send(struct vswitch *sw, const uint8_t *rid, size_t rid_len, zmq_msg_t *payload)
+{
+	int rc = 0;
+
+	if (zmq_send(sw->router, rid, rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	else if (zmq_msg_send(payload, sw->router, ZMQ_DONTWAIT) < 0)
+		rc = -errno;
+	if (rc)
+		zmq_msg_close(payload);
+	return rc;
+}
+
+void port_send_env(struct vswitch *sw, const uint8_t *rid, size_t rid_len,
+		     const Vmfabric__Envelope *env)
+{
+	zmq_msg_t m;
+
+	if (codec_pack(env, &m))
+		return;
+	port_send(sw, rid, rid_len, &m);
+}
+
+void port_send_error(struct vswitch *sw, const uint8_t *rid, size_t rid_len,
+		       uint32_t code, const char *text)
+{
+	Vmfabric__Error e = VMFABRIC__ERROR__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+	e.code = code;
+	e.text = (char *)(uintptr_t)text;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_ERROR;
+	env.error = &e;
+	port_send_env(sw, rid, rid_len, &env);
+}
+
+/* --- networks ---------------------------------------------------------- */
+
+static struct network *net_find(struct vswitch *sw, const char *name, struct network **free_net)
+{
+	*free_net = NULL;
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *n = &sw->nets[i];
+
+		if (n->used && !strcmp(n->name, name))
+			return n;
+		if (!n->used && !*free_net)
+			*free_net = n;
+	}
+	return NULL;
+}
+
+/* A new network in the free slot @n. Return: 0 or -ENOMEM */
+static int net_create(struct vswitch *sw, struct network *n, const char *name)
+{
+	/* the MAC table starts small and grows with use (fdb.c) */
+	if (fdb_init(&n->fdb, (size_t)sw->conf.max_macs, (uint64_t)sw->conf.mac_age_s * 1000))
+		return -ENOMEM;
+	n->ports = calloc((size_t)sw->conf.max_ports, sizeof(uint32_t));
+	if (!n->ports) {
+		fdb_free(&n->fdb);
+		return -ENOMEM;
+	}
+	n->used = 1;
+	str_copy(n->name, name, sizeof(n->name));
+	n->mtu = (uint32_t)sw->conf.mtu;
+	n->n_ports = 0;
+	n->flooded = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "network %s created (MTU %u)", name, n->mtu);
+	return 0;
+}
+
+static void net_free(struct network *n)
+{
+	fdb_free(&n->fdb);
+	free(n->ports);
+	n->ports = NULL;
+	n->used = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "network %s removed (no ports)", n->name);
+}
+
+/* --- ports ------------------------------------------------------------- */
+
+void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *why)
+{
+	struct network *n = p->net;
+	size_t flushed;
+
+	if (!p->used)
+		return;
+	if (code)
+		port_send_error(sw, p->rid, p->rid_len, code, why);
+	flushed = fdb_flush_port(&n->fdb, p->idx);
+	rid_remove(sw, p->idx);
+	p->used = 0;
+	p->dying = 1;
+	sw->dead[sw->n_dead++] = p->idx;
+	p->out_n = 0;
+	p->out_n_vnet = 0;
+	p->out_bytes = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "port %s left network %s: %s (%zu MAC entries flushed)",
+	       p->name, n->name, why, flushed);
+}
+
+void port_reap(struct vswitch *sw)
+{
+	uint32_t keep = 0;
+
+	for (uint32_t i = 0; i < sw->n_dead; i++) {
+		struct port *p = &sw->ports[sw->dead[i]];
+		struct network *n = p->net;
+
+		if (p->dirty) {
+			sw->dead[keep++] = p->idx;	/* on the dirty list until the flush */
+			continue;
+		}
+		n->ports[p->net_slot] = n->ports[--n->n_ports];
+		sw->ports[n->ports[p->net_slot]].net_slot = p->net_slot;
+		p->dying = 0;
+		p->net = NULL;
+		if (!n->n_ports)
+			net_free(n);
+	}
+	sw->n_dead = keep;
+}
+
+static struct port *port_find_name(struct vswitch *sw, struct network *n, const char *name)
+{
+	for (uint32_t i = 0; i < n->n_ports; i++) {
+		struct port *p = &sw->ports[n->ports[i]];
+
+		if (p->used && !strcmp(p->name, name))
+			return p;
+	}
+	return NULL;
+}
+
+static struct port *port_alloc(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (!sw->ports[i].used && !sw->ports[i].dying)
+			return &sw->ports[i];
+	return NULL;
+}
+
+/*
+ * The admitted key's entry (policy, Hello budget), or NULL when the key is
+ * not (or no longer) admitted. With --insecure there are no keys: every
+ * port gets the open default and no Hello budget.
+ */
+static struct key_entry *key_entry_of(struct vswitch *sw, const char *key)
+{
+	uint8_t bin[CERT_KEY_LEN];
+
+	if (!sw->zap)
+		return NULL;
+	if (strlen(key) != CERT_Z85_LEN || !zmq_z85_decode(bin, key))
+		return NULL;
+	return keyset_find(&sw->zap->keys, bin);
+}
+
+/* Take one token from a Hello bucket (HELLO_BURST, refilled at HELLO_RATE/s). */
+static int hello_budget(struct key_entry *k, uint64_t now)
+{
+	uint64_t add;
+
+	if (!k->hello_ms) {
+		k->hello_ms = now;
+		k->hello_tokens = HELLO_BURST;
+	}
+	add = (now - k->hello_ms) * HELLO_RATE / 1000;
+	if (add) {
+		k->hello_tokens = (uint32_t)MIN((uint64_t)HELLO_BURST, k->hello_tokens + add);
+		k->hello_ms += add * 1000 / HELLO_RATE;
+	}
+	if (!k->hello_tokens)
+		return 0;
+	k->hello_tokens--;
+	return 1;
+}
+
+/* The MAC entries port @p may hold: its key's max-macs, else --port-macs. */
+static uint32_t port_mac_limit(const struct vswitch *sw, const struct port *p)
+{
+	if (p->pol && (p->pol->set & POLICY_MAX_MACS))
+		return p->pol->max_macs;
+	return (uint32_t)sw->conf.port_macs;
+}
+
+void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
+			 const char *peer, struct port *old, const Vmfabric__Hello *h, uint64_t now)
+{
+	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+	struct key_entry *ke = key_entry_of(sw, key);
+	const struct key_policy *pol = ke ? &ke->policy : NULL;
+	struct network *n, *free_net;
+	struct port *p, *same;
+	char text[200];
+
+	if (sw->zap && !ke) {
+		sw->ctr.revoked++;
+		port_send_error(sw, r, rlen, VMF_ERR_DENIED, "key not in the authorized directory");
+		if (old)
+			port_remove(sw, old, 0, "key no longer admitted");
+		return;
+	}
+	/* each Hello costs a table walk and log lines: a key gets a budget of them */
+	if (ke && !hello_budget(ke, now)) {
+		sw->ctr.hello_limited++;
+		log_rl(&rl_proto, LOG_WARNING, "Hello from key %.8s... over its rate (%d/s): dropped",
+		       key, HELLO_RATE);
+		return;
+	}
+	if (h->version != VMF_PROTO_VERSION) {
+		sw->ctr.bad_version++;
+		snprintf(text, sizeof(text), "protocol version %u not supported (switch speaks %d)",
+			 h->version, VMF_PROTO_VERSION);
+		log_rl(&rl_proto, LOG_WARNING, "refused Hello from %s: %s", key, text);
+		port_send_error(sw, r, rlen, VMF_ERR_VERSION, text);
+		if (old)
+			port_remove(sw, old, 0, "bad protocol version");
+		return;
+	}
+	if (!codec_valid_name(h->network) || !codec_valid_name(h->port)) {
+		sw->ctr.bad_hello++;
+		port_send_error(sw, r, rlen, VMF_ERR_BADNAME,
+			   "network and port names: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+		return;
+	}
+	if (!policy_allows_network(pol, h->network) || !policy_allows_name(pol, h->port)) {
+		sw->ctr.policy++;
+		snprintf(text, sizeof(text), "this key may not use %s %s", 
+			 policy_allows_network(pol, h->network) ? "port name" : "network",
+			 policy_allows_network(pol, h->network) ? h->port : h->network);
+		log_rl(&rl_proto, LOG_WARNING, "refused Hello from key %.8s...: %s", key, text);
+		port_send_error(sw, r, rlen, VMF_ERR_POLICY, text);
+		return;
+	}
+	/* a second Hello on a live session starts it over */
+	if (old)
+		port_remove(sw, old, 0, "new Hello on the same connection");
+
+	n = net_find(sw, h->network, &free_net);
+	if (!n && pol && !pol->create) {
+		sw->ctr.policy++;
+		snprintf(text, sizeof(text), "this key may not create network %s (it does not exist)",
+			 h->network);
+		port_send_error(sw, r, rlen, VMF_ERR_POLICY, text);
+		return;
+	}
+	if (!n && (!free_net || net_create(sw, free_net, h->network))) {
+		port_send_error(sw, r, rlen, VMF_ERR_FULL, "too many networks on this switch");
+		return;
+	}
+	n = n ? n : free_net;
+	same = port_find_name(sw, n, h->port);
+	if (same && strcmp(same->key, key)) {
+		sw->ctr.bad_hello++;
+		port_send_error(sw, r, rlen, VMF_ERR_DUPLICATE, "port name in use by another key");
+		log_rl(&rl_proto, LOG_WARNING, "refused port %s on %s: name held by another key",
+		       h->port, h->network);
+		goto unused;
+	}
+	if (same) {
+		sw->ctr.takeovers++;
+		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
+	}
+	p = port_alloc(sw);
+	if (!p) {
+		/* between two messages: slots of ports removed so far may be free */
+		port_reap(sw);
+		p = port_alloc(sw);
+	}
+	if (!p) {
+		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
+		goto unused;
+	}
+	memset(&p->ctr, 0, sizeof(p->ctr));
+	p->used = 1;
+	p->idx = (uint32_t)(p - sw->ports);
+	p->id = ++sw->next_id;
+	memcpy(p->rid, r, rlen);
+	p->rid_len = (uint8_t)rlen;
+	str_copy(p->key, key, sizeof(p->key));
+	str_copy(p->name, h->port, sizeof(p->name));
+	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
+	p->net = n;
+	p->pol = pol;
+	p->lock = NULL;
+	for (size_t k = 0; k < sw->n_locks; k++)
+		if (!strcmp(sw->locks[k].port, p->name))
+			p->lock = &sw->locks[k];
+	p->net_slot = n->n_ports;
+	n->ports[n->n_ports++] = p->idx;
+	p->since_ms = p->last_rx_ms = now;
+	p->out_n = 0;
+	p->out_n_vnet = 0;
+	p->out_bytes = 0;
+	p->dirty = 0;
+	rid_insert(sw, p->idx);
+	fdb_port_limit(&n->fdb, p->idx, port_mac_limit(sw, p));
+
+	w.port_id = p->id;
+	w.mtu = n->mtu;
+	w.keepalive_ms = (uint32_t)sw->conf.keepalive_ms;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
+	env.welcome = &w;
+	port_send_env(sw, r, rlen, &env);
+	log_rl(&rl_joinleave, LOG_INFO, "port %s joined network %s (id %u, key %.8s..., %u ports)",
+	       p->name, n->name, p->id, *key ? key : "none", n->n_ports);
+	return;
+unused:
+	/* a network created for this Hello and left without ports goes again */
+	if (!n->n_ports)
+		net_free(n);
+}
+
+int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why)
+{
+	const char *eq = strchr(spec, '='), *m;
+
+	memset(l, 0, sizeof(*l));
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(l->port)) {
+		*why = "--lock-mac needs PORTNAME=MAC[,MAC...]";
+		return -EINVAL;
+	}
+	memcpy(l->port, spec, (size_t)(eq - spec));
+	if (!codec_valid_name(l->port)) {
+		*why = "--lock-mac: invalid port name";
+		return -EINVAL;
+	}
+	for (m = eq + 1; *m; ) {
+		unsigned int b[6];
+		int used = 0;
+
+		if (l->n == LOCK_MACS_MAX) {
+			*why = "--lock-mac: at most 16 MACs per port";
+			return -EINVAL;
+		}
+		if (sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4],
+			   &b[5], &used) != 6 || used != 17 || (m[used] && m[used] != ',') || (b[0] & 1)) {
+			*why = "--lock-mac: MACs are unicast xx:xx:xx:xx:xx:xx, separated by commas";
+			return -EINVAL;
+		}
+		for (int i = 0; i < 6; i++)
+			l->macs[l->n][i] = (uint8_t)b[i];
+		l->n++;
+		m += used;
+		if (*m == ',' && !*++m) {
+			*why = "--lock-mac: trailing comma";
+			return -EINVAL;
+		}
+	}
+	if (!l->n) {
+		*why = "--lock-mac needs at least one MAC";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int port_lock_allows(const struct mac_lock *l, const uint8_t *src)
+{
+	for (unsigned int i = 0; i < l->n; i++)
+		if (!memcmp(l->macs[i], src, 6))
+			return 1;
+	return 0;
+}
+
+struct port *switch_port_by_name(struct vswitch *sw, const char *name, const char *net)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (p->used && !strcmp(p->name, name) && (!net || !strcmp(p->net->name, net)))
+			return p;
+	}
+	return NULL;
+}
+
+void switch_kick(struct vswitch *sw, struct port *p)
+{
+	port_remove(sw, p, VMF_ERR_KICKED, "disconnected by an administrator");
+	port_reap(sw);
+}
+
+void switch_tick(struct vswitch *sw, uint64_t now)
+{
+	uint64_t dead = 3 * (uint64_t)sw->conf.keepalive_ms;
+
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+
+		if (p->used && now - p->last_rx_ms > dead) {
+			sw->ctr.expired++;
+			port_remove(sw, p, VMF_ERR_EXPIRED, "3 keepalives missed");
+		}
+	}
+	port_reap(sw);
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used)
+			fdb_age(&sw->nets[i].fdb, now);
+}
+
+void switch_revoke(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+		struct key_entry *ke;
+
+		if (!p->used || !sw->zap)
+			continue;
+		/* the key set was reloaded: policy pointers into the old one are stale */
+		ke = key_entry_of(sw, p->key);
+		p->pol = ke ? &ke->policy : NULL;
+		if (!ke) {
+			sw->ctr.revoked++;
+			port_remove(sw, p, VMF_ERR_REVOKED, "key removed from the authorized directory");
+		} else if (!policy_allows_network(p->pol, p->net->name) ||
+			   !policy_allows_name(p->pol, p->name)) {
+			sw->ctr.policy++;
+			port_remove(sw, p, VMF_ERR_POLICY, "the key's policy no longer allows this port");
+		} else {
+			fdb_port_limit(&p->net->fdb, p->idx, port_mac_limit(sw, p));
+		}
+	}
+	port_reap(sw);
+}
+
+void switch_shutdown(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (sw->ports[i].used)
+			port_remove(sw, &sw->ports[i], VMF_ERR_SHUTDOWN, "switch shutting down");
+	port_reap(sw);
+}
+
+int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap)
+{
+	size_t n = 16;
+
+	memset(sw, 0, sizeof(*sw));
+	sw->conf = *conf;
+	sw->router = router;
+	sw->zap = zap;
+	sw->start_ms = now_ms();
+	while (n < 4 * (size_t)conf->max_ports)
+		n <<= 1;
+	sw->rid_mask = n - 1;
+	sw->rid_tab = malloc(n * sizeof(uint32_t));
+	sw->ports = calloc((size_t)conf->max_ports, sizeof(*sw->ports));
+	sw->nets = calloc((size_t)conf->max_networks, sizeof(*sw->nets));
+	sw->dirty = calloc((size_t)conf->max_ports, sizeof(uint32_t));
+	sw->dead = calloc((size_t)conf->max_ports, sizeof(uint32_t));
+	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty || !sw->dead ||
+	    sip_key_random(&sw->rid_key) || codec_arena_init(&sw->arena, 4 * (size_t)VMF_MAX_MSG)) {
+		switch_free(sw);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		sw->rid_tab[i] = RID_FREE;
+	return 0;
+}
+
+void switch_free(struct vswitch *sw)
+{
+	if (!sw)
+		return;
+	for (uint32_t i = 0; i < sw->n_live; i++)
+		zmq_msg_close(&sw->live[i]);
+	sw->n_live = 0;
+	for (long i = 0; sw->nets && i < sw->conf.max_networks; i++) {
+		if (sw->nets[i].used) {
+			fdb_free(&sw->nets[i].fdb);
+			free(sw->nets[i].ports);
+		}
+	}
+	free(sw->nets);
+	free(sw->ports);
+	free(sw->rid_tab);
+	free(sw->dirty);
+	free(sw->dead);
+	codec_arena_free(&sw->arena);
+	sw->nets = NULL;
+	sw->ports = NULL;
+	sw->rid_tab = NULL;
+	sw->dirty = NULL;
+	sw->dead = NULL;
+}
