@@ -19,6 +19,12 @@
  *   macs:N             one FrameBatch of N broadcast frames from N different
  *                      unicast source MACs (02:98:00:00:hi:lo)
  *   keepalive          a Keepalive
+ *   churn:N:NET:PORT   a second connection (same key) joins NET as PORT-b; then N
+ *                      times, without waiting: this connection sends Hello for
+ *                      NET:PORT again, the second one a broadcast frame (the
+ *                      removal-during-a-pass pattern of the security review)
+ *   nets:N             N more connections (same key), connection i joining
+ *                      network nI as port raw/nI; they stay until the client exits
  *   wait:MS            receive and print for MS ms (keepalives go out while welcomed)
  *   expect:WHAT:MS     receive until WHAT arrives, else print a timeout and exit 2;
  *                      WHAT is welcome, error:CODE, disconnect or silence (nothing
@@ -41,6 +47,9 @@
 
 struct rc_state {
 	void *ctx, *sock, *mon;
+	const char *ep;
+	int insecure;
+	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN], srv[CERT_KEY_LEN];
 	struct codec_arena arena;
 	int welcomed;
 	uint32_t mtu;
@@ -231,6 +240,103 @@ static enum seen pump(struct rc_state *s, long ms, int stop, uint32_t *code)
 	}
 }
 
+/* Another DEALER to the same switch with the same key. */
+static void *second_socket(struct rc_state *s)
+{
+	int zero = 0;
+	void *x = zmq_socket(s->ctx, ZMQ_DEALER);
+
+	zmq_setsockopt(x, ZMQ_LINGER, &zero, sizeof(zero));
+	if (!s->insecure) {
+		zmq_setsockopt(x, ZMQ_CURVE_SERVERKEY, s->srv, CERT_KEY_LEN);
+		zmq_setsockopt(x, ZMQ_CURVE_PUBLICKEY, s->pub, CERT_KEY_LEN);
+		zmq_setsockopt(x, ZMQ_CURVE_SECRETKEY, s->sec, CERT_KEY_LEN);
+	}
+	if (zmq_connect(x, s->ep)) {
+		zmq_close(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int send_hello_on(void *sock, const char *net, const char *port)
+{
+	Vmfabric__Hello h = VMFABRIC__HELLO__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+	zmq_msg_t m;
+
+	h.version = VMF_PROTO_VERSION;
+	h.network = (char *)(uintptr_t)net;
+	h.port = (char *)(uintptr_t)port;
+	h.mtu = 1500;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
+	env.hello = &h;
+	if (codec_pack(&env, &m))
+		return -1;
+	if (zmq_msg_send(&m, sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return -1;
+	}
+	return 0;
+}
+
+static int churn(struct rc_state *s, const char *spec)
+{
+	static const uint8_t src[6] = { 0x02, 0x99, 0x00, 0x00, 0x00, 0xfd };
+	char buf[256], name2[96], *net, *port;
+	uint8_t f[60];
+	ProtobufCBinaryData d = { sizeof(f), f };
+	unsigned long n;
+	void *x;
+
+	snprintf(buf, sizeof(buf), "%s", spec);
+	net = strchr(buf, ':');
+	port = net ? strchr(net + 1, ':') : NULL;
+	if (!port) {
+		fprintf(stderr, "churn:N:NET:PORT\n");
+		return EXIT_USAGE;
+	}
+	*net++ = '\0';
+	*port++ = '\0';
+	n = strtoul(buf, NULL, 0);
+	snprintf(name2, sizeof(name2), "%s-b", port);
+	x = second_socket(s);
+	if (!x || send_hello_on(x, net, name2))
+		return 1;
+	pump(s, 500, 0, &(uint32_t){ 0 });	/* the second port is welcomed meanwhile */
+	make_frame(f, sizeof(f), src);
+	for (unsigned long i = 0; i < n; i++) {
+		zmq_msg_t m;
+
+		send_hello_on(s->sock, net, port);
+		if (codec_pack_batch(&d, 1, &m) || zmq_msg_send(&m, x, 0) < 0)
+			return 1;
+	}
+	say("churn: %lu Hellos for %s, each followed by a broadcast from %s", n, port, name2);
+	pump(s, 500, 0, &(uint32_t){ 0 });
+	zmq_close(x);
+	return 0;
+}
+
+static void *extra[256];
+static unsigned int n_extra;
+
+static int nets(struct rc_state *s, unsigned long n)
+{
+	for (unsigned long i = 1; i <= n && n_extra < 256; i++) {
+		char net[32], port[32];
+		void *x = second_socket(s);
+
+		snprintf(net, sizeof(net), "n%lu", i);
+		snprintf(port, sizeof(port), "raw/n%lu", i);
+		if (!x || send_hello_on(x, net, port))
+			return 1;
+		extra[n_extra++] = x;
+	}
+	say("nets: %lu connections joined networks n1..n%lu", n, n);
+	return 0;
+}
+
 static int step(struct rc_state *s, const char *arg)
 {
 	static const uint8_t src[6] = { 0x02, 0x99, 0x00, 0x00, 0x00, 0xfe };
@@ -338,6 +444,10 @@ static int step(struct rc_state *s, const char *arg)
 		free(fr);
 		free(d);
 		say("sent %zu frames from %zu source MACs", n, n);
+	} else if (!strncmp(arg, "nets:", 5)) {
+		return nets(s, strtoul(arg + 5, NULL, 0));
+	} else if (!strncmp(arg, "churn:", 6)) {
+		return churn(s, arg + 6);
 	} else if (!strcmp(arg, "keepalive")) {
 		send_keepalive(s);
 		say("sent a Keepalive");
@@ -390,13 +500,13 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: vmf-rawclient --switch EP (--server-key PUBFILE --key SECRETFILE | --insecure) STEP...\n"
 		"steps: garbage:N big batch hello:V:NET:PORT multipart welcome bad-frames macs:N keepalive\n"
+		"       churn:N:NET:PORT nets:N\n"
 		"       wait:MS expect:(welcome|error:CODE|disconnect|silence):MS\n");
 }
 
 int main(int argc, char **argv)
 {
 	const char *ep = NULL, *server_key = NULL, *key = NULL;
-	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN], srv[CERT_KEY_LEN];
 	struct rc_state s = { 0 };
 	int i, insecure = 0, zero = 0, rc = 0;
 	int64_t maxmsg = VMF_MAX_MSG;
@@ -422,8 +532,10 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	srand((unsigned int)now_ms());
-	if (!insecure && (cert_load_secret(key, pub, sec, why, sizeof(why)) ||
-			  cert_load_public(server_key, srv, why, sizeof(why)))) {
+	s.ep = ep;
+	s.insecure = insecure;
+	if (!insecure && (cert_load_secret(key, s.pub, s.sec, why, sizeof(why)) ||
+			  cert_load_public(server_key, s.srv, why, sizeof(why)))) {
 		fprintf(stderr, "vmf-rawclient: %s\n", why);
 		return 78;
 	}
@@ -434,10 +546,9 @@ int main(int argc, char **argv)
 	zmq_setsockopt(s.sock, ZMQ_LINGER, &zero, sizeof(zero));
 	zmq_setsockopt(s.sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
 	if (!insecure) {
-		zmq_setsockopt(s.sock, ZMQ_CURVE_SERVERKEY, srv, CERT_KEY_LEN);
-		zmq_setsockopt(s.sock, ZMQ_CURVE_PUBLICKEY, pub, CERT_KEY_LEN);
-		zmq_setsockopt(s.sock, ZMQ_CURVE_SECRETKEY, sec, CERT_KEY_LEN);
-		cert_wipe(sec, sizeof(sec));
+		zmq_setsockopt(s.sock, ZMQ_CURVE_SERVERKEY, s.srv, CERT_KEY_LEN);
+		zmq_setsockopt(s.sock, ZMQ_CURVE_PUBLICKEY, s.pub, CERT_KEY_LEN);
+		zmq_setsockopt(s.sock, ZMQ_CURVE_SECRETKEY, s.sec, CERT_KEY_LEN);
 	}
 	zmq_socket_monitor(s.sock, "inproc://rawclient-mon", ZMQ_EVENT_DISCONNECTED |
 			   ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
@@ -451,9 +562,12 @@ int main(int argc, char **argv)
 	for (; i < argc && !rc; i++)
 		rc = step(&s, argv[i]);
 	zmq_socket_monitor(s.sock, NULL, 0);
+	for (unsigned int k = 0; k < n_extra; k++)
+		zmq_close(extra[k]);
 	zmq_close(s.sock);
 	zmq_close(s.mon);
 	zmq_ctx_term(s.ctx);
+	cert_wipe(s.sec, sizeof(s.sec));
 	codec_arena_free(&s.arena);
 	say("done (exit %d)", rc);
 	return rc;
