@@ -320,6 +320,22 @@ static void fdb_check_against_model(struct fdb *f, struct fdb_model *m, uint64_t
 	}
 	assert_int_equal(used, m->n);
 	assert_int_equal(f->count, m->n);
+	/* every port's chain holds exactly its entries, linked both ways */
+	for (uint32_t port = 0; port < 8; port++) {
+		uint32_t want = 0, n = 0, prev = FDB_NIL;
+
+		for (size_t i = 0; i < m->n; i++)
+			want += m->e[i].port == port;
+		assert_int_equal(fdb_port_count(f, port), want);
+		for (uint32_t s = port < f->n_ports ? f->ports[port].head : FDB_NIL; s != FDB_NIL;
+		     s = f->slots[s].next) {
+			assert_int_equal(f->slots[s].port, port);
+			assert_int_equal(f->slots[s].prev, prev);
+			prev = s;
+			assert_true(++n <= want);
+		}
+		assert_int_equal(n, want);
+	}
 	/* lookups may reclaim expired entries: mirror that in the model */
 	for (size_t i = 0; i < m->n;) {
 		struct fdb_entry e = m->e[i];
@@ -398,6 +414,77 @@ static void test_fdb_stress(void **state)
 	fdb_stress(256, 300, 100000, 200000, 0x9abc);
 }
 
+/* A port at its limit learns no new MAC and takes none over; flushing frees its quota. */
+static void test_fdb_port_limit(void **state)
+{
+	struct fdb *f = *state;
+	uint8_t mac[6];
+
+	assert_int_equal(fdb_port_limit(f, 3, 2), 0);
+	fdb_mac(mac, 1);
+	assert_int_equal(fdb_learn(f, mac, 0, 3, 1000), FDB_LEARNT);
+	fdb_mac(mac, 2);
+	assert_int_equal(fdb_learn(f, mac, 0, 3, 1000), FDB_LEARNT);
+	fdb_mac(mac, 3);
+	assert_int_equal(fdb_learn(f, mac, 0, 3, 1000), -EDQUOT);
+	assert_int_equal(fdb_lookup(f, mac, 0, 1001), FDB_EMPTY);
+	/* a MAC known on another port cannot move to the full port either */
+	assert_int_equal(fdb_learn(f, mac, 0, 4, 1000), FDB_LEARNT);
+	assert_int_equal(fdb_learn(f, mac, 0, 3, 1001), -EDQUOT);
+	assert_int_equal(fdb_lookup(f, mac, 0, 1002), 4);
+	/* known MACs are refreshed as before */
+	fdb_mac(mac, 1);
+	assert_int_equal(fdb_learn(f, mac, 0, 3, 1002), FDB_REFRESHED);
+	assert_int_equal(fdb_port_count(f, 3), 2);
+	assert_int_equal(fdb_flush_port(f, 3), 2);
+	assert_int_equal(fdb_port_count(f, 3), 0);
+	/* the flush also lifts the limit: the slot index goes to the next port */
+	for (uint32_t i = 10; i < 20; i++) {
+		fdb_mac(mac, i);
+		assert_int_equal(fdb_learn(f, mac, 0, 3, 1003), FDB_LEARNT);
+	}
+	assert_int_equal(fdb_port_count(f, 3), 10);
+}
+
+/*
+ * MACs that all shared one home slot under the old unkeyed hash
+ * ((mac | vlan << 48) * 0x9e3779b97f4a7c15 >> 29, masked) must not form one
+ * cluster: with a keyed hash the longest run of occupied slots stays short.
+ */
+static void test_fdb_collisions(void **state)
+{
+	struct fdb f;
+	uint8_t mac[6];
+	size_t found = 0, run = 0, longest = 0;
+	const size_t want = 1000;
+
+	(void)state;
+	assert_int_equal(fdb_init(&f, 1024, FDB_AGE), 0);
+	for (uint64_t c = 0; found < want; c++) {
+		uint64_t h = 0;
+
+		fdb_mac(mac, (uint32_t)c);
+		memcpy(&h, mac, 6);
+		if (((h * 0x9e3779b97f4a7c15ULL) >> 29 & 2047) != 0)
+			continue;
+		assert_int_equal(fdb_learn(&f, mac, 0, (uint32_t)(found % 7), 1000), FDB_LEARNT);
+		found++;
+	}
+	assert_int_equal(f.count, want);
+	assert_int_equal(f.mask + 1, 2048);	/* grown from 64 slots as it filled */
+	for (size_t i = 0; i < 2 * (f.mask + 1); i++) {
+		if (f.slots[i & f.mask].port != FDB_EMPTY) {
+			run++;
+			longest = run > longest ? run : longest;
+		} else {
+			run = 0;
+		}
+	}
+	print_message("1000 MACs colliding under the old hash: longest cluster %zu slots\n", longest);
+	assert_true(longest < 200);
+	fdb_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +497,8 @@ int main(void)
 		cmocka_unit_test(test_fdb_bound),
 		cmocka_unit_test_setup_teardown(test_fdb_flush_port, fdb_setup, fdb_teardown),
 		cmocka_unit_test(test_fdb_stress),
+		cmocka_unit_test_setup_teardown(test_fdb_port_limit, fdb_setup, fdb_teardown),
+		cmocka_unit_test(test_fdb_collisions),
 	};
 
 	return cmocka_run_group_tests_name("fdb", tests, NULL, NULL);

@@ -1,0 +1,325 @@
+/* fuzz_switch.c - fuzz the switch with interleaved messages from several connections (switch/) */
+
+/*
+ * The harnesses that feed the decoder one message at a time could not find
+ * the dirty-list overflow of the security review: it needs a sequence
+ * (a port re-sending Hello while another floods, within one pass). This
+ * one drives the real switch (port.c, fwd.c, fdb.c, stats.c) through
+ * switch_message(), as switch_input() does, with a program read from the
+ * input:
+ *
+ *   byte 0: bit 0 ROUTER_MANDATORY (every send then fails EHOSTUNREACH:
+ *           ports die in the middle of flushes and floods), bit 1 --insecure
+ *           (no keys: no policy, no Hello budget)
+ *   then records: [op] [args...]; op & 7 is the connection (routing id
+ *   "cN", key N % 3), op >> 3 the action:
+ *     0 Hello [b: network b & 3, name b >> 2 & 3, bad version if b & 0x80]
+ *     1 FrameBatch [n] n x [b: src b & 7, dst b >> 3 & 7 (7 = broadcast),
+ *       runt / giant / GSO super-frame from b >> 6]
+ *     2 Keepalive   3 Bye [len] [reason]   4 raw bytes [len] [bytes]
+ *     5 end of pass 6 time passes [b x 100 ms] and switch_tick()
+ *     7 key 2 removed or re-admitted, then switch_revoke()
+ *     8 kick the port of this connection   9 render every counter
+ *     other: a Welcome (only the switch may send one)
+ * Keys: key 0 open; key 1 with a policy (networks n0,n1, names p*, two
+ * source MACs, max-macs 2, create no); key 2 open, revocable.
+ *
+ * Oracles, after every record: the dirty list has no index twice and fits
+ * its array; every live port is in its network's port list once and found
+ * by its routing id; every network counts its live and dying ports; every
+ * MAC table's per-port counts add up to its entry count and no entry
+ * points at a free slot. ASan and UBSan do the rest.
+ */
+
+#include <string.h>
+#include <zmq.h>
+
+#include "fuzz.h"
+#include "log.h"
+#include "stats.h"
+#include "switch.h"
+#include "util.h"
+
+#define NCONN	8
+
+static void *ctx, *router;
+static struct zap zap;
+static struct key_entry keys[3];
+static char key_z85[3][CERT_Z85_LEN + 1];
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, CERT_KEY_LEN);
+}
+
+static void setup(void)
+{
+	char why[256];
+	static const char *const pol =
+		"metadata\n    networks = \"n0,n1\"\n    names = \"p*\"\n"
+		"    macs = \"02:00:00:00:00:01,02:00:00:00:00:02\"\n    max-macs = \"2\"\n"
+		"    create = \"no\"\n";
+
+	log_init("fuzz-switch");
+	ctx = zmq_ctx_new();
+	router = zmq_socket(ctx, ZMQ_ROUTER);
+	zmq_bind(router, "inproc://fuzz-switch");
+	for (int i = 0; i < 3; i++) {
+		memset(keys[i].key, 0x11 * (i + 1), CERT_KEY_LEN);
+		policy_default(&keys[i].policy);
+		if (i == 1 && policy_parse(pol, &keys[i].policy, why, sizeof(why)))
+			abort();
+	}
+	qsort(keys, 3, sizeof(keys[0]), key_cmp);
+	for (int i = 0; i < 3; i++)
+		cert_z85(keys[i].key, key_z85[i]);
+}
+
+/* The invariants every pass and every removal must keep. */
+static void check(struct vswitch *sw)
+{
+	static uint8_t seen[64];
+	uint32_t counted[8] = { 0 };
+
+	FUZZ_CHECK(sw->n_dirty <= (uint32_t)sw->conf.max_ports);
+	memset(seen, 0, sizeof(seen));
+	for (uint32_t i = 0; i < sw->n_dirty; i++) {
+		FUZZ_CHECK(sw->dirty[i] < (uint32_t)sw->conf.max_ports);
+		FUZZ_CHECK(!seen[sw->dirty[i]]);
+		seen[sw->dirty[i]] = 1;
+	}
+	memset(seen, 0, sizeof(seen));
+	for (uint32_t i = 0; i < sw->n_dead; i++) {
+		FUZZ_CHECK(!seen[sw->dead[i]]);
+		seen[sw->dead[i]] = 1;
+		FUZZ_CHECK(sw->ports[sw->dead[i]].dying);
+	}
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		struct port *p = &sw->ports[i];
+		uint32_t hits = 0;
+
+		if (!p->used && !p->dying)
+			continue;
+		FUZZ_CHECK(!(p->used && p->dying));
+		FUZZ_CHECK(p->net && p->net->used);
+		for (uint32_t k = 0; k < p->net->n_ports; k++)
+			hits += p->net->ports[k] == (uint32_t)i;
+		FUZZ_CHECK(hits == 1);
+		FUZZ_CHECK(p->net_slot < p->net->n_ports && p->net->ports[p->net_slot] == (uint32_t)i);
+		counted[p->net - sw->nets]++;
+		if (p->used)
+			FUZZ_CHECK(p->out_n <= VMF_MAX_BATCH_FRAMES);
+	}
+	for (long n = 0; n < sw->conf.max_networks; n++) {
+		struct network *net = &sw->nets[n];
+		size_t sum = 0;
+
+		if (!net->used)
+			continue;
+		FUZZ_CHECK(net->n_ports == counted[n] && net->n_ports > 0);
+		for (uint32_t k = 0; k < net->fdb.n_ports; k++)
+			sum += net->fdb.ports[k].count;
+		FUZZ_CHECK(sum == net->fdb.count);
+		for (size_t s = 0; s <= net->fdb.mask; s++) {
+			uint32_t port = net->fdb.slots[s].port;
+
+			FUZZ_CHECK(port == FDB_EMPTY || sw->ports[port].used);
+		}
+	}
+}
+
+/* Deliver @len bytes as a message from connection @c. */
+static void deliver(struct vswitch *sw, int c, const void *data, size_t len, uint64_t now)
+{
+	char rid[3] = { 'c', (char)('0' + c), 0 };
+	zmq_msg_t m;
+
+	zmq_msg_init_size(&m, len);
+	if (len)
+		memcpy(zmq_msg_data(&m), data, len);
+	switch_message(sw, (const uint8_t *)rid, 2, sw->zap ? key_z85[c % 3] : NULL, "fuzz", &m, now);
+	zmq_msg_close(&m);
+}
+
+static void deliver_env(struct vswitch *sw, int c, const Vmfabric__Envelope *env, uint64_t now)
+{
+	zmq_msg_t m;
+
+	if (codec_pack(env, &m))
+		return;
+	deliver(sw, c, zmq_msg_data(&m), zmq_msg_size(&m), now);
+	zmq_msg_close(&m);
+}
+
+static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size, uint64_t now)
+{
+	static uint8_t buf[8][VMF_VNET_HDR_LEN + 3000];
+	ProtobufCBinaryData f[8];
+	uint32_t vnet[8];
+	size_t n = (fuzz_byte(data, size) & 7) + 1, nv = 0;
+	zmq_msg_t m;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = fuzz_byte(data, size), *d = buf[i];
+		size_t len = 60, hl = 0;
+
+		memset(d, 0, sizeof(buf[i]));
+		if (b >> 6 == 3) {
+			/* a TSO super-frame with its virtio-net header */
+			hl = VMF_VNET_HDR_LEN;
+			d[1] = 1;	/* GSO TCPv4 */
+			len = 3000 - hl;
+			vnet[nv++] = (uint32_t)i;
+		} else if (b >> 6 == 1) {
+			len = 13;
+		} else if (b >> 6 == 2) {
+			len = 1600;
+		}
+		if ((b >> 3 & 7) == 7)
+			memset(d + hl, 0xff, 6);
+		else
+			memcpy(d + hl, (uint8_t[6]){ 2, 0, 0, 0, 0, (uint8_t)(b >> 3 & 7) }, 6);
+		memcpy(d + hl + 6, (uint8_t[6]){ (b & 7) == 7 ? 3 : 2, 0, 0, 0, 0, (uint8_t)(b & 7) }, 6);
+		d[hl + 12] = 0x08;
+		f[i] = (ProtobufCBinaryData){ hl + len, d };
+	}
+	if (codec_pack_batch_vnet(f, n, vnet, nv, &m))
+		return;
+	deliver(sw, c, zmq_msg_data(&m), zmq_msg_size(&m), now);
+	zmq_msg_close(&m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const nets[] = { "n0", "n1", "n2", "n3" };
+	static const char *const names[] = { "p0", "p1", "x0", "p0/b" };
+	struct switch_conf conf = {
+		.max_ports = 6, .max_networks = 3, .max_macs = 64, .mac_age_s = 300,
+		.mtu = 1500, .keepalive_ms = 1000, .port_macs = 8,
+	};
+	struct vswitch sw;
+	uint64_t now = 1000000;
+	uint8_t flags;
+	int mandatory;
+	FILE *devnull;
+
+	if (!ctx)
+		setup();
+	flags = fuzz_byte(&data, &size);
+	mandatory = flags & 1;
+	zmq_setsockopt(router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof(mandatory));
+	zap.keys.e = keys;
+	zap.keys.n = 3;
+	if (switch_init(&sw, &conf, router, flags & 2 ? NULL : &zap))
+		return 0;
+	devnull = fopen("/dev/null", "w");
+	while (size) {
+		uint8_t op = fuzz_byte(&data, &size);
+		int c = op & 7;
+		Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+		switch (op >> 3) {
+		case 0: {
+			Vmfabric__Hello h = VMFABRIC__HELLO__INIT;
+			uint8_t b = fuzz_byte(&data, &size);
+
+			h.version = b & 0x80 ? 7 : VMF_PROTO_VERSION;
+			h.network = (char *)(uintptr_t)nets[b & 3];
+			h.port = (char *)(uintptr_t)names[b >> 2 & 3];
+			h.mtu = 1500;
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
+			env.hello = &h;
+			deliver_env(&sw, c, &env, now);
+			break;
+		}
+		case 1:
+			batch(&sw, c, &data, &size, now);
+			break;
+		case 2: {
+			Vmfabric__Keepalive k = VMFABRIC__KEEPALIVE__INIT;
+
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_KEEPALIVE;
+			env.keepalive = &k;
+			deliver_env(&sw, c, &env, now);
+			break;
+		}
+		case 3: {
+			Vmfabric__Bye b = VMFABRIC__BYE__INIT;
+			char reason[256];
+			size_t n = fuzz_byte(&data, &size);
+
+			n = MIN(n, size);
+			memcpy(reason, data, n);
+			reason[n] = '\0';
+			data += n;
+			size -= n;
+			b.reason = reason;
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_BYE;
+			env.bye = &b;
+			deliver_env(&sw, c, &env, now);
+			break;
+		}
+		case 4: {
+			size_t n = fuzz_byte(&data, &size);
+
+			n = MIN(n, size);
+			deliver(&sw, c, data, n, now);
+			data += n;
+			size -= n;
+			break;
+		}
+		case 5:
+			switch_pass_end(&sw);
+			break;
+		case 6:
+			switch_pass_end(&sw);
+			now += 100 * (uint64_t)fuzz_byte(&data, &size);
+			switch_tick(&sw, now);
+			break;
+		case 7:
+			switch_pass_end(&sw);
+			zap.keys.n = zap.keys.n == 3 ? 2 : 3;	/* the last key comes and goes */
+			switch_revoke(&sw);
+			break;
+		case 8: {
+			char rid[3] = { 'c', (char)('0' + c), 0 };
+
+			switch_pass_end(&sw);
+			for (long i = 0; i < sw.conf.max_ports; i++)
+				if (sw.ports[i].used && sw.ports[i].rid_len == 2 &&
+				    !memcmp(sw.ports[i].rid, rid, 2))
+					switch_kick(&sw, &sw.ports[i]);
+			break;
+		}
+		case 9:
+			switch_pass_end(&sw);
+			if (devnull) {
+				stats_json(&sw, devnull);
+				stats_text_ports(&sw, devnull);
+				stats_text_macs(&sw, devnull, NULL);
+				stats_text_totals(&sw, devnull);
+				stats_prometheus(&sw, devnull);
+			}
+			break;
+		default: {
+			Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
+
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
+			env.welcome = &w;
+			deliver_env(&sw, c, &env, now);
+			break;
+		}
+		}
+		check(&sw);
+	}
+	switch_pass_end(&sw);
+	check(&sw);
+	switch_shutdown(&sw);
+	switch_free(&sw);
+	zap.keys.n = 3;
+	for (int i = 0; i < 3; i++)
+		keys[i].hello_ms = keys[i].hello_tokens = 0;
+	if (devnull)
+		fclose(devnull);
+	return 0;
+}
