@@ -384,9 +384,20 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 	}
 	p = port_alloc(sw);
 	if (!p) {
-		/* between two messages: slots of ports removed so far may be free */
+		/*
+		 * Between two messages, slots of ports removed so far may be given
+		 * back; the reap may free the network too, if its last ports were
+		 * the ones this Hello replaced: it existed when the Hello came, so
+		 * it is made again whatever the key's create policy says.
+		 */
 		port_reap(sw);
 		p = port_alloc(sw);
+		n = net_find(sw, h->network, &free_net);
+		if (!n && (!free_net || net_create(sw, free_net, h->network))) {
+			port_send_error(sw, r, rlen, VMF_ERR_FULL, "too many networks on this switch");
+			return;
+		}
+		n = n ? n : free_net;
 	}
 	if (!p) {
 		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
