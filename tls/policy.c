@@ -41,6 +41,7 @@
 #include "policy.h"
 
 #define POLICY_FILE_MAX	65536
+#define POLICY_LINE_MAX	1280	/* 64 MACs with their commas, the key and quotes */
 
 static const char *const informational[] = {
 	"name", "email", "organization", "created-by", "created", "date", "comment", "host",
@@ -161,7 +162,7 @@ int policy_parse(const char *text, struct key_policy *p, char *why, size_t whyle
 	while (*text) {
 		const char *eol = strchr(text, '\n'), *ln = text, *s;
 		size_t len = eol ? (size_t)(eol - text) : strlen(text);
-		char buf[POLICY_LIST_MAX + 64], key[48], *v, *e;
+		char buf[POLICY_LINE_MAX], key[48], *v, *e;
 		size_t kl;
 
 		line++;
