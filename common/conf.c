@@ -18,7 +18,11 @@
  *	key = "value with spaces"
  *
  * Errors name the file and line; unknown keys are errors, never ignored,
- * so a typo cannot silently fall back to a default.
+ * so a typo cannot silently fall back to a default. A single-valued option
+ * given twice in the file, or twice on the command line, is an error too
+ * (the second would silently replace the first); only the command line
+ * overriding the file is intended. Repeatable options (CONF_LIST) collect
+ * every value, as --listen, --hostfwd or --lock-mac want.
  */
 
 #include <errno.h>
@@ -82,6 +86,34 @@ static void set_str(char **var, char *val, int ours)
 	owned[i].var = var;
 	owned[i].val = ours ? val : NULL;
 	*var = val;
+}
+
+/*
+ * Where each single-valued option was set in the current source (a line of
+ * the file, or 1 for the command line), indexed by its row in the table;
+ * the last three rows stand for pidfile, debug and foreground.
+ */
+#define SEEN_MAX	128
+#define SEEN_PIDFILE	(SEEN_MAX - 1)
+#define SEEN_DEBUG	(SEEN_MAX - 2)
+#define SEEN_FG		(SEEN_MAX - 3)
+static unsigned int seen[SEEN_MAX];
+
+/* Refuse a single-valued option set a second time from the same source. */
+static int once(const char *prog, size_t idx, const char *name, unsigned int at, const char *where)
+{
+	if (idx >= SEEN_MAX)
+		return 0;
+	if (seen[idx]) {
+		if (at > 1 || seen[idx] > 1)
+			fprintf(stderr, "%s: %s: '%s' given twice (first at line %u); it takes one "
+				"value\n", prog, where, name, seen[idx]);
+		else
+			fprintf(stderr, "%s: --%s given twice; it takes one value\n", prog, name);
+		return -EINVAL;
+	}
+	seen[idx] = at;
+	return 0;
 }
 
 /* Set one option from text; @where is "--name" or "FILE:LINE" for messages. */
@@ -151,6 +183,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 		fprintf(stderr, "%s: cannot read config file %s: %s\n", prog, path, strerror(errno));
 		return -EXIT_CONFIG;
 	}
+	memset(seen, 0, sizeof(seen));
 	while (fgets(line, sizeof(line), f)) {
 		char *key, *val, *p;
 		const struct conf_opt *o;
@@ -191,6 +224,10 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 		if (!strcmp(key, "debug") || !strcmp(key, "foreground")) {
 			int *b = !strcmp(key, "debug") ? &std->debug : &std->foreground;
 
+			if (once(prog, b == &std->debug ? SEEN_DEBUG : SEEN_FG, key, lineno, where)) {
+				rc = -EXIT_CONFIG;
+				break;
+			}
 			if (*val ? parse_bool(val, b) : (*b = 1, 0)) {
 				fprintf(stderr, "%s: %s: '%s' is not a boolean\n", prog, where, val);
 				rc = -EXIT_CONFIG;
@@ -199,6 +236,10 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 			continue;
 		}
 		if (!strcmp(key, "pidfile") && *val) {
+			if (once(prog, SEEN_PIDFILE, key, lineno, where)) {
+				rc = -EXIT_CONFIG;
+				break;
+			}
 			set_str(&std->pidfile, strdup(val), 1);
 			continue;
 		}
@@ -215,7 +256,8 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 			rc = -EXIT_CONFIG;
 			break;
 		}
-		if (set_opt(prog, o, val, where)) {
+		if ((o->type != CONF_LIST && once(prog, (size_t)(o - opts), key, lineno, where)) ||
+		    set_opt(prog, o, val, where)) {
 			rc = -EXIT_CONFIG;
 			break;
 		}
@@ -349,6 +391,7 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 
 	optind = 0;
 	opterr = 0;
+	memset(seen, 0, sizeof(seen));	/* the command line may override the file, once */
 	while ((c = getopt_long(argc, argv, shorts, lopts, NULL)) != -1) {
 		const struct conf_opt *o = NULL;
 		char where[96];
@@ -378,6 +421,8 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 			printf("%s %s\n", prog, VMFABRIC_VERSION);
 			return CONF_DONE;
 		case OPT_PIDFILE:
+			if (once(prog, SEEN_PIDFILE, "pidfile", 1, "--pidfile"))
+				return -EXIT_USAGE;
 			set_str(&std->pidfile, optarg, 0);
 			continue;
 		case '?':
@@ -400,7 +445,9 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 		if (!o)
 			return -EXIT_USAGE;
 		snprintf(where, sizeof(where), "--%s", o->name);
-		if (set_opt(prog, o, o->type == CONF_BOOL ? "yes" : optarg, where))
+		if ((o->type != CONF_LIST && o->type != CONF_BOOL &&
+		     once(prog, (size_t)(o - opts), o->name, 1, where)) ||
+		    set_opt(prog, o, o->type == CONF_BOOL ? "yes" : optarg, where))
 			return -EXIT_USAGE;
 	}
 	if (first_arg) {

@@ -228,6 +228,22 @@ sw_stats
 pass "--max-networks 2 and --max-ports 3: the next network and the next port are refused with a reason"
 kill -0 "$SW_PID" || fail "switch died"
 
+# --- one value per option, except the repeatable ones ------------------------------
+expect_exit 64 twice-cli "$SWITCH" --listen ipc://$T/x.ipc --insecure --mtu 1500 --mtu 9000
+out_has twice-cli "--mtu given twice"
+printf 'insecure\nmtu = 1500\nmtu = 9000\n' >"$T/twice.conf"
+expect_exit 78 twice-file "$SWITCH" -c "$T/twice.conf" --listen ipc://$T/x.ipc
+out_has twice-file "'mtu' given twice (first at line 2)"
+expect_exit 64 twice-nic "$NIC" --switch ipc://$T/x.ipc --switch ipc://$T/y.ipc --insecure --tap t0
+out_has twice-nic "--switch given twice"
+# --listen is repeatable: a port on the switch's host over ipc://, another over tcp://
+start switch-two "$SWITCH" -f --insecure --control none --listen "ipc://$T/two.ipc" --listen tcp://127.0.0.1:7891
+wait_for 5 log_has switch-two "listening on ipc://$T/two.ipc, tcp://127.0.0.1:7891" || fail "switch did not bind both --listen endpoints"
+start nic-ipc "$NIC" -f --switch "ipc://$T/two.ipc" --insecure --network two --name two/ipc --dgram "unix:$T/t1.nic,unix:$T/t1.peer"
+start nic-tcp "$NIC" -f --switch tcp://127.0.0.1:7891 --insecure --network two --name two/tcp --dgram "unix:$T/t2.nic,unix:$T/t2.peer"
+wait_for 10 joined nic-ipc && wait_for 10 joined nic-tcp || fail "a port did not join through its --listen endpoint"
+pass "options: --mtu twice (command line, file) and --switch twice refused; --listen twice binds both (ipc and tcp ports joined)"
+
 # --- the management endpoint, where the switch has one --------------------------------
 CTL=$VMF_BUILD/switch/vmfabric-ctl
 if [ ${#CTL_OPT[@]} -gt 0 ] && [ -x "$CTL" ]; then
