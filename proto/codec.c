@@ -36,6 +36,7 @@ const char *codec_err_name(uint32_t code)
 		[VMF_ERR_SHUTDOWN] = "shutdown",
 		[VMF_ERR_KICKED] = "kicked",
 		[VMF_ERR_POLICY] = "policy",
+		[VMF_ERR_LOOP] = "loop",
 	};
 
 	if (code < sizeof(names) / sizeof(names[0]) && names[code])
@@ -108,6 +109,21 @@ static int text_ok(const char *s)
 	return s && strlen(s) < 1024;
 }
 
+/* Network tags: none, or one valid index per frame into valid names. */
+static int batch_nets_bad(const Vmfabric__FrameBatch *b)
+{
+	if (b->n_nets > VMF_MAX_BATCH_NETS || (b->n_net && b->n_net != b->n_frames) ||
+	    (b->n_nets && !b->n_net))
+		return 1;
+	for (size_t i = 0; i < b->n_nets; i++)
+		if (!codec_valid_name(b->nets[i]))
+			return 1;
+	for (size_t i = 0; i < b->n_net; i++)
+		if (b->net[i] >= b->n_nets)
+			return 1;
+	return 0;
+}
+
 int codec_decode(struct codec_arena *a, const void *data, size_t len,
 		 Vmfabric__Envelope **out)
 {
@@ -133,10 +149,26 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 	switch (env->msg_case) {
 	case VMFABRIC__ENVELOPE__MSG_HELLO:
 		/* names are checked by the switch, which answers with a reason */
-		if (!text_ok(env->hello->network) || !text_ok(env->hello->port))
+		if (!text_ok(env->hello->network) || !text_ok(env->hello->port) ||
+		    env->hello->n_networks > VMF_MAX_BATCH_NETS || env->hello->n_path > VMF_MAX_PATH)
 			return -EBADMSG;
+		for (size_t i = 0; i < env->hello->n_networks; i++)
+			if (!codec_valid_name(env->hello->networks[i]))
+				return -EBADMSG;
+		for (size_t i = 0; i < env->hello->n_path; i++)
+			if (!codec_valid_name(env->hello->path[i]))
+				return -EBADMSG;
 		break;
 	case VMFABRIC__ENVELOPE__MSG_WELCOME:
+		if (!text_ok(env->welcome->switch_id) || env->welcome->n_path > VMF_MAX_PATH)
+			return -EBADMSG;
+		for (size_t i = 0; i < env->welcome->n_path; i++)
+			if (!codec_valid_name(env->welcome->path[i]))
+				return -EBADMSG;
+		for (size_t i = 0; i < env->welcome->n_networks; i++)
+			if (!env->welcome->networks[i] || !codec_valid_name(env->welcome->networks[i]->name))
+				return -EBADMSG;
+		break;
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
 		break;
 	case VMFABRIC__ENVELOPE__MSG_ERROR:
@@ -158,6 +190,8 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 			    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
 				return -EBADMSG;
 		}
+		if (batch_nets_bad(b))
+			return -EBADMSG;
 		break;
 	}
 	default:
@@ -187,7 +221,8 @@ static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 /*
  * The data path's common case, parsed by hand so that frames are not copied:
  * an Envelope holding only field 5 (FrameBatch), whose fields are 1 (bytes
- * frames) and 2 (packed uint32 vnet). Returns 1 when it does not look like
+ * frames), 2 (packed uint32 vnet) and, on trunks, 3 (string nets) and 4
+ * (packed uint32 net). Returns 1 when it does not look like
  * that (the generic decoder then decides), 0 or -EBADMSG otherwise.
  */
 static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
@@ -197,7 +232,7 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 	Vmfabric__Envelope *env;
 	Vmfabric__FrameBatch *b;
 	uint64_t blen, v;
-	size_t nf = 0, nv = 0;
+	size_t nf = 0, nv = 0, nn = 0, nt = 0;
 
 	if (len < 2 || p[0] != 0x2a)
 		return 1;
@@ -209,23 +244,31 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 	for (q = p; q < bend;) {
 		uint64_t tag, l;
 
-		if (rd_varint(&q, bend, &tag) || (tag != 0x0a && tag != 0x12) ||
+		if (rd_varint(&q, bend, &tag) ||
+		    (tag != 0x0a && tag != 0x12 && tag != 0x1a && tag != 0x22) ||
 		    rd_varint(&q, bend, &l) || l > (uint64_t)(bend - q))
 			return 1;
 		if (tag == 0x0a) {
 			nf++;
+		} else if (tag == 0x1a) {
+			if (l >= VMF_NAME_MAX)
+				return -EBADMSG;
+			nn++;
 		} else {
 			const uint8_t *r = q;
 
 			while (r < q + l) {
 				if (rd_varint(&r, q + l, &v))
 					return -EBADMSG;
-				nv++;
+				if (tag == 0x12)
+					nv++;
+				else
+					nt++;
 			}
 		}
 		q += l;
 	}
-	if (nf > VMF_MAX_BATCH_FRAMES || nv > nf)
+	if (nf > VMF_MAX_BATCH_FRAMES || nv > nf || nn > VMF_MAX_BATCH_NETS || nt > nf)
 		return -EBADMSG;
 	env = arena_alloc(a, sizeof(*env));
 	b = arena_alloc(a, sizeof(*b));
@@ -237,7 +280,9 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 	env->batch = b;
 	b->frames = nf ? arena_alloc(a, nf * sizeof(*b->frames)) : NULL;
 	b->vnet = nv ? arena_alloc(a, nv * sizeof(*b->vnet)) : NULL;
-	if ((nf && !b->frames) || (nv && !b->vnet))
+	b->nets = nn ? arena_alloc(a, nn * sizeof(*b->nets)) : NULL;
+	b->net = nt ? arena_alloc(a, nt * sizeof(*b->net)) : NULL;
+	if ((nf && !b->frames) || (nv && !b->vnet) || (nn && !b->nets) || (nt && !b->net))
 		return -EMSGSIZE;
 	/* second pass: fill (already validated) */
 	for (q = p; q < bend;) {
@@ -249,6 +294,15 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 			b->frames[b->n_frames].len = (size_t)l;
 			b->frames[b->n_frames].data = (uint8_t *)(uintptr_t)q;
 			b->n_frames++;
+		} else if (tag == 0x1a) {
+			/* names are short: copied, for their NUL */
+			char *name = arena_alloc(a, (size_t)l + 1);
+
+			if (!name)
+				return -EMSGSIZE;
+			memcpy(name, q, (size_t)l);
+			name[l] = '\0';
+			b->nets[b->n_nets++] = name;
 		} else {
 			const uint8_t *r = q;
 
@@ -256,7 +310,10 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 				rd_varint(&r, q + l, &v);
 				if (v > UINT32_MAX)
 					return -EBADMSG;
-				b->vnet[b->n_vnet++] = (uint32_t)v;
+				if (tag == 0x12)
+					b->vnet[b->n_vnet++] = (uint32_t)v;
+				else
+					b->net[b->n_net++] = (uint32_t)v;
 			}
 		}
 		q += l;
@@ -266,6 +323,8 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 		    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
 			return -EBADMSG;
 	}
+	if (batch_nets_bad(b))
+		return -EBADMSG;
 	*out = env;
 	return 0;
 }
@@ -314,6 +373,25 @@ int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
 	batch.frames = frames;
 	batch.n_vnet = n_vnet;
 	batch.vnet = vnet;
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
+	env.batch = &batch;
+	return codec_pack(&env, msg);
+}
+
+int codec_pack_batch_trunk(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
+			   char **nets, size_t n_nets, uint32_t *net, zmq_msg_t *msg)
+{
+	Vmfabric__FrameBatch batch = VMFABRIC__FRAME_BATCH__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+	batch.n_frames = n;
+	batch.frames = frames;
+	batch.n_vnet = n_vnet;
+	batch.vnet = vnet;
+	batch.n_nets = n_nets;
+	batch.nets = nets;
+	batch.n_net = n_nets ? n : 0;
+	batch.net = net;
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
 	env.batch = &batch;
 	return codec_pack(&env, msg);

@@ -7,7 +7,12 @@
 #include <zmq.h>
 #include "vmfabric.pb-c.h"
 
-#define VMF_PROTO_VERSION	1
+#define VMF_PROTO_VERSION	2	/* 2: trunks (Hello.kind, network tags on frames) */
+#define VMF_PROTO_MIN		1	/* the oldest version a switch still welcomes */
+
+/* Hello.kind */
+#define VMF_KIND_PORT		0
+#define VMF_KIND_TRUNK		1
 
 /* Bounds shared by every part of the fabric. */
 #define VMF_MAX_BATCH_FRAMES	256		/* frames in one FrameBatch */
@@ -16,6 +21,8 @@
 #define VMF_MAX_FRAME		(65536 + 64)	/* largest frame on the wire: GSO + header */
 #define VMF_MAX_MSG		(VMF_MAX_BATCH_BYTES + VMF_MAX_FRAME + 8192)
 #define VMF_NAME_MAX		64		/* network and port names, with NUL */
+#define VMF_MAX_BATCH_NETS	64		/* networks named in one trunk batch */
+#define VMF_MAX_PATH		16		/* switch ids in a trunk's path: tree depth */
 #define VMF_MTU_MIN		68
 #define VMF_MTU_MAX		65500
 #define VMF_ETH_HLEN		14
@@ -38,6 +45,7 @@ enum vmf_err {
 	VMF_ERR_SHUTDOWN = 10,	/* switch is stopping */
 	VMF_ERR_KICKED = 11,	/* disconnected by an administrator */
 	VMF_ERR_POLICY = 12,	/* the key's policy does not allow this network or name */
+	VMF_ERR_LOOP = 13,	/* a trunk whose path contains this switch */
 };
 
 const char *codec_err_name(uint32_t code);
@@ -96,6 +104,13 @@ int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg);
  */
 int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
 			  zmq_msg_t *msg);
+
+/**
+ * codec_pack_batch_trunk() - a trunk's FrameBatch: frame i belongs to network
+ * nets[net[i]] (@n_nets names, each frame's index in @net)
+ */
+int codec_pack_batch_trunk(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
+			   char **nets, size_t n_nets, uint32_t *net, zmq_msg_t *msg);
 
 /** codec_valid_name() - true if @s is a usable network or port name */
 int codec_valid_name(const char *s);

@@ -85,7 +85,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(zenv && zenv->msg_case == env->msg_case);
 	if (env->msg_case == VMFABRIC__ENVELOPE__MSG_BATCH) {
 		FUZZ_CHECK(zenv->batch->n_frames == env->batch->n_frames &&
-			   zenv->batch->n_vnet == env->batch->n_vnet);
+			   zenv->batch->n_vnet == env->batch->n_vnet &&
+			   zenv->batch->n_nets == env->batch->n_nets &&
+			   zenv->batch->n_net == env->batch->n_net);
+		for (size_t i = 0; i < env->batch->n_nets; i++)
+			FUZZ_CHECK(!strcmp(zenv->batch->nets[i], env->batch->nets[i]));
+		for (size_t i = 0; i < env->batch->n_net; i++)
+			FUZZ_CHECK(zenv->batch->net[i] == env->batch->net[i] &&
+				   env->batch->net[i] < env->batch->n_nets);
 		for (size_t i = 0; i < env->batch->n_frames; i++)
 			FUZZ_CHECK(zenv->batch->frames[i].len == env->batch->frames[i].len &&
 				   (!env->batch->frames[i].len ||	/* protobuf-c: NULL data */
