@@ -199,6 +199,8 @@ static void send_hello(struct uplink *u)
 	h.network = (char *)(uintptr_t)u->conf.network;
 	h.port = (char *)(uintptr_t)u->conf.name;
 	h.mtu = (uint32_t)u->conf.mtu;
+	if (u->conf.hello_fill)
+		u->conf.hello_fill(u->conf.cb_arg, &h);
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
 	env.hello = &h;
 	send_env(u, &env);
@@ -350,6 +352,7 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	case VMF_ERR_REVOKED:
 	case VMF_ERR_DUPLICATE:
 	case VMF_ERR_POLICY:
+	case VMF_ERR_LOOP:
 		err("switch refused this port: %s (%s)", e->text, codec_err_name(e->code));
 		break;
 	default:
@@ -368,7 +371,7 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	/* do not hammer the switch with Hellos it will refuse again */
 	u->next_hello_ms = now + (e->code == VMF_ERR_DUPLICATE || e->code == VMF_ERR_VERSION ||
 				  e->code == VMF_ERR_BADNAME || e->code == VMF_ERR_FULL ||
-				  e->code == VMF_ERR_POLICY ? 5000 : HELLO_IVL_MS);
+				  e->code == VMF_ERR_POLICY || e->code == VMF_ERR_LOOP ? 5000 : HELLO_IVL_MS);
 }
 
 int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
@@ -404,6 +407,16 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			*batch = env->batch;
 			return 1;
 		case VMFABRIC__ENVELOPE__MSG_WELCOME:
+			if (u->conf.on_welcome && u->conf.on_welcome(u->conf.cb_arg, env->welcome)) {
+				/* refused by our side (a loop): leave, and retry later */
+				u->state = UPLINK_UP;
+				uplink_bye(u, "loop: this switch is above its parent");
+				u->backoff_ms = u->backoff_ms ? MIN(2 * u->backoff_ms, BACKOFF_MAX_MS) : 5000;
+				u->state = UPLINK_REFUSED;
+				u->retry_ms = now + u->backoff_ms;
+				sock_close(u);
+				return 0;
+			}
 			u->state = UPLINK_UP;
 			u->port_id = env->welcome->port_id;
 			if (env->welcome->keepalive_ms >= 100)
@@ -479,4 +492,21 @@ void uplink_bye(struct uplink *u, const char *reason)
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_BYE;
 	env.bye = &b;
 	send_env(u, &env);
+}
+
+int uplink_send_msg(struct uplink *u, zmq_msg_t *m, size_t n)
+{
+	if (u->state != UPLINK_UP || !u->sock) {
+		zmq_msg_close(m);
+		u->ctr.drop_down += n;
+		return -ENOTCONN;
+	}
+	if (zmq_msg_send(m, u->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(m);
+		u->ctr.drop_full += n;
+		return -EAGAIN;
+	}
+	u->ctr.tx_msgs++;
+	u->ctr.tx_frames += n;
+	return 0;
 }

@@ -16,6 +16,14 @@ struct uplink_conf {
 	const char *name;
 	long mtu;
 	int insecure;
+	/*
+	 * A switch's uplink to its parent (a trunk): hello_fill adds the trunk's
+	 * fields to each Hello, on_welcome reads the parent's place in the tree
+	 * (and may refuse it: non-zero drops the session and backs off).
+	 */
+	void (*hello_fill)(void *arg, Vmfabric__Hello *h);
+	int (*on_welcome)(void *arg, const Vmfabric__Welcome *w);
+	void *cb_arg;
 };
 
 enum uplink_state {
@@ -95,6 +103,12 @@ size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n);
 /** uplink_send_vnet() - the same; @vnet lists (ascending) the frames with a virtio-net header */
 size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
 			size_t n_vnet);
+
+/**
+ * uplink_send_msg() - send a packed envelope carrying @n frames (consumed);
+ * Return: 0, -ENOTCONN while the switch is away, -EAGAIN when its queue is full
+ */
+int uplink_send_msg(struct uplink *u, zmq_msg_t *m, size_t n);
 
 /** uplink_bye() - tell the switch we are leaving */
 void uplink_bye(struct uplink *u, const char *reason);

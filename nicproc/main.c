@@ -98,8 +98,9 @@ int main(int argc, char **argv)
 	}
 	log_set_debug(std.debug);
 	log_set_object(opt_name);
-	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
-				   opt_mtu, opt_insecure };
+	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
+				   .key = opt_key, .network = opt_network, .name = opt_name,
+				   .mtu = opt_mtu, .insecure = opt_insecure };
 	uplink_conf_check(&uc);
 	if (nbe != 1)
 		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");

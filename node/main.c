@@ -265,8 +265,9 @@ int main(int argc, char **argv)
 		snprintf(obj, sizeof(obj), "%s (network %s)", opt_name, opt_network);
 		log_set_object(obj);
 	}
-	uc = (struct uplink_conf){ opt_switch, opt_server_key, opt_key, opt_network, opt_name,
-				   opt_mtu, opt_insecure };
+	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
+				   .key = opt_key, .network = opt_network, .name = opt_name,
+				   .mtu = opt_mtu, .insecure = opt_insecure };
 	uplink_conf_check(&uc);
 
 	/* addresses, defaulted and checked like QEMU's net_slirp_init() */

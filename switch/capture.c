@@ -50,7 +50,8 @@ struct capture {
 
 /* --- capture ------------------------------------------------------------ */
 
-void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f, int dir)
+void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
+		   const ProtobufCBinaryData *f, int dir)
 {
 	struct timeval tv;
 	int have_tv = 0;
@@ -60,8 +61,8 @@ void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBina
 
 		if (c->ending)
 			continue;
-		if (*c->port ? strcmp(c->port, p->name) || (*c->net && strcmp(c->net, p->net->name))
-			     : dir != CAP_IN || strcmp(c->net, p->net->name))
+		if (*c->port ? strcmp(c->port, p->name) || (*c->net && strcmp(c->net, net))
+			     : dir != CAP_IN || strcmp(c->net, net))
 			continue;
 		if (c->has_prog && !bpf_filter(c->prog.bf_insns, f->data, (u_int)f->len, (u_int)f->len))
 			continue;

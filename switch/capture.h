@@ -12,8 +12,12 @@
 /* Capture directions. */
 enum { CAP_IN, CAP_OUT };
 
-/** capture_frame() - offer a frame (Ethernet, no virtio-net header) to the live captures */
-void capture_frame(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f, int dir);
+/**
+ * capture_frame() - offer a frame (Ethernet, no virtio-net header) of network
+ * @net, entering the switch from @p or leaving it to @p, to the live captures
+ */
+void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
+		   const ProtobufCBinaryData *f, int dir);
 
 /** capture_flush() - send what captures collected this pass */
 void capture_flush(struct vswitch *sw);

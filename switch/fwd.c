@@ -30,6 +30,7 @@
 #include "capture.h"
 #include "log.h"
 #include "port.h"
+#include "uplink.h"
 #include "util.h"
 
 static struct ratelimit rl_proto = RATELIMIT_INIT;
@@ -43,11 +44,14 @@ const char *const drop_names[DROP_MAX] = {
 
 static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
 		       const char *peer, zmq_msg_t *msg, uint64_t now);
-static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, int vnet,
-		    uint64_t now);
-static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f, int vnet);
-static void capture(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f,
-		    int vnet, int dir);
+static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__FrameBatch *b,
+			  uint64_t now);
+static void forward(struct vswitch *sw, struct port *in, struct network *n,
+		    const ProtobufCBinaryData *f, int vnet, uint64_t now);
+static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
+		    const ProtobufCBinaryData *f, int vnet);
+static void capture(struct vswitch *sw, const struct port *p, const struct network *n,
+		    const ProtobufCBinaryData *f, int vnet, int dir);
 static void flush_all(struct vswitch *sw);
 
 /* --- input ------------------------------------------------------------- */
@@ -173,13 +177,7 @@ static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const 
 	case VMFABRIC__ENVELOPE__MSG_BATCH:
 		if (!p)
 			break;
-		p->ctr.rx_msgs++;
-		for (size_t i = 0, v = 0; i < env->batch->n_frames && p->used; i++) {
-			int vnet = v < env->batch->n_vnet && env->batch->vnet[v] == i;
-
-			v += (size_t)vnet;
-			forward(sw, p, &env->batch->frames[i], vnet, now);
-		}
+		forward_batch(sw, p, env->batch, now);
 		return;
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
 		if (!p)
@@ -215,14 +213,57 @@ static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const 
 /* --- forwarding -------------------------------------------------------- */
 
 /*
+ * The frames of one batch from @in. A plain port's frames belong to its
+ * network (tags from it are ignored); a trunk's or the uplink's each name
+ * theirs, resolved once per batch: a network the trunk does not carry, or
+ * an untagged frame, is dropped (not_carried); one this switch has not seen
+ * is made.
+ */
+static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__FrameBatch *b,
+			  uint64_t now)
+{
+	struct network *nets[VMF_MAX_BATCH_NETS];
+
+	in->ctr.rx_msgs++;
+	if (in->kind != PORT_PLAIN)
+		for (size_t k = 0; k < b->n_nets; k++)
+			nets[k] = port_net(sw, in, b->nets[k]);
+	for (size_t i = 0, v = 0; i < b->n_frames && in->used; i++) {
+		int vnet = v < b->n_vnet && b->vnet[v] == i;
+		struct network *n = in->kind == PORT_PLAIN ? in->net : b->n_net ? nets[b->net[i]] : NULL;
+
+		v += (size_t)vnet;
+		if (!n) {
+			in->ctr.drops[DROP_not_carried]++;
+			continue;
+		}
+		forward(sw, in, n, &b->frames[i], vnet, now);
+	}
+}
+
+void switch_uplink_input(struct vswitch *sw)
+{
+	Vmfabric__FrameBatch *b;
+	uint64_t now = now_ms();
+
+	for (int budget = 64; budget > 0 && uplink_recv(sw->uplink, &b) == 1; budget--) {
+		if (!sw->up)
+			continue;
+		sw->up->last_rx_ms = now;
+		forward_batch(sw, sw->up, b, now);
+		/* the frames point into the uplink's message, released by its next recv */
+		switch_pass_end(sw);
+	}
+}
+
+/*
  * One frame from @in. @vnet: it starts with a virtio-net header (codec_decode
  * checked it is there); a GSO super-frame may then exceed the MTU, up to
  * VMF_MAX_FRAME, and the receiving NIC process segments it if it must.
  */
-static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryData *f, int vnet,
-		    uint64_t now)
+static void forward(struct vswitch *sw, struct port *in, struct network *n,
+		    const ProtobufCBinaryData *f, int vnet, uint64_t now)
 {
-	struct network *n = in->net;
 	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len = f->len - hl;
 	const uint8_t *d = f->data + hl;
 	size_t max = vnet && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
@@ -231,7 +272,7 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 	int r;
 
 	if (sw->captures)
-		capture(sw, in, f, vnet, CAP_IN);
+		capture(sw, in, n, f, vnet, CAP_IN);
 	if (len < VMF_ETH_HLEN) {
 		in->ctr.drops[DROP_runt]++;
 		return;
@@ -270,33 +311,33 @@ static void forward(struct vswitch *sw, struct port *in, const ProtobufCBinaryDa
 			return;
 		}
 		if (dst != FDB_EMPTY) {
-			enqueue(sw, &sw->ports[dst], f, vnet);
+			enqueue(sw, &sw->ports[dst], n, f, vnet);
 			return;
 		}
 	}
 	in->ctr.flooded++;
 	n->flooded++;
-	/* enqueue() may end a port (its peer is gone); it stays in n->ports until the reap */
+	/*
+	 * enqueue() may end a port (its peer is gone); it stays in n->ports
+	 * until the reap. A frame never goes back out the port, trunk or
+	 * uplink it came in on, so a tree of switches cannot loop it.
+	 */
 	for (uint32_t i = 0; i < n->n_ports; i++)
 		if (n->ports[i] != in->idx)
-			enqueue(sw, &sw->ports[n->ports[i]], f, vnet);
+			enqueue(sw, &sw->ports[n->ports[i]], n, f, vnet);
 }
-
-/* --- output: per-port batches, sent at the end of the pass ------------- */
 
 /* --- output: per-port batches, sent at the end of the pass ------------- */
 
 /* Capture sees Ethernet frames: skip a virtio-net header. */
-static void capture(struct vswitch *sw, const struct port *p, const ProtobufCBinaryData *f,
-		    int vnet, int dir)
+static void capture(struct vswitch *sw, const struct port *p, const struct network *n,
+		    const ProtobufCBinaryData *f, int vnet, int dir)
 {
 	ProtobufCBinaryData e = { f->len - (vnet ? VMF_VNET_HDR_LEN : 0),
 				  f->data + (vnet ? VMF_VNET_HDR_LEN : 0) };
 
-	capture_frame(sw, p, &e, dir);
+	capture_frame(sw, p, n->name, &e, dir);
 }
-
-/* --- output: per-port batches ----------------------------------------- */
 
 /* Send everything queued for @p as one FrameBatch. */
 static void port_flush(struct vswitch *sw, struct port *p)
@@ -306,9 +347,13 @@ static void port_flush(struct vswitch *sw, struct port *p)
 
 	if (!p->used || !p->out_n)
 		return;
-	rc = codec_pack_batch_vnet(p->out, p->out_n, p->out_vnet, p->out_n_vnet, &m);
+	rc = p->kind == PORT_PLAIN ?
+		codec_pack_batch_vnet(p->out, p->out_n, p->out_vnet, p->out_n_vnet, &m) :
+		codec_pack_batch_trunk(p->out, p->out_n, p->out_vnet, p->out_n_vnet, p->out_nets,
+				       p->n_out_nets, p->out_net, &m);
 	if (!rc)
-		rc = port_send(sw, p->rid, p->rid_len, &m);
+		rc = p->kind == PORT_UPLINK ? uplink_send_msg(sw->uplink, &m, p->out_n)
+					    : port_send(sw, p->rid, p->rid_len, &m);
 	if (!rc) {
 		p->ctr.tx_msgs++;
 		p->ctr.tx_frames += p->out_n;
@@ -324,18 +369,33 @@ static void port_flush(struct vswitch *sw, struct port *p)
 	p->out_n = 0;
 	p->out_n_vnet = 0;
 	p->out_bytes = 0;
-	if (rc == -EHOSTUNREACH)
+	p->n_out_nets = 0;
+	if (rc == -EHOSTUNREACH && p->kind != PORT_UPLINK)
 		port_remove(sw, p, 0, "connection gone");
 }
 
-static void enqueue(struct vswitch *sw, struct port *p, const ProtobufCBinaryData *f, int vnet)
+/* The index of network @n in @p's batch (trunks and the uplink tag every frame). */
+static uint32_t out_net_index(struct port *p, struct network *n)
 {
-	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES)
+	for (uint32_t k = 0; k < p->n_out_nets; k++)
+		if (p->out_nets[k] == n->name)
+			return k;
+	p->out_nets[p->n_out_nets] = n->name;
+	return p->n_out_nets++;
+}
+
+static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
+		    const ProtobufCBinaryData *f, int vnet)
+{
+	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES ||
+	    p->n_out_nets == VMF_MAX_BATCH_NETS)
 		port_flush(sw, p);
 	if (!p->used)
 		return;	/* gone, or just removed by the flush: nothing more reaches it */
 	if (sw->captures)
-		capture(sw, p, f, vnet, CAP_OUT);
+		capture(sw, p, n, f, vnet, CAP_OUT);
+	if (p->kind != PORT_PLAIN)
+		p->out_net[p->out_n] = out_net_index(p, n);
 	if (vnet)
 		p->out_vnet[p->out_n_vnet++] = p->out_n;
 	p->out[p->out_n++] = *f;

@@ -19,11 +19,14 @@
 #include "priv.h"
 #include "stats.h"
 #include "switch.h"
+#include "uplink.h"
 #include "util.h"
 #include "zap.h"
 
 static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
 static char *opt_user;
+static char *opt_uplink, *opt_uplink_server_key, *opt_uplink_key, *opt_uplink_networks;
+static char *opt_switch_id, *opt_uplink_name;
 static struct conf_list opt_lock, opt_listen;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
@@ -53,6 +56,12 @@ static const struct conf_opt opts[] = {
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ "lock-mac", 0, CONF_LIST, &opt_lock, "PORT=MAC[,MAC]", "port security: port PORT may only send from these MACs; others are dropped (locked_mac); repeatable", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (sockets bound, keys read), run as user NAME; needs root", 0, 0 },
+	{ "uplink", 0, CONF_STR, &opt_uplink, "EP", "make this switch a child: join the parent switch at EP over one trunk carrying its networks", 0, 0 },
+	{ "uplink-server-key", 0, CONF_STR, &opt_uplink_server_key, "PUBFILE", "the parent switch's public certificate", 0, 0 },
+	{ "uplink-key", 0, CONF_STR, &opt_uplink_key, "SECRETFILE", "this switch's key towards its parent (admitted there with policy trunk = yes); default --key", 0, 0 },
+	{ "uplink-networks", 0, CONF_STR, &opt_uplink_networks, "NET[,NET...]", "networks the trunk carries (default: every network)", 0, 0 },
+	{ "uplink-name", 0, CONF_STR, &opt_uplink_name, "NAME", "the trunk's port name at the parent (default switch/ID)", 0, 0 },
+	{ "switch-id", 0, CONF_STR, &opt_switch_id, "ID", "this switch's id in a tree of switches (default: from its public key, stable across restarts)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -107,6 +116,71 @@ static int load_keys(struct zap *z)
 
 static struct zap zap;
 static struct vswitch sw;
+static struct uplink up;
+static char carry_buf[VMF_MAX_BATCH_NETS][VMF_NAME_MAX];
+static char *carry[VMF_MAX_BATCH_NETS];
+static size_t n_carry;
+
+/* Each trunk Hello: the networks it carries, and this switch's path (itself, then above). */
+static void trunk_hello_fill(void *arg, Vmfabric__Hello *h)
+{
+	static char *path[VMF_MAX_PATH];
+	struct vswitch *s = arg;
+
+	h->kind = VMF_KIND_TRUNK;
+	h->networks = carry;
+	h->n_networks = n_carry;
+	path[0] = (char *)(uintptr_t)s->conf.id;
+	for (uint32_t i = 0; i < s->n_ancestors && i + 1 < VMF_MAX_PATH; i++)
+		path[i + 1] = s->ancestors[i];
+	h->path = path;
+	h->n_path = 1 + MIN(s->n_ancestors, (uint32_t)VMF_MAX_PATH - 1);
+}
+
+/* The parent's Welcome: our place in the tree is below it and what is above it. */
+static int trunk_welcome(void *arg, const Vmfabric__Welcome *w)
+{
+	char *path[VMF_MAX_PATH];
+	size_t n = 0;
+
+	if (!codec_valid_name(w->switch_id)) {
+		warn("uplink: the parent's Welcome has no switch id (protocol version 1?)");
+		return -EPROTO;
+	}
+	path[n++] = w->switch_id;
+	for (size_t i = 0; i < w->n_path && n < VMF_MAX_PATH; i++)
+		path[n++] = w->path[i];
+	for (size_t i = 0; i < w->n_networks; i++)
+		if (w->networks[i]->mtu && w->networks[i]->mtu != (uint32_t)sconf.mtu)
+			warn("uplink: network %s has MTU %u at the parent, %ld here", w->networks[i]->name,
+			     w->networks[i]->mtu, sconf.mtu);
+	if (switch_uplink_state(arg, 1, path, n))
+		return -ELOOP;
+	info("uplink: joined parent switch %s as a trunk (%zu switches above)", w->switch_id, n);
+	return 0;
+}
+
+/* A stable default id: from the public key (or, without one, the host and endpoints). */
+static void default_id(char *id, size_t len, const uint8_t *pub)
+{
+	uint8_t h[6] = { 0 };
+	char host[64] = "";
+
+	if (pub) {
+		memcpy(h, pub, sizeof(h));
+	} else {
+		uint64_t v = 0xcbf29ce484222325ULL;
+
+		gethostname(host, sizeof(host) - 1);
+		for (const char *c = host; *c; c++)
+			v = (v ^ (uint8_t)*c) * 0x100000001b3ULL;
+		for (size_t i = 0; i < opt_listen.n; i++)
+			for (const char *c = opt_listen.v[i]; *c; c++)
+				v = (v ^ (uint8_t)*c) * 0x100000001b3ULL;
+		memcpy(h, &v, sizeof(h));
+	}
+	snprintf(id, len, "sw-%02x%02x%02x%02x%02x%02x", h[0], h[1], h[2], h[3], h[4], h[5]);
+}
 
 /* SIGHUP and "vmfabric-ctl reload": re-read keys, drop ports that lost theirs. */
 static int reload(void)
@@ -188,6 +262,33 @@ int main(int argc, char **argv)
 			warn("no keys in %s: no port can join until keys are added (then SIGHUP)",
 			     opt_authorized);
 	}
+	{
+		static char idbuf[VMF_NAME_MAX];
+
+		if (opt_switch_id && !codec_valid_name(opt_switch_id))
+			die(EXIT_USAGE, "--switch-id: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+		if (!opt_switch_id)
+			default_id(idbuf, sizeof(idbuf), opt_insecure ? NULL : pub);
+		sconf.id = opt_switch_id ? opt_switch_id : idbuf;
+	}
+	if (!opt_uplink && (opt_uplink_server_key || opt_uplink_key || opt_uplink_networks || opt_uplink_name))
+		die(EXIT_USAGE, "--uplink-server-key, --uplink-key, --uplink-networks and --uplink-name "
+		    "need --uplink EP");
+	if (opt_uplink && !opt_insecure && !opt_uplink_server_key)
+		die(EXIT_USAGE, "--uplink needs --uplink-server-key PUBFILE (the parent's public certificate)");
+	if (opt_uplink_networks) {
+		char list[1024], *save = NULL;
+
+		str_copy(list, opt_uplink_networks, sizeof(list));
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!codec_valid_name(t) || n_carry == VMF_MAX_BATCH_NETS)
+				die(EXIT_USAGE, "--uplink-networks: up to %d network names separated by commas",
+				    VMF_MAX_BATCH_NETS);
+			str_copy(carry_buf[n_carry], t, VMF_NAME_MAX);
+			carry[n_carry] = carry_buf[n_carry];
+			n_carry++;
+		}
+	}
 	conf_std_detach(&std);
 
 	sfd = signals_fd();
@@ -229,6 +330,26 @@ int main(int argc, char **argv)
 		die(1, "out of memory");
 	sw.locks = locks;
 	sw.n_locks = opt_lock.n;
+	if (opt_uplink) {
+		static char uname[VMF_NAME_MAX];
+		struct uplink_conf uc = {
+			.endpoint = opt_uplink, .server_key = opt_uplink_server_key,
+			.key = opt_uplink_key ? opt_uplink_key : opt_key, .network = "trunk",
+			.mtu = sconf.mtu, .insecure = opt_insecure,
+			.hello_fill = trunk_hello_fill, .on_welcome = trunk_welcome, .cb_arg = &sw,
+		};
+
+		snprintf(uname, sizeof(uname), "switch/%s", sconf.id);
+		uc.name = opt_uplink_name ? opt_uplink_name : uname;
+		if (!codec_valid_name(uc.name))
+			die(EXIT_USAGE, "--uplink-name: 1-63 characters of A-Z a-z 0-9 - _ . / : @");
+		if (uplink_init(&up, &uc, ctx))
+			die(EXIT_CONFIG, "cannot set up the uplink to %s", opt_uplink);
+		if (switch_uplink_start(&sw, &up, opt_uplink_networks))
+			die(1, "out of memory");
+		info("uplink to %s as %s, carrying %s", opt_uplink, uc.name,
+		     opt_uplink_networks ? opt_uplink_networks : "every network");
+	}
 	if (strcmp(opt_control, "none")) {
 		rc = control_start(&ctl, ctx, opt_control, tcp_control ? sec : NULL, &sw);
 		if (rc == -EADDRINUSE)
@@ -257,6 +378,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < opt_listen.n; i++)
 			snprintf(eps + strlen(eps), sizeof(eps) - strlen(eps), "%s%s", i ? ", " : "",
 				 opt_listen.v[i]);
+		info("switch id %s", sconf.id);
 		info("listening on %s (%s, %ld I/O threads, %zu admitted keys)%s%s", eps,
 		     opt_insecure ? "insecure" : "CURVE", opt_io_threads, zap.keys.n,
 		     opt_insecure ? "" : ", server key ", opt_insecure ? "" : cert_z85(pub, z85));
@@ -277,20 +399,43 @@ int main(int argc, char **argv)
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	next_tick = now_ms() + 1000;
 	while (running) {
-		zmq_pollitem_t items[4 + 1 + METRICS_CONNS] = {
+		zmq_pollitem_t items[6 + 1 + METRICS_CONNS] = {
 			{ router, 0, ZMQ_POLLIN, 0 },
 			{ NULL, sfd, ZMQ_POLLIN, 0 },
 			{ ctl.sock, ctl.sock ? 0 : -1, ZMQ_POLLIN, 0 },
 			{ zap.rep, zap.rep ? 0 : -1, ZMQ_POLLIN, 0 },
+			{ NULL, -1, 0, 0 },
+			{ NULL, -1, 0, 0 },
 		};
-		int nmet = metrics_items(&met, items + 4);
+		int nmet = metrics_items(&met, items + 6);
 		uint64_t now = now_ms(), t0, t1;
 		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
+		void *usock = NULL;
 
+		if (opt_uplink) {
+			long tu = uplink_timeout(&up, now);
+
+			uplink_pollitems(&up, items + 4);
+			usock = up.sock;
+			timeout = MIN(timeout, tu);
+		}
 		t0 = now_us();
-		if (zmq_poll(items, 4 + nmet, timeout) < 0 && errno != EINTR)
+		if (zmq_poll(items, 6 + nmet, timeout) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 		t1 = now_us();
+		if (opt_uplink) {
+			int was_up = up.state == UPLINK_UP;
+
+			if (items[5].revents & ZMQ_POLLIN)
+				uplink_monitor(&up);
+			if (usock && usock == up.sock && (items[4].revents & ZMQ_POLLIN))
+				switch_uplink_input(&sw);
+			uplink_tick(&up, now_ms());
+			if (was_up && up.state != UPLINK_UP) {
+				warn("uplink: lost the parent switch; this switch is a root until it returns");
+				switch_uplink_state(&sw, 0, NULL, 0);
+			}
+		}
 		if (items[3].revents & ZMQ_POLLIN)
 			zap_handle(&zap);
 		if (items[0].revents & ZMQ_POLLIN) {
@@ -303,7 +448,7 @@ int main(int argc, char **argv)
 		}
 		if (items[2].revents & ZMQ_POLLIN)
 			control_input(&ctl);
-		metrics_handle(&met, items + 4, nmet);
+		metrics_handle(&met, items + 6, nmet);
 		if (items[1].revents & ZMQ_POLLIN) {
 			int sig;
 
@@ -332,6 +477,10 @@ int main(int argc, char **argv)
 	busypoll_stop(bp);
 	write_stats(&sw);
 	switch_shutdown(&sw);
+	if (opt_uplink) {
+		uplink_bye(&up, "switch stopping");
+		uplink_free(&up);
+	}
 	control_stop(&ctl);
 	metrics_stop(&met);
 	switch_free(&sw);

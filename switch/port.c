@@ -167,6 +167,39 @@ static struct network *net_find(struct vswitch *sw, const char *name, struct net
 }
 
 /* A new network in the free slot @n. Return: 0 or -ENOMEM */
+static uint32_t port_mac_limit(const struct vswitch *sw, const struct port *p);
+
+/* @idx joins @n's flooding list, with its MAC limit there. */
+static void net_add_port(struct vswitch *sw, struct network *n, uint32_t idx)
+{
+	n->ports[n->n_ports++] = idx;
+	fdb_port_limit(&n->fdb, idx, port_mac_limit(sw, &sw->ports[idx]));
+}
+
+/* @idx leaves @n's list; Return: 1 if it was there */
+static int net_del_port(struct network *n, uint32_t idx)
+{
+	for (uint32_t i = 0; i < n->n_ports; i++) {
+		if (n->ports[i] == idx) {
+			n->ports[i] = n->ports[--n->n_ports];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int switch_carries(const struct port *p, const char *net)
+{
+	if (p->kind == PORT_PLAIN)
+		return 0;
+	if (!p->n_carry)
+		return 1;
+	for (uint32_t i = 0; i < p->n_carry; i++)
+		if (!strcmp(p->carry[i], net))
+			return 1;
+	return 0;
+}
+
 static int net_create(struct vswitch *sw, struct network *n, const char *name)
 {
 	/* the MAC table starts small and grows with use (fdb.c) */
@@ -182,6 +215,10 @@ static int net_create(struct vswitch *sw, struct network *n, const char *name)
 	n->mtu = (uint32_t)sw->conf.mtu;
 	n->n_ports = 0;
 	n->flooded = 0;
+	/* every trunk and the uplink that carry it are in it from the start */
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (sw->ports[i].used && switch_carries(&sw->ports[i], name))
+			net_add_port(sw, n, (uint32_t)i);
 	log_rl(&rl_joinleave, LOG_INFO, "network %s created (MTU %u)", name, n->mtu);
 	return 0;
 }
@@ -191,31 +228,51 @@ static void net_free(struct network *n)
 	fdb_free(&n->fdb);
 	free(n->ports);
 	n->ports = NULL;
+	n->n_ports = 0;
 	n->used = 0;
 	log_rl(&rl_joinleave, LOG_INFO, "network %s removed (no ports)", n->name);
+}
+
+struct network *port_net(struct vswitch *sw, const struct port *p, const char *name)
+{
+	struct network *n, *free_net;
+
+	if (!switch_carries(p, name))
+		return NULL;
+	n = net_find(sw, name, &free_net);
+	if (n)
+		return n;
+	/* a trunk brings a network this switch has not seen: it is made here */
+	if (!free_net || net_create(sw, free_net, name))
+		return NULL;
+	return free_net;
 }
 
 /* --- ports ------------------------------------------------------------- */
 
 void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *why)
 {
-	struct network *n = p->net;
-	size_t flushed;
+	size_t flushed = 0;
 
 	if (!p->used)
 		return;
-	if (code)
+	if (code && p->kind != PORT_UPLINK)
 		port_send_error(sw, p->rid, p->rid_len, code, why);
-	flushed = fdb_flush_port(&n->fdb, p->idx);
-	rid_remove(sw, p->idx);
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used && (p->net == &sw->nets[i] || p->kind != PORT_PLAIN))
+			flushed += fdb_flush_port(&sw->nets[i].fdb, p->idx);
+	if (p->kind != PORT_UPLINK)
+		rid_remove(sw, p->idx);
 	p->used = 0;
 	p->dying = 1;
 	sw->dead[sw->n_dead++] = p->idx;
 	p->out_n = 0;
 	p->out_n_vnet = 0;
 	p->out_bytes = 0;
-	log_rl(&rl_joinleave, LOG_INFO, "port %s left network %s: %s (%zu MAC entries flushed)",
-	       p->name, n->name, why, flushed);
+	p->n_out_nets = 0;
+	log_rl(&rl_joinleave, LOG_INFO, "%s %s left %s: %s (%zu MAC entries flushed)",
+	       p->kind == PORT_PLAIN ? "port" : "trunk", p->name,
+	       p->kind == PORT_PLAIN ? p->net->name : "its networks", why, flushed);
 }
 
 void port_reap(struct vswitch *sw)
@@ -224,18 +281,26 @@ void port_reap(struct vswitch *sw)
 
 	for (uint32_t i = 0; i < sw->n_dead; i++) {
 		struct port *p = &sw->ports[sw->dead[i]];
-		struct network *n = p->net;
 
 		if (p->dirty) {
 			sw->dead[keep++] = p->idx;	/* on the dirty list until the flush */
 			continue;
 		}
-		n->ports[p->net_slot] = n->ports[--n->n_ports];
-		sw->ports[n->ports[p->net_slot]].net_slot = p->net_slot;
+		for (long k = 0; k < sw->conf.max_networks; k++) {
+			struct network *n = &sw->nets[k];
+
+			if (!n->used || (p->kind == PORT_PLAIN && p->net != n))
+				continue;
+			if (net_del_port(n, p->idx) && !n->n_ports)
+				net_free(n);
+		}
 		p->dying = 0;
 		p->net = NULL;
-		if (!n->n_ports)
-			net_free(n);
+		free(p->carry);
+		p->carry = NULL;
+		p->n_carry = 0;
+		if (sw->up == p)
+			sw->up = NULL;
 	}
 	sw->n_dead = keep;
 }
@@ -245,7 +310,7 @@ static struct port *port_find_name(struct vswitch *sw, struct network *n, const 
 	for (uint32_t i = 0; i < n->n_ports; i++) {
 		struct port *p = &sw->ports[n->ports[i]];
 
-		if (p->used && !strcmp(p->name, name))
+		if (p->used && p->kind == PORT_PLAIN && !strcmp(p->name, name))
 			return p;
 	}
 	return NULL;
@@ -295,19 +360,149 @@ static int hello_budget(struct key_entry *k, uint64_t now)
 	return 1;
 }
 
-/* The MAC entries port @p may hold: its key's max-macs, else --port-macs. */
+/*
+ * The MAC entries port @p may hold in one network: its key's max-macs, else
+ * --port-macs for a plain port; a trunk or the uplink carries whole
+ * subtrees, so only its key's max-macs limits it.
+ */
 static uint32_t port_mac_limit(const struct vswitch *sw, const struct port *p)
 {
 	if (p->pol && (p->pol->set & POLICY_MAX_MACS))
 		return p->pol->max_macs;
-	return (uint32_t)sw->conf.port_macs;
+	return p->kind == PORT_PLAIN ? (uint32_t)sw->conf.port_macs : 0;
+}
+
+/* Is @id on this switch's path (itself or above it)? */
+static int on_my_path(const struct vswitch *sw, const char *id)
+{
+	if (!strcmp(id, sw->conf.id))
+		return 1;
+	for (uint32_t i = 0; i < sw->n_ancestors; i++)
+		if (!strcmp(id, sw->ancestors[i]))
+			return 1;
+	return 0;
+}
+
+/* A Welcome; to a trunk it tells where this switch is in the tree and its networks. */
+static void port_welcome(struct vswitch *sw, const struct port *p, uint32_t mtu)
+{
+	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+	Vmfabric__NetInfo ni[64], *nip[64];
+	char *path[VMF_MAX_PATH];
+
+	w.port_id = p->id;
+	w.mtu = mtu;
+	w.keepalive_ms = (uint32_t)sw->conf.keepalive_ms;
+	if (p->kind == PORT_TRUNK) {
+		w.switch_id = (char *)(uintptr_t)sw->conf.id;
+		for (uint32_t i = 0; i < sw->n_ancestors; i++)
+			path[i] = sw->ancestors[i];
+		w.path = path;
+		w.n_path = sw->n_ancestors;
+		for (long i = 0; i < sw->conf.max_networks && w.n_networks < 64; i++) {
+			if (!sw->nets[i].used || !switch_carries(p, sw->nets[i].name))
+				continue;
+			vmfabric__net_info__init(&ni[w.n_networks]);
+			ni[w.n_networks].name = sw->nets[i].name;
+			ni[w.n_networks].mtu = sw->nets[i].mtu;
+			nip[w.n_networks] = &ni[w.n_networks];
+			w.n_networks++;
+		}
+		w.networks = nip;
+	}
+	env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
+	env.welcome = &w;
+	port_send_env(sw, p->rid, p->rid_len, &env);
+}
+
+/* A child switch's Hello: a trunk carrying its networks (h->networks, none: all). */
+static void trunk_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
+			const char *peer, struct port *old, const Vmfabric__Hello *h,
+			const struct key_policy *pol, uint64_t now)
+{
+	struct port *p, *same = NULL;
+	char text[200];
+
+	if (sw->zap && !(pol && pol->trunk)) {
+		sw->ctr.policy++;
+		log_rl(&rl_proto, LOG_WARNING, "refused trunk %s from key %.8s...: its policy has no "
+		       "trunk = yes", h->port, key);
+		port_send_error(sw, r, rlen, VMF_ERR_POLICY, "this key may not trunk (policy trunk = yes)");
+		return;
+	}
+	for (size_t i = 0; i < h->n_path; i++) {
+		/* the child, or a switch above it, is this switch or above it */
+		if (on_my_path(sw, h->path[i])) {
+			sw->ctr.loops++;
+			snprintf(text, sizeof(text), "loop: switch %s is on this trunk's path and on mine",
+				 h->path[i]);
+			log_rl(&rl_proto, LOG_WARNING, "refused trunk %s: %s", h->port, text);
+			port_send_error(sw, r, rlen, VMF_ERR_LOOP, text);
+			if (old)
+				port_remove(sw, old, 0, "loop");
+			return;
+		}
+	}
+	if (old)
+		port_remove(sw, old, 0, "new Hello on the same connection");
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (sw->ports[i].used && sw->ports[i].kind == PORT_TRUNK &&
+		    !strcmp(sw->ports[i].name, h->port))
+			same = &sw->ports[i];
+	if (same && strcmp(same->key, key)) {
+		sw->ctr.bad_hello++;
+		port_send_error(sw, r, rlen, VMF_ERR_DUPLICATE, "trunk name in use by another key");
+		return;
+	}
+	if (same) {
+		sw->ctr.takeovers++;
+		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
+	}
+	p = port_alloc(sw);
+	if (!p) {
+		port_reap(sw);
+		p = port_alloc(sw);
+	}
+	if (!p || (h->n_networks && !(p->carry = calloc(h->n_networks, sizeof(*p->carry))))) {
+		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
+		return;
+	}
+	memset(&p->ctr, 0, sizeof(p->ctr));
+	p->used = 1;
+	p->kind = PORT_TRUNK;
+	p->version = h->version;
+	p->idx = (uint32_t)(p - sw->ports);
+	p->id = ++sw->next_id;
+	memcpy(p->rid, r, rlen);
+	p->rid_len = (uint8_t)rlen;
+	str_copy(p->key, key, sizeof(p->key));
+	str_copy(p->name, h->port, sizeof(p->name));
+	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
+	str_copy(p->switch_id, h->path[0], sizeof(p->switch_id));
+	p->n_carry = (uint32_t)h->n_networks;
+	for (size_t i = 0; i < h->n_networks; i++)
+		str_copy(p->carry[i], h->networks[i], VMF_NAME_MAX);
+	p->net = NULL;
+	p->pol = pol;
+	p->lock = NULL;
+	p->since_ms = p->last_rx_ms = now;
+	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
+	p->out_bytes = 0;
+	p->dirty = 0;
+	rid_insert(sw, p->idx);
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used && switch_carries(p, sw->nets[i].name))
+			net_add_port(sw, &sw->nets[i], p->idx);
+	port_welcome(sw, p, (uint32_t)sw->conf.mtu);
+	log_rl(&rl_joinleave, LOG_INFO, "trunk %s joined: switch %s, %s (id %u, key %.8s...)",
+	       p->name, p->switch_id, p->n_carry ? "its listed networks" : "every network", p->id,
+	       *key ? key : "none");
 }
 
 void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
 			 const char *peer, struct port *old, const Vmfabric__Hello *h, uint64_t now)
 {
-	Vmfabric__Welcome w = VMFABRIC__WELCOME__INIT;
-	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
 	struct key_entry *ke = key_entry_of(sw, key);
 	const struct key_policy *pol = ke ? &ke->policy : NULL;
 	struct network *n, *free_net;
@@ -328,7 +523,8 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 		       key, HELLO_RATE);
 		return;
 	}
-	if (h->version != VMF_PROTO_VERSION) {
+	if (h->version < VMF_PROTO_MIN || h->version > VMF_PROTO_VERSION ||
+	    (h->kind == VMF_KIND_TRUNK && h->version < 2) || h->kind > VMF_KIND_TRUNK) {
 		sw->ctr.bad_version++;
 		snprintf(text, sizeof(text), "protocol version %u not supported (switch speaks %d)",
 			 h->version, VMF_PROTO_VERSION);
@@ -336,6 +532,10 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 		port_send_error(sw, r, rlen, VMF_ERR_VERSION, text);
 		if (old)
 			port_remove(sw, old, 0, "bad protocol version");
+		return;
+	}
+	if (h->kind == VMF_KIND_TRUNK && codec_valid_name(h->port) && h->n_path) {
+		trunk_hello(sw, r, rlen, key, peer, old, h, pol, now);
 		return;
 	}
 	if (!codec_valid_name(h->network) || !codec_valid_name(h->port)) {
@@ -412,28 +612,21 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 	str_copy(p->key, key, sizeof(p->key));
 	str_copy(p->name, h->port, sizeof(p->name));
 	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
+	p->kind = PORT_PLAIN;
+	p->version = h->version;
 	p->net = n;
 	p->pol = pol;
 	p->lock = NULL;
 	for (size_t k = 0; k < sw->n_locks; k++)
 		if (!strcmp(sw->locks[k].port, p->name))
 			p->lock = &sw->locks[k];
-	p->net_slot = n->n_ports;
-	n->ports[n->n_ports++] = p->idx;
 	p->since_ms = p->last_rx_ms = now;
-	p->out_n = 0;
-	p->out_n_vnet = 0;
+	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
 	p->out_bytes = 0;
 	p->dirty = 0;
 	rid_insert(sw, p->idx);
-	fdb_port_limit(&n->fdb, p->idx, port_mac_limit(sw, p));
-
-	w.port_id = p->id;
-	w.mtu = n->mtu;
-	w.keepalive_ms = (uint32_t)sw->conf.keepalive_ms;
-	env.msg_case = VMFABRIC__ENVELOPE__MSG_WELCOME;
-	env.welcome = &w;
-	port_send_env(sw, r, rlen, &env);
+	net_add_port(sw, n, p->idx);
+	port_welcome(sw, p, n->mtu);
 	log_rl(&rl_joinleave, LOG_INFO, "port %s joined network %s (id %u, key %.8s..., %u ports)",
 	       p->name, n->name, p->id, *key ? key : "none", n->n_ports);
 	return;
@@ -499,7 +692,8 @@ struct port *switch_port_by_name(struct vswitch *sw, const char *name, const cha
 	for (long i = 0; i < sw->conf.max_ports; i++) {
 		struct port *p = &sw->ports[i];
 
-		if (p->used && !strcmp(p->name, name) && (!net || !strcmp(p->net->name, net)))
+		if (p->used && !strcmp(p->name, name) &&
+		    (!net || (p->kind == PORT_PLAIN ? !strcmp(p->net->name, net) : switch_carries(p, net))))
 			return p;
 	}
 	return NULL;
@@ -518,15 +712,29 @@ void switch_tick(struct vswitch *sw, uint64_t now)
 	for (long i = 0; i < sw->conf.max_ports; i++) {
 		struct port *p = &sw->ports[i];
 
-		if (p->used && now - p->last_rx_ms > dead) {
+		if (p->used && p->kind != PORT_UPLINK && now - p->last_rx_ms > dead) {
 			sw->ctr.expired++;
 			port_remove(sw, p, VMF_ERR_EXPIRED, "3 keepalives missed");
 		}
 	}
 	port_reap(sw);
-	for (long i = 0; i < sw->conf.max_networks; i++)
-		if (sw->nets[i].used)
-			fdb_age(&sw->nets[i].fdb, now);
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *n = &sw->nets[i];
+		uint32_t plain = 0;
+
+		if (!n->used)
+			continue;
+		fdb_age(&n->fdb, now);
+		/*
+		 * A network that only trunks are in lives while it has MAC entries:
+		 * once they have aged out, nothing uses it here (a tagged frame
+		 * makes it again).
+		 */
+		for (uint32_t k = 0; k < n->n_ports; k++)
+			plain += sw->ports[n->ports[k]].kind == PORT_PLAIN;
+		if (!plain && !n->fdb.count)
+			net_free(n);
+	}
 }
 
 void switch_revoke(struct vswitch *sw)
@@ -535,7 +743,7 @@ void switch_revoke(struct vswitch *sw)
 		struct port *p = &sw->ports[i];
 		struct key_entry *ke;
 
-		if (!p->used || !sw->zap)
+		if (!p->used || !sw->zap || p->kind == PORT_UPLINK)
 			continue;
 		/* the key set was reloaded: policy pointers into the old one are stale */
 		ke = key_entry_of(sw, p->key);
@@ -543,12 +751,16 @@ void switch_revoke(struct vswitch *sw)
 		if (!ke) {
 			sw->ctr.revoked++;
 			port_remove(sw, p, VMF_ERR_REVOKED, "key removed from the authorized directory");
-		} else if (!policy_allows_network(p->pol, p->net->name) ||
-			   !policy_allows_name(p->pol, p->name)) {
+		} else if (p->kind == PORT_PLAIN ? !policy_allows_network(p->pol, p->net->name) ||
+						   !policy_allows_name(p->pol, p->name)
+						 : p->kind == PORT_TRUNK && !p->pol->trunk) {
 			sw->ctr.policy++;
 			port_remove(sw, p, VMF_ERR_POLICY, "the key's policy no longer allows this port");
 		} else {
-			fdb_port_limit(&p->net->fdb, p->idx, port_mac_limit(sw, p));
+			for (long k = 0; k < sw->conf.max_networks; k++)
+				if (sw->nets[k].used && (p->net == &sw->nets[k] ||
+							 switch_carries(p, sw->nets[k].name)))
+					fdb_port_limit(&sw->nets[k].fdb, p->idx, port_mac_limit(sw, p));
 		}
 	}
 	port_reap(sw);
@@ -602,6 +814,8 @@ void switch_free(struct vswitch *sw)
 			free(sw->nets[i].ports);
 		}
 	}
+	for (long i = 0; sw->ports && i < sw->conf.max_ports; i++)
+		free(sw->ports[i].carry);
 	free(sw->nets);
 	free(sw->ports);
 	free(sw->rid_tab);
@@ -613,4 +827,86 @@ void switch_free(struct vswitch *sw)
 	sw->rid_tab = NULL;
 	sw->dirty = NULL;
 	sw->dead = NULL;
+}
+
+/* --- the uplink: this switch as a child of another ---------------------- */
+
+int switch_uplink_start(struct vswitch *sw, struct uplink *u, const char *carry)
+{
+	struct port *p = port_alloc(sw);
+	size_t n = 0;
+
+	if (!p)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	if (carry) {
+		char list[1024], *save = NULL;
+
+		str_copy(list, carry, sizeof(list));
+		p->carry = calloc(VMF_MAX_BATCH_NETS, sizeof(*p->carry));
+		if (!p->carry)
+			return -ENOMEM;
+		for (char *t = strtok_r(list, ",", &save); t && n < VMF_MAX_BATCH_NETS;
+		     t = strtok_r(NULL, ",", &save))
+			str_copy(p->carry[n++], t, VMF_NAME_MAX);
+	}
+	p->n_carry = (uint32_t)n;
+	p->used = 1;
+	p->kind = PORT_UPLINK;
+	p->version = VMF_PROTO_VERSION;
+	p->idx = (uint32_t)(p - sw->ports);
+	p->id = ++sw->next_id;
+	str_copy(p->name, "uplink", sizeof(p->name));
+	p->since_ms = p->last_rx_ms = now_ms();
+	sw->uplink = u;
+	sw->up = p;
+	sw->uplink_carry = carry;
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used && switch_carries(p, sw->nets[i].name))
+			net_add_port(sw, &sw->nets[i], p->idx);
+	return 0;
+}
+
+/* Tell every child where this switch now is in the tree. */
+static void rewelcome_trunks(struct vswitch *sw)
+{
+	for (long i = 0; i < sw->conf.max_ports; i++)
+		if (sw->ports[i].used && sw->ports[i].kind == PORT_TRUNK)
+			port_welcome(sw, &sw->ports[i], (uint32_t)sw->conf.mtu);
+}
+
+int switch_uplink_state(struct vswitch *sw, int up, char **path, size_t n_path)
+{
+	struct port *p = sw->up;
+
+	if (!p)
+		return 0;
+	if (!up) {
+		/* what was learnt behind the parent is unreachable now */
+		for (long i = 0; i < sw->conf.max_networks; i++)
+			if (sw->nets[i].used)
+				fdb_flush_port(&sw->nets[i].fdb, p->idx);
+		for (long i = 0; i < sw->conf.max_networks; i++)
+			if (sw->nets[i].used)
+				fdb_port_limit(&sw->nets[i].fdb, p->idx, port_mac_limit(sw, p));
+		if (sw->n_ancestors) {
+			sw->n_ancestors = 0;
+			rewelcome_trunks(sw);
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < n_path; i++) {
+		if (!strcmp(path[i], sw->conf.id)) {
+			sw->ctr.loops++;
+			log_rl(&rl_proto, LOG_WARNING, "loop: this switch (%s) is above its own parent; "
+			       "dropping the uplink", sw->conf.id);
+			return -ELOOP;
+		}
+	}
+	sw->n_ancestors = 0;
+	for (size_t i = 0; i < n_path && i < VMF_MAX_PATH; i++)
+		str_copy(sw->ancestors[sw->n_ancestors++], path[i], VMF_NAME_MAX);
+	p->since_ms = now_ms();
+	rewelcome_trunks(sw);
+	return 0;
 }

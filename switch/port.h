@@ -17,6 +17,9 @@ void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *
 /** port_reap() - give back the slots of removed ports that nothing points at any more */
 void port_reap(struct vswitch *sw);
 
+/** port_net() - the network @name of trunk or uplink @p's frames (made if new); NULL if not carried */
+struct network *port_net(struct vswitch *sw, const struct port *p, const char *name);
+
 /** port_lock_allows() - @src is one of the --lock-mac MACs of @l */
 int port_lock_allows(const struct mac_lock *l, const uint8_t *src);
 

@@ -69,6 +69,19 @@ void stats_json_networks(struct vswitch *sw, FILE *f)
 	fputc(']', f);
 }
 
+static const char *const port_type[] = { "port", "trunk", "uplink" };
+
+/* MAC entries behind @p, in every network it is in. */
+static uint32_t port_macs(const struct vswitch *sw, const struct port *p)
+{
+	uint32_t n = 0;
+
+	for (long i = 0; i < sw->conf.max_networks; i++)
+		if (sw->nets[i].used && (p->net == &sw->nets[i] || p->kind != PORT_PLAIN))
+			n += fdb_port_count(&sw->nets[i].fdb, p->idx);
+	return n;
+}
+
 void stats_json_ports(struct vswitch *sw, FILE *f)
 {
 	uint64_t now = now_ms();
@@ -82,13 +95,24 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 			continue;
 		fprintf(f, "%s{\"id\":%u,\"name\":", first ? "" : ",", p->id);
 		json_str(f, p->name);
-		fprintf(f, ",\"network\":");
-		json_str(f, p->net->name);
+		fprintf(f, ",\"type\":\"%s\",\"network\":", port_type[p->kind]);
+		json_str(f, p->kind == PORT_PLAIN ? p->net->name : "*");
+		if (p->kind != PORT_PLAIN) {
+			fprintf(f, ",\"switch_id\":");
+			json_str(f, p->kind == PORT_TRUNK ? p->switch_id :
+				    sw->n_ancestors ? sw->ancestors[0] : "");
+			fprintf(f, ",\"carries\":[");
+			for (uint32_t k = 0; k < p->n_carry; k++) {
+				fputs(k ? "," : "", f);
+				json_str(f, p->carry[k]);
+			}
+			fputc(']', f);
+		}
 		fprintf(f, ",\"key\":\"%s\",\"peer\":", p->key);
 		json_str(f, p->peer);
 		fprintf(f, ",\"uptime_ms\":%llu,\"macs\":%u,\"mac_limit\":%u,\"policy\":",
-			U(now - p->since_ms), fdb_port_count(&p->net->fdb, p->idx),
-			p->net->fdb.ports && p->idx < p->net->fdb.n_ports ?
+			U(now - p->since_ms), port_macs(sw, p),
+			p->kind == PORT_PLAIN && p->idx < p->net->fdb.n_ports ?
 				p->net->fdb.ports[p->idx].limit : 0);
 		policy_json(p->pol, f);
 #define X(fld, prom, help) fprintf(f, ",\"" #fld "\":%llu", U(p->ctr.fld));
@@ -175,7 +199,8 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 			drops += p->ctr.drops[d];
 		snprintf(up, sizeof(up), "%llus", U((now - p->since_ms) / 1000));
 		fprintf(f, "%-20s %-12s %5u %-10.8s %-22s %8s %10llu %9s %10llu %9s %7llu %9.1f\n",
-			p->name, p->net->name, p->id, *p->key ? p->key : "-", *p->peer ? p->peer : "-",
+			p->name, p->kind == PORT_PLAIN ? p->net->name : p->kind == PORT_TRUNK ? "(trunk)" : "(uplink)",
+			p->id, *p->key ? p->key : "-", *p->peer ? p->peer : "-",
 			up, U(p->ctr.rx_frames), human_bytes(p->ctr.rx_bytes, rb),
 			U(p->ctr.tx_frames), human_bytes(p->ctr.tx_bytes, tb), U(drops),
 			p->ctr.rx_msgs ? (double)p->ctr.rx_frames / (double)p->ctr.rx_msgs : 0.0);
@@ -268,7 +293,7 @@ static size_t net_macs_max(const struct network *n) { return n->fdb.max; }
 static void prom_port_labels(FILE *f, const struct port *p)
 {
 	fprintf(f, "{network=");
-	metrics_label(f, p->net->name);
+	metrics_label(f, p->kind == PORT_PLAIN ? p->net->name : "*");
 	fprintf(f, ",port=");
 	metrics_label(f, p->name);
 }

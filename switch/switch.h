@@ -31,7 +31,8 @@
 	X(tx_unreachable, "receiving port gone")			\
 	X(malformed, "undecodable or out-of-order message")		\
 	X(locked_mac, "source MAC not allowed (--lock-mac, or the key's macs policy)") \
-	X(mac_limit, "new source MAC over the port's limit (--port-macs, or max-macs)")
+	X(mac_limit, "new source MAC over the port's limit (--port-macs, or max-macs)") \
+	X(not_carried, "trunk frame for a network the trunk does not carry, or untagged")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -83,6 +84,7 @@ struct port_ctr {
 	X(revoked, SC_EVENT, "revoked", "ports and Hellos whose key is not admitted") \
 	X(policy, SC_EVENT, "policy", "ports and Hellos refused by their key's policy") \
 	X(takeovers, SC_EVENT, "taken_over", "ports taken over by a new session of the same key") \
+	X(loops, SC_EVENT, "loop", "trunks refused or dropped: the switch was on their path") \
 	X(batches_out, SC_OUT, "batches", "frame batches sent")		\
 	X(frames_out, SC_OUT, "frames", "frames sent")
 
@@ -111,6 +113,14 @@ struct mac_lock {
 /** mac_lock_parse() - "PORTNAME=MAC[,MAC...]" into @l. Return: 0, or -EINVAL with *@why set */
 int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why);
 
+/*
+ * Kinds of port. A plain port belongs to one network. A trunk is a child
+ * switch's connection to us, the uplink our connection to our parent: both
+ * carry several networks, every frame tagged with its own, and both are
+ * members of every network they carry.
+ */
+enum port_kind { PORT_PLAIN, PORT_TRUNK, PORT_UPLINK };
+
 /**
  * struct port - one admitted, welcomed port
  * @out:	frames queued for this port during the current loop pass
@@ -118,6 +128,8 @@ int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why);
 struct port {
 	int used;		/* a live port */
 	int dying;		/* removed; the slot is given back at the reap */
+	int kind;		/* enum port_kind */
+	uint32_t version;	/* protocol version of its Hello */
 	uint32_t idx;
 	uint32_t id;
 	uint8_t rid[RID_MAX];
@@ -125,10 +137,12 @@ struct port {
 	char key[CERT_Z85_LEN + 1];
 	char name[VMF_NAME_MAX];
 	char peer[64];		/* Peer-Address of the connection, at Hello */
-	struct network *net;
+	struct network *net;		/* a plain port's network (NULL for trunks) */
+	char switch_id[VMF_NAME_MAX];	/* a trunk's: the child switch's id */
+	char (*carry)[VMF_NAME_MAX];	/* a trunk's networks (n_carry of them; none: all) */
+	uint32_t n_carry;
 	const struct mac_lock *lock;	/* --lock-mac for this port name, or NULL */
 	const struct key_policy *pol;	/* its key's policy (NULL: open default, --insecure) */
-	uint32_t net_slot;	/* position in net->ports */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
 	struct port_ctr ctr;
@@ -138,6 +152,10 @@ struct port {
 	uint32_t out_n_vnet;	/* of which carry a virtio-net header: */
 	uint32_t out_vnet[VMF_MAX_BATCH_FRAMES];	/* their indices */
 	ProtobufCBinaryData out[VMF_MAX_BATCH_FRAMES];
+	/* trunk and uplink output: each queued frame's network, as an index into out_nets */
+	uint32_t out_net[VMF_MAX_BATCH_FRAMES];
+	char *out_nets[VMF_MAX_BATCH_NETS];
+	uint32_t n_out_nets;
 };
 
 struct network {
@@ -145,7 +163,7 @@ struct network {
 	char name[VMF_NAME_MAX];
 	uint32_t mtu;
 	struct fdb fdb;
-	uint32_t *ports;	/* port indices (live and dying) */
+	uint32_t *ports;	/* port indices (live and dying; trunks included) */
 	uint32_t n_ports;
 	uint64_t flooded;
 };
@@ -159,7 +177,10 @@ struct switch_conf {
 	long keepalive_ms;
 	long port_macs;		/* MAC entries per port unless its key says otherwise; 0: no limit */
 	int insecure;
+	const char *id;		/* this switch's id in a tree of switches */
 };
+
+struct uplink;
 
 struct vswitch {
 	struct switch_conf conf;
@@ -185,6 +206,12 @@ struct vswitch {
 	const struct mac_lock *locks;	/* --lock-mac entries (owned by the caller) */
 	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
+	/* the tree: the ids above this switch (nearest first), and its uplink port */
+	char ancestors[VMF_MAX_PATH][VMF_NAME_MAX];
+	uint32_t n_ancestors;
+	struct uplink *uplink;		/* NULL: this switch has no parent */
+	struct port *up;		/* the uplink's port, when it has one */
+	const char *uplink_carry;	/* --uplink-networks (NULL: every network) */
 };
 
 int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap);
@@ -219,5 +246,26 @@ void switch_kick(struct vswitch *sw, struct port *p);
 
 /** switch_shutdown() - tell every port we are going */
 void switch_shutdown(struct vswitch *sw);
+
+/**
+ * switch_uplink_start() - give this switch a parent: @u (already set up,
+ * see common/uplink.h) carries @carry (comma-separated networks, NULL for
+ * all). Return: 0 or -ENOMEM
+ */
+int switch_uplink_start(struct vswitch *sw, struct uplink *u, const char *carry);
+
+/** switch_uplink_input() - frames and session messages from the parent */
+void switch_uplink_input(struct vswitch *sw);
+
+/**
+ * switch_uplink_state() - the uplink came up (@up: its Welcome's path
+ * above the parent, the parent's id first) or went down (@up 0: its MAC
+ * entries go, this switch is a root now). Return: 0, or -ELOOP when this
+ * switch is on the path above itself (the caller drops the uplink).
+ */
+int switch_uplink_state(struct vswitch *sw, int up, char **path, size_t n_path);
+
+/** switch_carries() - @p (a trunk or the uplink) carries network @net */
+int switch_carries(const struct port *p, const char *net);
 
 #endif /* VMF_SWITCH_H */

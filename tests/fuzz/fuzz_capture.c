@@ -146,8 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			flen = size;
 		f.data = (uint8_t *)(uintptr_t)data;
 		f.len = flen;
-		capture_frame(&sw, &port, &f, CAP_IN);
-		capture_frame(&sw, &port, &f, CAP_OUT);
+		capture_frame(&sw, &port, "lab", &f, CAP_IN);
+		capture_frame(&sw, &port, "lab", &f, CAP_OUT);
 		data += flen;
 		size -= flen;
 	}

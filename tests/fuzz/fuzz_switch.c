@@ -20,9 +20,11 @@
  *     5 end of pass 6 time passes [b x 100 ms] and switch_tick()
  *     7 key 2 removed or re-admitted, then switch_revoke()
  *     8 kick the port of this connection   9 render every counter
+ *     10 a trunk Hello [b: networks carried, a loop in its path]
+ *     11 a tagged (trunk) batch [n] n x [b] [net]
  *     other: a Welcome (only the switch may send one)
  * Keys: key 0 open; key 1 with a policy (networks n0,n1, names p*, two
- * source MACs, max-macs 2, create no); key 2 open, revocable.
+ * source MACs, max-macs 2, create no); key 2 open, revocable, may trunk.
  *
  * Oracles, after every record: the dirty list has no index twice and fits
  * its array; every live port is in its network's port list once and found
@@ -69,6 +71,7 @@ static void setup(void)
 		policy_default(&keys[i].policy);
 		if (i == 1 && policy_parse(pol, &keys[i].policy, why, sizeof(why)))
 			abort();
+		keys[i].policy.trunk = i == 2;	/* the revocable key is a child switch's */
 	}
 	qsort(keys, 3, sizeof(keys[0]), key_cmp);
 	for (int i = 0; i < 3; i++)
@@ -96,17 +99,26 @@ static void check(struct vswitch *sw)
 	}
 	for (long i = 0; i < sw->conf.max_ports; i++) {
 		struct port *p = &sw->ports[i];
-		uint32_t hits = 0;
+		uint32_t hits;
 
 		if (!p->used && !p->dying)
 			continue;
 		FUZZ_CHECK(!(p->used && p->dying));
-		FUZZ_CHECK(p->net && p->net->used);
-		for (uint32_t k = 0; k < p->net->n_ports; k++)
-			hits += p->net->ports[k] == (uint32_t)i;
-		FUZZ_CHECK(hits == 1);
-		FUZZ_CHECK(p->net_slot < p->net->n_ports && p->net->ports[p->net_slot] == (uint32_t)i);
-		counted[p->net - sw->nets]++;
+		for (long n = 0; n < sw->conf.max_networks; n++) {
+			struct network *net = &sw->nets[n];
+
+			if (!net->used)
+				continue;
+			hits = 0;
+			for (uint32_t k = 0; k < net->n_ports; k++)
+				hits += net->ports[k] == (uint32_t)i;
+			/* a plain port is in its network once; a trunk in each it carries */
+			FUZZ_CHECK(hits == (p->kind == PORT_PLAIN ? p->net == net
+					    : p->used ? (uint32_t)switch_carries(p, net->name) : hits) &&
+				   hits <= 1);
+			counted[n] += hits;
+		}
+		FUZZ_CHECK(p->kind != PORT_PLAIN || (p->net && p->net->used));
 		if (p->used)
 			FUZZ_CHECK(p->out_n <= VMF_MAX_BATCH_FRAMES);
 	}
@@ -189,13 +201,43 @@ static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size,
 	zmq_msg_close(&m);
 }
 
+/* A tagged batch [n] n x [b: as batch(), then net index byte] with names from n0..n3 and a bad one. */
+static void trunk_batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size, uint64_t now)
+{
+	static char *names[] = { "n0", "n1", "n2", "n3", "bad name" };
+	static uint8_t buf[8][64];
+	ProtobufCBinaryData f[8];
+	uint32_t net[8];
+	size_t n = (fuzz_byte(data, size) & 7) + 1;
+	zmq_msg_t m;
+
+	for (size_t i = 0; i < n; i++) {
+		uint8_t b = fuzz_byte(data, size), *d = buf[i];
+
+		memset(d, 0, sizeof(buf[i]));
+		if ((b >> 3 & 7) == 7)
+			memset(d, 0xff, 6);
+		else
+			memcpy(d, (uint8_t[6]){ 2, 0, 0, 0, 0, (uint8_t)(b >> 3 & 7) }, 6);
+		memcpy(d + 6, (uint8_t[6]){ 2, 0, 0, 0, 1, (uint8_t)(b & 7) }, 6);
+		d[12] = 0x08;
+		f[i] = (ProtobufCBinaryData){ b >> 6 ? 60 : 13, d };
+		net[i] = fuzz_byte(data, size) % 4;
+	}
+	/* "bad name" is never valid: the decoder refuses such a batch, the switch counts it */
+	if (codec_pack_batch_trunk(f, n, NULL, 0, names, *size & 1 ? 5 : 4, net, &m))
+		return;
+	deliver(sw, c, zmq_msg_data(&m), zmq_msg_size(&m), now);
+	zmq_msg_close(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const nets[] = { "n0", "n1", "n2", "n3" };
 	static const char *const names[] = { "p0", "p1", "x0", "p0/b" };
 	struct switch_conf conf = {
 		.max_ports = 6, .max_networks = 3, .max_macs = 64, .mac_age_s = 300,
-		.mtu = 1500, .keepalive_ms = 1000, .port_macs = 8,
+		.mtu = 1500, .keepalive_ms = 1000, .port_macs = 8, .id = "me",
 	};
 	struct vswitch sw;
 	uint64_t now = 1000000;
@@ -291,6 +333,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					switch_kick(&sw, &sw.ports[i]);
 			break;
 		}
+		case 10: {
+			/* a trunk Hello [b: carried networks bits 0-3 (none: all), path bits 4-7] */
+			static char *carry[4], *path[3];
+			static char id_self[] = "me", id_a[] = "child-a", id_b[] = "child-b";
+			Vmfabric__Hello h = VMFABRIC__HELLO__INIT;
+			uint8_t b = fuzz_byte(&data, &size);
+
+			h.version = VMF_PROTO_VERSION;
+			h.kind = VMF_KIND_TRUNK;
+			h.port = (char *)(uintptr_t)(c & 1 ? "switch/a" : "switch/b");
+			h.network = (char *)(uintptr_t)"";
+			for (int k = 0; k < 4; k++)
+				if (b & (1 << k))
+					carry[h.n_networks++] = (char *)(uintptr_t)nets[k];
+			h.networks = carry;
+			path[h.n_path++] = c & 1 ? id_a : id_b;
+			if (b & 0x10)
+				path[h.n_path++] = id_self;	/* a loop */
+			if (b & 0x20)
+				path[h.n_path++] = c & 1 ? id_b : id_a;
+			h.path = path;
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
+			env.hello = &h;
+			deliver_env(&sw, c, &env, now);
+			break;
+		}
+		case 11:
+			trunk_batch(&sw, c, &data, &size, now);
+			break;
 		case 9:
 			switch_pass_end(&sw);
 			if (devnull) {
