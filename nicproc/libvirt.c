@@ -79,9 +79,9 @@
 static char lv_self[PATH_MAX];	/* our real path, for the supervisor and its check */
 
 static const char lv_usage_text[] =
-	"usage: vmfabric-libvirt-hook DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n"
-	"       vmfabric-libvirt-hook --fill-ports < DOMAIN-XML > DOMAIN-XML\n"
-	"       vmfabric-libvirt-hook --check < DOMAIN-XML\n"
+	"Usage: vmfabric-libvirt-hook DOMAIN OPERATION SUB-OPERATION EXTRA < DOMAIN-XML\n"
+	"  or:  vmfabric-libvirt-hook --fill-ports < DOMAIN-XML > DOMAIN-XML\n"
+	"  or:  vmfabric-libvirt-hook --check < DOMAIN-XML\n"
 	"\n"
 	"The libvirt hook of vmfabric: install it as /etc/libvirt/hooks/qemu.d/vmfabric.\n"
 	"libvirtd runs it at every domain operation with the domain XML on stdin. For\n"
@@ -90,12 +90,14 @@ static const char lv_usage_text[] =
 	"\"prepare begin\" (and refuses to start the domain if the switch refuses a port),\n"
 	"restarts the supervisor at \"reconnect begin\", stops everything at \"release end\".\n"
 	"\n"
-	"  --fill-ports     write the XML back with a free 127.0.0.1 port in every missing\n"
-	"                   or zero port= of the vmfabric interfaces (use before virsh define)\n"
-	"  --check          print the NIC process command lines the XML gives, or the error\n"
-	"  --supervise UUID internal: the supervisor that prepare begin starts\n"
-	"  -h, --help       this text\n"
-	"  -V, --version    print the version\n"
+	"      --fill-ports       write the XML back with a free 127.0.0.1 port in every\n"
+	"                         missing or zero port= of the vmfabric interfaces\n"
+	"                         (use before virsh define)\n"
+	"      --check            print the NIC process command lines the XML gives, or\n"
+	"                         the error\n"
+	"      --supervise UUID   internal: the supervisor that prepare begin starts\n"
+	"  -h, --help             this text\n"
+	"  -V, --version          print the version\n"
 	"\n"
 	"Logs go to syslog (ident vmfabric-libvirt, facility daemon). State: "
 	LV_STATE_ROOT "/UUID/.\n";
