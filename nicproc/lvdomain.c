@@ -38,7 +38,8 @@
  *                  connects once (--stream-listen).
  *
  * Limits: 16 vmfabric NICs, 4 MiB of XML, no network access while parsing
- * (XML_PARSE_NONET) and no entity substitution.
+ * (XML_PARSE_NONET), no entity substitution, and no <!DOCTYPE> at all (libvirt
+ * never sends one; its entities would be expanded by reading text content).
  */
 
 #define _GNU_SOURCE
@@ -99,6 +100,12 @@ static xmlDocPtr lvd_read(const char *xml, size_t len, char *why, size_t whylen)
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc) {
 		lvd_why(why, whylen, "the domain XML is not well-formed");
+		return NULL;
+	}
+	/* libvirt never sends a DTD; its entities could expand without bound in xmlNodeGetContent */
+	if (doc->intSubset || doc->extSubset) {
+		lvd_why(why, whylen, "the domain XML has a <!DOCTYPE>: not from libvirt");
+		xmlFreeDoc(doc);
 		return NULL;
 	}
 	root = xmlDocGetRootElement(doc);
@@ -274,6 +281,13 @@ static int lvd_backend(struct lvd_nic *v, const xmlNode *ifc, char *why, size_t 
 	return -EINVAL;
 }
 
+/* One spelling of a MAC in messages and comparisons: 52:54:00:aa:bb:cc */
+static void lvd_mac_norm(char *mac)
+{
+	for (char *p = mac; *p; p++)
+		*p = *p == '-' ? ':' : (char)((*p >= 'A' && *p <= 'F') ? *p | 0x20 : *p);
+}
+
 /* The <vmfabric:nic> entries of @fabric into @meta. Return: their number, or -EINVAL. */
 static int lvd_read_meta(const xmlNode *fabric, struct lvd_meta *meta, char *why, size_t whylen)
 {
@@ -309,8 +323,9 @@ static int lvd_read_meta(const xmlNode *fabric, struct lvd_meta *meta, char *why
 				"52:54:00:12:34:56", m->mac);
 			return -EINVAL;
 		}
+		lvd_mac_norm(m->mac);
 		for (int j = 0; j < n; j++) {
-			if (!strcasecmp(meta[j].mac, m->mac)) {
+			if (!strcmp(meta[j].mac, m->mac)) {
 				lvd_why(why, whylen, "two <vmfabric:nic> with mac %s", m->mac);
 				return -EINVAL;
 			}
@@ -437,6 +452,7 @@ static void lvd_ifc_mac(const xmlNode *ifc, char *mac, size_t size)
 {
 	if (lvd_prop(lvd_child(ifc, "mac", NULL), "address", mac, size) <= 0)
 		*mac = '\0';
+	lvd_mac_norm(mac);
 }
 
 static int lvd_parse_doc(struct lvd_domain *d, xmlDocPtr doc, char *why, size_t whylen)
@@ -478,7 +494,7 @@ static int lvd_parse_doc(struct lvd_domain *d, xmlDocPtr doc, char *why, size_t 
 		if (!lvd_is(c, "interface", NULL))
 			continue;
 		lvd_ifc_mac(c, mac, sizeof(mac));
-		for (k = 0; k < nmeta && strcasecmp(meta[k].mac, mac); k++)
+		for (k = 0; k < nmeta && strcmp(meta[k].mac, mac); k++)
 			;
 		if (k == nmeta)
 			continue;	/* not a vmfabric interface */
@@ -489,6 +505,7 @@ static int lvd_parse_doc(struct lvd_domain *d, xmlDocPtr doc, char *why, size_t 
 		meta[k].matched = 1;
 		memset(&d->nics[d->n], 0, sizeof(d->nics[d->n]));
 		d->nics[d->n].index = d->n;
+		memcpy(d->nics[d->n].mac, meta[k].mac, sizeof(d->nics[d->n].mac));
 		if (lvd_backend(&d->nics[d->n], c, why, whylen) ||
 		    lvd_finish(d, &d->nics[d->n], &meta[k], &fab, why, whylen))
 			return -EINVAL;
@@ -617,7 +634,7 @@ int lvd_fill_ports(const char *xml, size_t len, char **out, size_t *outlen, char
 		if (!lvd_is(c, "interface", NULL))
 			continue;
 		lvd_ifc_mac(c, mac, sizeof(mac));
-		for (k = 0; k < nmeta && strcasecmp(meta[k].mac, mac); k++)
+		for (k = 0; k < nmeta && strcmp(meta[k].mac, mac); k++)
 			;
 		if (k == nmeta || meta[k].matched)
 			continue;
