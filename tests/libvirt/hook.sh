@@ -10,9 +10,12 @@
 #   vlv-a  serves HTTP (vmlab.serve), udp ports 7831/7832 set in the XML
 #   vlv-b  pings a and fetches its page, then powers off; ports from --fill-ports
 #   vlv-c  a key the switch does not know
+#   vlv-d  type='server' (QEMU listens on TCP 7835, its NIC process connects)
 #
 # Checks what a user sees: virsh start returns once the port has joined (the
-# switch logged it); b reaches a (ping, HTTP body); b powering off and
+# switch logged it); b reaches a (ping, HTTP body); virsh domif-setlink a
+# down cuts b off from a and up brings it back, with the same NIC process;
+# d (type='server') reaches a too; b and d powering off and
 # virsh destroy of a leave no supervisor or NIC process behind (by PID) and no
 # state; a started again joins under the same port name; a supervisor killed
 # while libvirtd is down comes back at libvirtd's restart ("reconnect begin");
@@ -36,7 +39,7 @@ log "build-guest"
 eval "$(grep -E '^VMLAB_(KERNEL|INITRD)=' "$T/build-guest.out")"
 
 # ---- switch and keys -------------------------------------------------------------------
-keys a b
+keys a b d
 "$KEYTOOL" generate "$T/keys/c" >/dev/null || fail "keygen c"	# never admitted
 start switch "$SWITCH" -f --listen "ipc://$T/switch.sock" --control "ipc://$T/switch.ctl" \
 	--key "$T/keys/switch_secret" --authorized "$T/auth"
@@ -44,7 +47,7 @@ wait_for 10 log_has switch "listening on" || fail "switch did not start"
 
 log "libvirtd"
 lvd_setup "$HOOK"
-LVD_DOMAINS=(vlv-a vlv-b vlv-c)
+LVD_DOMAINS=(vlv-a vlv-b vlv-c vlv-d)
 
 BOOT="console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off"
 # mkdom NAME G KEY=VALUE...: domain NAME (guest letter G) defined from the example
@@ -86,7 +89,7 @@ pass "vlv-a started: port vlv-a/nic0 joined before virsh start returned (supervi
 
 # ---- b: ports chosen by --fill-ports; pings a and fetches its page ----------------------
 mkdom vlv-b b mac=52:54:00:83:00:0b cmdline="$BOOT vmlab.name=vlv-b vmlab.ip=10.83.0.2/24 \
-vmlab.env=PEER=10.83.0.1 vmlab.run=$(base64 -w0 "$HERE/client.sh")"
+vmlab.env=PEER=10.83.0.1 vmlab.env=LINK=1 vmlab.run=$(base64 -w0 "$HERE/client.sh")"
 "$HOOK" --fill-ports <"$T/b.xml" >"$T/b-filled.xml" || fail "--fill-ports"
 grep -Eq "<(source|local) address=\"127.0.0.1\" port=\"0\"" "$T/b-filled.xml" && fail "--fill-ports left a port 0"
 define "$T/b-filled.xml"
@@ -95,12 +98,24 @@ lvd_virsh start vlv-b >"$T/start-b.log" 2>&1 || fail "virsh start vlv-b: $(cat "
 SUP_B=$(sup "$UB")
 NICS_B=$(pgrep -P "$SUP_B")
 [ -n "$SUP_B" ] && [ -n "$NICS_B" ] || fail "vlv-b: no supervisor or NIC process"
-wait_for 90 grep -aq "VMLAB: done" "$T/b-serial.log" || fail "vlv-b did not finish: $(tail -5 "$T/b-serial.log")"
-grep -a "VMLAB-OUT" "$T/b-serial.log" | sed 's/^/    /'
-grep -aq "VMLAB: done rc=0" "$T/b-serial.log" || fail "vlv-b's script failed"
+# b's script, after its page: waits for an outage of a, then for a to come back
+wait_for 90 grep -aq "link: waiting for outage" "$T/b-serial.log" ||
+	fail "vlv-b did not reach its link check: $(tail -5 "$T/b-serial.log")"
 grep -aq "VMLAB-OUT: http body: VMLAB-HTTP-OK" "$T/b-serial.log" || fail "vlv-b got no page from vlv-a"
 grep -aq " 0% packet loss" "$T/b-serial.log" || fail "vlv-b lost pings"
 pass "vlv-b pinged vlv-a and fetched its page over the fabric"
+
+# carrier: libvirt's set_link on a vmfabric interface is QEMU's own; the NIC process stays
+MAC_A=52:54:00:83:00:0a
+lvd_virsh domif-setlink vlv-a "$MAC_A" down >/dev/null || fail "virsh domif-setlink vlv-a down"
+lvd_virsh domif-getlink vlv-a "$MAC_A" | grep -q "down" || fail "domif-getlink does not say down"
+wait_for 40 grep -aq "link: outage seen" "$T/b-serial.log" || fail "vlv-b still reaches vlv-a with its link down"
+lvd_virsh domif-setlink vlv-a "$MAC_A" up >/dev/null || fail "virsh domif-setlink vlv-a up"
+wait_for 60 grep -aq "VMLAB: done" "$T/b-serial.log" || fail "vlv-b did not finish: $(tail -5 "$T/b-serial.log")"
+grep -a "VMLAB-OUT" "$T/b-serial.log" | sed 's/^/    /'
+grep -aq "VMLAB: done rc=0" "$T/b-serial.log" || fail "vlv-b's script failed"
+gone $NICS_A && fail "vlv-a's NIC process $NICS_A ended with the link change"
+pass "virsh domif-setlink vlv-a down cut vlv-b off, up brought it back; same NIC process $NICS_A"
 
 # b powered off: libvirt's release hook stopped its processes
 wait_for 30 sh -c "[ \"\$(virsh -q -c qemu:///system domstate vlv-b)\" = 'shut off' ]" || fail "vlv-b still runs"
@@ -108,6 +123,21 @@ wait_for 30 sh -c "[ \"\$(virsh -q -c qemu:///system domstate vlv-b)\" = 'shut o
 wait_for 10 gone "$SUP_B" $NICS_B || fail "vlv-b is off but supervisor $SUP_B / NIC $NICS_B still run"
 [ -e "$STATE/$UB" ] && fail "state of vlv-b left in $STATE/$UB"
 pass "vlv-b powered off: supervisor and NIC process gone, state removed"
+
+# ---- d: type='server' (QEMU listens on TCP, the NIC connects) ---------------------------------
+mkdom vlv-d d mac=52:54:00:83:00:0d type=server src_port=7835 \
+	cmdline="$BOOT vmlab.name=vlv-d vmlab.ip=10.83.0.4/24 vmlab.env=PEER=10.83.0.1 vmlab.run=$(base64 -w0 "$HERE/client.sh")"
+define "$T/d.xml"
+lvd_virsh start vlv-d >"$T/start-d.log" 2>&1 || fail "virsh start vlv-d: $(cat "$T/start-d.log")"
+SUP_D=$(sup "$(uuid vlv-d)")
+NICS_D=$(pgrep -P "$SUP_D")
+tr '\0' ' ' <"/proc/$NICS_D/cmdline" | grep -q -- "--name vlv-d/nic0 --stream tcp:127.0.0.1:7835" ||
+	fail "vlv-d's NIC process: $(tr '\0' ' ' <"/proc/$NICS_D/cmdline")"
+wait_for 90 grep -aq "VMLAB: done" "$T/d-serial.log" || fail "vlv-d did not finish: $(tail -5 "$T/d-serial.log")"
+grep -aq "VMLAB: done rc=0" "$T/d-serial.log" && grep -aq "VMLAB-OUT: http body: VMLAB-HTTP-OK" "$T/d-serial.log" ||
+	fail "vlv-d (type server) did not reach vlv-a: $(grep -a VMLAB-OUT "$T/d-serial.log")"
+wait_for 30 gone "$SUP_D" $NICS_D || fail "vlv-d is off but supervisor $SUP_D / NIC $NICS_D still run"
+pass "vlv-d, type='server': pinged vlv-a and fetched its page; its processes ended with it"
 
 # ---- destroy a: nothing left ---------------------------------------------------------------
 lvd_virsh destroy vlv-a >/dev/null || fail "virsh destroy vlv-a"

@@ -25,6 +25,7 @@ lvd_cleanup() {
 	for d in "${LVD_DOMAINS[@]}"; do
 		"${VIRSH[@]}" destroy "$d" >/dev/null 2>&1
 		"${VIRSH[@]}" undefine "$d" >/dev/null 2>&1
+		rm -f "/var/log/libvirt/qemu/$d.log"
 	done
 	if [ -n "$LVD_PID" ]; then
 		kill -TERM "$LVD_PID" 2>/dev/null

@@ -3,7 +3,8 @@
 
 Usage: mkdomain.py EXAMPLE KEY=VALUE... > domain.xml
 Keys: name, mac, kernel, initrd, cmdline, serial, switch, server_key, key, network,
-      src_port, local_port (udp ports; left at 0 when not given), port_name."""
+      src_port, local_port (udp ports; left at 0 when not given), port_name,
+      type (server or client: a TCP interface on src_port instead of udp)."""
 import sys
 import xml.etree.ElementTree as ET
 
@@ -34,4 +35,7 @@ ifc.find("mac").set("address", kv["mac"])
 src = ifc.find("source")
 src.set("port", kv.get("src_port", "0"))
 src.find("local").set("port", kv.get("local_port", "0"))
+if kv.get("type", "udp") != "udp":
+    ifc.set("type", kv["type"])
+    src.remove(src.find("local"))
 tree.write(sys.stdout, encoding="unicode")
