@@ -684,26 +684,6 @@ static void drain(struct vnic *v)
 	}
 }
 
-static int signals_setup(void)
-{
-	sigset_t set;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die(1, "sigprocmask: %s", strerror(errno));
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		die(1, "signalfd: %s", strerror(errno));
-	return fd;
-}
-
 static int exit_code(int st)
 {
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
@@ -927,7 +907,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	sfd = signals_setup();
+	sfd = nicsup_signals();
+	if (sfd < 0)
+		die(1, "signalfd: %s", strerror(-sfd));
 	for (int i = 0; i < nnics; i++)
 		nic_spawn(&nics[i], i);
 	qpid = fork();

@@ -573,23 +573,6 @@ static void sv_stop_all(void)
 	}
 }
 
-static int sv_signals(void)
-{
-	sigset_t set;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		return -errno;
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 static int lv_supervise(const char *uuid)
 {
 	static char xml[LVD_MAX_XML + 1];
@@ -615,7 +598,7 @@ static int lv_supervise(const char *uuid)
 	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 	if ((rc = lv_put(sv.dir, "pid", pid, strlen(pid))))
 		die(1, "%s/pid: %s", sv.dir, strerror(-rc));
-	sfd = sv_signals();
+	sfd = nicsup_signals();
 	if (sfd < 0)
 		die(1, "signalfd: %s", strerror(-sfd));
 	info("supervising %d NIC process%s (state %s)", sv.dom.n, sv.dom.n == 1 ? "" : "es", sv.dir);
@@ -656,7 +639,8 @@ static int lv_supervise(const char *uuid)
 			int st;
 
 			while (read(sfd, &si, sizeof(si)) == sizeof(si))
-				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT ||
+				    si.ssi_signo == SIGQUIT)
 					running = 0;
 			while (running && (p = waitpid(-1, &st, WNOHANG)) > 0)
 				for (int i = 0; i < sv.dom.n; i++)

@@ -29,6 +29,12 @@ void nicsup_describe_status(int st, char *buf, size_t len);
 void nicsup_child_reset(void);
 
 /**
+ * nicsup_signals() - ignore SIGPIPE, block SIGCHLD, SIGINT, SIGTERM, SIGHUP and SIGQUIT and
+ * return a non-blocking signalfd for them. Return: the fd, or -errno
+ */
+int nicsup_signals(void);
+
+/**
  * nicsup_sibling() - the path of program @name in the directory of our own executable
  * Return: 0, or -errno (-ENAMETOOLONG if it does not fit in @size)
  */

@@ -153,23 +153,21 @@ NICS_A=$(pgrep -P "$SUP_A")
 pass "vlv-a restarted: joined again as vlv-a/nic0"
 
 # ---- libvirtd restart: the hook's reconnect brings a lost supervisor back ---------------------
-if [ -n "$LVD_PID" ]; then
-	kill -TERM "$LVD_PID"
-	wait_for 10 gone "$LVD_PID" || fail "libvirtd did not stop"
-	kill -KILL "$SUP_A"
-	wait_for 5 gone "$SUP_A" $NICS_A || fail "NIC $NICS_A outlived its supervisor (PR_SET_PDEATHSIG)"
-	libvirtd -d -p "$T/libvirtd.pid" >>"$T/libvirtd.log" 2>&1 || fail "libvirtd restart"
-	wait_for 10 test -s "$T/libvirtd.pid" && LVD_PID=$(cat "$T/libvirtd.pid")
-	wait_for 20 lvd_virsh uri || fail "libvirtd does not answer after restart"
-	wait_for 15 sh -c "[ \$(grep -c 'port vlv-a/nic0 joined network $NET' '$T/switch.log') = 3 ]" ||
-		fail "after libvirtd's restart vlv-a's port did not come back"
-	[ "$(lvd_virsh domstate vlv-a)" = running ] || fail "vlv-a not running after libvirtd's restart"
-	SUP_A=$(sup "$UA")
-	NICS_A=$(pgrep -P "$SUP_A")
-	pass "libvirtd restarted: reconnect started a new supervisor ($SUP_A), vlv-a/nic0 joined again"
-else
-	log "libvirtd was not started by this test: its restart is not exercised"
-fi
+kill -TERM "$LVD_PID"
+wait_for 10 gone "$LVD_PID" || fail "libvirtd did not stop"
+kill -KILL "$SUP_A"
+wait_for 5 gone "$SUP_A" $NICS_A || fail "NIC $NICS_A outlived its supervisor (PR_SET_PDEATHSIG)"
+rm -f "$T/libvirtd.pid"
+libvirtd -d -p "$T/libvirtd.pid" >>"$T/libvirtd.log" 2>&1 || fail "libvirtd restart"
+wait_for 10 test -s "$T/libvirtd.pid" || fail "restarted libvirtd wrote no pidfile"
+LVD_PID=$(cat "$T/libvirtd.pid")
+wait_for 20 lvd_virsh uri || fail "libvirtd does not answer after restart"
+wait_for 15 sh -c "[ \$(grep -c 'port vlv-a/nic0 joined network $NET' '$T/switch.log') = 3 ]" ||
+	fail "after libvirtd's restart vlv-a's port did not come back"
+[ "$(lvd_virsh domstate vlv-a)" = running ] || fail "vlv-a not running after libvirtd's restart"
+SUP_A=$(sup "$UA")
+NICS_A=$(pgrep -P "$SUP_A")
+pass "libvirtd restarted: reconnect started a new supervisor ($SUP_A), vlv-a/nic0 joined again"
 lvd_virsh destroy vlv-a >/dev/null || fail "virsh destroy vlv-a"
 gone "$SUP_A" $NICS_A || fail "second destroy left supervisor $SUP_A / NIC $NICS_A"
 
