@@ -359,7 +359,7 @@ struct lv_nic {
 	unsigned long restarts;
 	uint64_t started_ms, restart_ms;
 	char line[LV_LINE_MAX];
-	char lasterr[LV_LINE_MAX];
+	char lasterr[LV_LINE_MAX];	/* the first error line since the last start */
 };
 
 static struct {
@@ -449,6 +449,7 @@ static void sv_spawn(struct lv_nic *n, int i)
 	n->errfd = p[0];
 	n->pid = pid;
 	n->linelen = 0;
+	*n->lasterr = '\0';
 	n->started_ms = now_ms();
 	info("nic%d %s: vmfabric-nic pid %d (network %s, mac %s, %s %s, %s)", i, n->cfg->name,
 	     (int)pid, n->cfg->network, n->cfg->mac, n->cfg->backend_opt, n->cfg->backend_arg,
@@ -458,32 +459,36 @@ static void sv_spawn(struct lv_nic *n, int i)
 /* One line of NIC @i's stderr: to syslog, and what it says about admission to the status file. */
 static void sv_line(struct lv_nic *n, int i, char *line)
 {
-	char *p = line, *e;
+	char *p = line, *e, msg[LV_LINE_MAX];
 	int pri = LOG_INFO;
 
 	/* "1234.567 vmfabric-nic NAME: ..." : the timestamp is syslog's business */
 	if (*p >= '0' && *p <= '9' && (e = strchr(p, ' ')))
 		p = e + 1;
-	if (strstr(p, ": error: ")) {
+	*msg = '\0';
+	if ((e = strstr(p, ": error: ")) || !strncmp((e = p), "error: ", 7)) {
 		pri = LOG_ERR;
-		snprintf(n->lasterr, sizeof(n->lasterr), "%s", strstr(p, ": error: ") + 9);
+		snprintf(msg, sizeof(msg), "%s", strstr(e, "error: ") + 7);
 	} else if (strstr(p, ": warning: ")) {
 		pri = LOG_WARNING;
-	} else if (!strncmp(p, "error: ", 7)) {
-		pri = LOG_ERR;
-		snprintf(n->lasterr, sizeof(n->lasterr), "%s", p + 7);
 	}
 	logmsg(pri, "nic%d: %s", i, p);
 	if (strstr(p, ": joined network ")) {
 		if (!n->up)
 			sv_status(i, "up", "");
 		n->up = 1;
-	} else if (pri == LOG_ERR && strstr(n->lasterr, "switch") && strstr(n->lasterr, "refused")) {
+		return;
+	}
+	if (!*msg)
+		return;
+	/* the first error since the start is the cause; later ones are its consequences */
+	if (!*n->lasterr)
+		snprintf(n->lasterr, sizeof(n->lasterr), "%s", msg);
+	if (strstr(msg, "switch") && strstr(msg, "refused") && !n->up) {
 		/* the NIC process retries; the domain's start is what fails */
-		if ((e = strstr(n->lasterr, ". Retrying")))
+		if ((e = strstr(msg, ". Retrying")))
 			*e = '\0';
-		if (!n->up)
-			sv_status(i, "refused", n->lasterr);
+		sv_status(i, "refused", msg);
 	}
 }
 
@@ -750,9 +755,12 @@ static int lv_hook(const char *op, const char *subop)
 	int rc, ret = 0;
 
 	log_to_syslog();
-	if (strcmp(op, "prepare") && strcmp(op, "release") && strcmp(op, "reconnect"))
-		return 0;
+	/* read all of it whatever the operation: libvirtd writes it before it waits for us */
 	xml = lv_read_stdin(&len);
+	if (strcmp(op, "prepare") && strcmp(op, "release") && strcmp(op, "reconnect")) {
+		free(xml);
+		return 0;
+	}
 	if (!xml) {
 		lv_fail("out of memory");
 		return 1;

@@ -11,6 +11,7 @@
 #   vlv-b  pings a and fetches its page, then powers off; ports from --fill-ports
 #   vlv-c  a key the switch does not know
 #   vlv-d  type='server' (QEMU listens on TCP 7835, its NIC process connects)
+#   vlv-e  a key file that does not exist
 #
 # Checks what a user sees: virsh start returns once the port has joined (the
 # switch logged it); b reaches a (ping, HTTP body); virsh domif-setlink a
@@ -19,8 +20,8 @@
 # virsh destroy of a leave no supervisor or NIC process behind (by PID) and no
 # state; a started again joins under the same port name; a supervisor killed
 # while libvirtd is down comes back at libvirtd's restart ("reconnect begin");
-# c fails to start with the switch's refusal in libvirt's error, leaving
-# nothing running. The hook's lines reach syslog.
+# c fails to start with the switch's refusal in libvirt's error, e with the
+# NIC process's own error, leaving nothing running. The hook's lines reach syslog.
 
 TEST_NAME=libvirt_hook
 . "$(dirname "$0")/../lib.sh"
@@ -47,7 +48,7 @@ wait_for 10 log_has switch "listening on" || fail "switch did not start"
 
 log "libvirtd"
 lvd_setup "$HOOK"
-LVD_DOMAINS=(vlv-a vlv-b vlv-c vlv-d)
+LVD_DOMAINS=(vlv-a vlv-b vlv-c vlv-d vlv-e)
 
 BOOT="console=ttyS0 quiet panic=-1 cryptomgr.notests mitigations=off"
 # mkdom NAME G KEY=VALUE...: domain NAME (guest letter G) defined from the example
@@ -184,6 +185,17 @@ grep -q "vmfabric: domain vlv-c: port vlv-c/nic0 (mac 52:54:00:83:00:0c, network
 pgrep -f -- "--supervise $UC" >/dev/null && fail "a supervisor of vlv-c still runs"
 pgrep -f -- "--name vlv-c/nic0" >/dev/null && fail "a NIC process of vlv-c still runs"
 pass "vlv-c refused: virsh start failed with the switch's reason, nothing left running"
+
+# ---- e: its key file does not exist: the NIC process dies at start, the start fails ----------------
+mkdom vlv-e e mac=52:54:00:83:00:0e src_port=7836 local_port=7837 cmdline="$BOOT vmlab.name=vlv-e"
+define "$T/e.xml"
+UE=$(uuid vlv-e)
+lvd_virsh start vlv-e >"$T/start-e.log" 2>&1 && fail "vlv-e started without its key file"
+grep -q "vmfabric: domain vlv-e: port vlv-e/nic0 (mac 52:54:00:83:00:0e, network $NET): vmfabric-nic exited with status 78: .*$T/keys/e_secret" \
+	"$T/start-e.log" || fail "libvirt's error does not say why vlv-e's NIC process ended: $(cat "$T/start-e.log")"
+[ -e "$STATE/$UE" ] && fail "state of vlv-e left in $STATE/$UE"
+pgrep -f -- "--supervise $UE" >/dev/null && fail "a supervisor of vlv-e still runs"
+pass "vlv-e without its key file: virsh start failed with the NIC process's reason: $(grep -o 'status 78: .*' "$T/start-e.log" | head -1)"
 
 if [ -n "$LVD_SYSLOG_PID" ]; then
 	grep -q "vmfabric-libvirt.*vlv-a.*joined network $NET" "$T/syslog.log" ||
