@@ -264,6 +264,27 @@ static int lv_is_ours(pid_t pid, const char *uuid)
 	return arg0 < buf + n && !strcmp(arg0, uuid);
 }
 
+/* True while @pid runs (a zombie has ended; init may not have reaped it yet). */
+static int lv_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "PID (COMM) STATE ...": COMM may hold anything, the state follows its last ')' */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 /* The running supervisor of @uuid from its pidfile in @dir, or 0. */
 static pid_t lv_supervisor(const char *dir, const char *uuid)
 {
@@ -700,7 +721,7 @@ static int lv_admit(const struct lvd_domain *d, const char *dir, pid_t pid)
 			return 0;
 		}
 		/* before its exec the supervisor's cmdline is still ours: ask only whether it lives */
-		if (kill(pid, 0)) {
+		if (!lv_alive(pid)) {
 			lv_fail("domain %s: the vmfabric supervisor ended at start-up (see syslog)",
 				d->name);
 			return 1;
@@ -790,8 +811,12 @@ static int lv_hook(const char *op, const char *subop)
 			lv_fail("domain %s: %s", d.name, why);
 			ret = 1;
 		} else if (d.has_fabric) {
-			if (!lv_state_dir(d.uuid, dir, sizeof(dir)))
+			if ((rc = lv_state_dir(d.uuid, dir, sizeof(dir)))) {
+				lv_fail("state directory %s: %s", dir, strerror(-rc));
+				ret = 1;
+			} else {
 				ret = lv_start(&d, dir, xml, len, 1);
+			}
 		} else {
 			rmdir(dir);
 		}
