@@ -16,7 +16,8 @@
 # Checks what a user sees: virsh start returns once the port has joined (the
 # switch logged it); b reaches a (ping, HTTP body); virsh domif-setlink a
 # down cuts b off from a and up brings it back, with the same NIC process;
-# d (type='server') reaches a too; b and d powering off and
+# d (type='server') reaches a too, after its NIC process was killed and
+# restarted; b and d powering off and
 # virsh destroy of a leave no supervisor or NIC process behind (by PID) and no
 # state; a started again joins under the same port name; a supervisor killed
 # while libvirtd is down comes back at libvirtd's restart ("reconnect begin");
@@ -134,11 +135,15 @@ SUP_D=$(sup "$(uuid vlv-d)")
 NICS_D=$(pgrep -P "$SUP_D")
 tr '\0' ' ' <"/proc/$NICS_D/cmdline" | grep -q -- "--name vlv-d/nic0 --stream tcp:127.0.0.1:7835" ||
 	fail "vlv-d's NIC process: $(tr '\0' ' ' <"/proc/$NICS_D/cmdline")"
+# QEMU accepted this NIC process; kill it: the supervisor starts another, which QEMU must accept
+kill -KILL "$NICS_D"
+wait_for 10 sh -c "pgrep -P $SUP_D | grep -qvx $NICS_D" || fail "vlv-d's NIC process was not restarted"
+NICS_D=$(pgrep -P "$SUP_D")
 wait_for 90 grep -aq "VMLAB: done" "$T/d-serial.log" || fail "vlv-d did not finish: $(tail -5 "$T/d-serial.log")"
 grep -aq "VMLAB: done rc=0" "$T/d-serial.log" && grep -aq "VMLAB-OUT: http body: VMLAB-HTTP-OK" "$T/d-serial.log" ||
 	fail "vlv-d (type server) did not reach vlv-a: $(grep -a VMLAB-OUT "$T/d-serial.log")"
 wait_for 30 gone "$SUP_D" $NICS_D || fail "vlv-d is off but supervisor $SUP_D / NIC $NICS_D still run"
-pass "vlv-d, type='server': pinged vlv-a and fetched its page; its processes ended with it"
+pass "vlv-d, type='server': its NIC process killed and restarted (now $NICS_D), QEMU took it back; pinged vlv-a, fetched its page; processes ended with it"
 
 # ---- destroy a: nothing left ---------------------------------------------------------------
 lvd_virsh destroy vlv-a >/dev/null || fail "virsh destroy vlv-a"
