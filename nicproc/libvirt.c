@@ -33,7 +33,9 @@
  * every line to syslog (ident vmfabric-libvirt, facility daemon); from the
  * lines uplink.c writes ("joined network", "switch ... refused ...") it
  * keeps one status file per NIC for the waiting hook: "up", "refused REASON"
- * or "exited REASON". A NIC process that dies is restarted after 0.5 s,
+ * or "exited STATUS: REASON" (REASON: the first error line since that NIC
+ * process started, which names the cause). Only the first answer before a
+ * welcome counts. A NIC process that dies is restarted after 0.5 s,
  * doubling to 5 s while it keeps dying within 10 s of its start (nicsup.c,
  * as vmfabric-qemu). It ends on SIGTERM and removes its state.
  *
