@@ -3,7 +3,8 @@
 # Idempotent: installs only missing packages. Debian 12, as root.
 set -eu
 BUILD_PKGS="cmake gcc make pkg-config libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
- libsodium-dev libslirp-dev libglib2.0-dev libcmocka-dev libpcap-dev help2man dpkg-dev file"
+ libsodium-dev libslirp-dev libglib2.0-dev libcmocka-dev libpcap-dev help2man dpkg-dev file
+ libxml2-dev"
 RUN_PKGS="iproute2 iputils-ping iperf3 python3 procps kmod systemd man-db"
 missing=()
 for p in $BUILD_PKGS $RUN_PKGS ${EXTRA_PKGS:-}; do

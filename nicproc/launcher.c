@@ -80,15 +80,13 @@
 #include "cert.h"
 #include "codec.h"
 #include "log.h"
+#include "nicsup.h"
 #include "util.h"
 
 #define MAX_NICS	16
 #define QEMU_FD_BASE	10
 #define NIC_FD		3
 #define SOCK_BUF	(4 * 1024 * 1024)
-#define BACKOFF_MIN_MS	500
-#define BACKOFF_MAX_MS	5000
-#define STABLE_MS	10000
 #define STOP_GRACE_MS	5000
 #define ID_MAX		64
 
@@ -165,33 +163,6 @@ static int valid_id(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' || *s == '_'))
 			return 0;
 	return 1;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)(c | 0x20);
-	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* True for a unicast, non-zero MAC written as six hex pairs separated by ':' or '-'. */
-static int valid_mac(const char *s)
-{
-	int any = 0, first = 0;
-
-	if (strlen(s) != 17)
-		return 0;
-	for (int i = 0; i < 17; i += 3) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-
-		if (hi < 0 || lo < 0 || (i < 15 && s[i + 2] != ':' && s[i + 2] != '-'))
-			return 0;
-		if (!i)
-			first = hi << 4 | lo;
-		any |= hi | lo;
-	}
-	return any && !(first & 1);
 }
 
 static int is_opt(const char *a, const char *name)
@@ -281,7 +252,7 @@ static void finish_spec(struct vnic *v, int index, const char *opt, const char *
 			opt, spec, index + 1);
 		usage_error();
 	}
-	if (*v->mac && !valid_mac(v->mac)) {
+	if (*v->mac && !nicsup_valid_mac(v->mac)) {
 		fprintf(stderr, "vmfabric-qemu: %s '%s': mac=%s is not a unicast MAC like "
 			"52:54:00:12:34:56\n", opt, spec, v->mac);
 		usage_error();
@@ -320,7 +291,7 @@ static void finish_spec(struct vnic *v, int index, const char *opt, const char *
 	}
 	if (!*v->name) {
 		if (guest)
-			snprintf(v->name, sizeof(v->name), "%.50s/nic%d", guest, index);
+			nicsup_port_name(v->name, sizeof(v->name), guest, index);
 		else {
 			gethostname(host, sizeof(host) - 1);
 			snprintf(v->name, sizeof(v->name), "%.30s/qemu-%d/nic%d", host, (int)getpid(),
@@ -368,7 +339,7 @@ static void check_device(const struct vnic *v, char **cmd, int n, const char *sp
 			if (!strcmp(item, want))
 				refs = 1;
 			else if (!strncmp(item, "mac=", 4))
-				mac = valid_mac(item + 4);
+				mac = nicsup_valid_mac(item + 4);
 		}
 		free(copy);
 		if (!refs)
@@ -476,18 +447,11 @@ static void check_keys(void)
 static void find_nic_binary(void)
 {
 	if (!cfg.nic_binary) {
-		ssize_t n = readlink("/proc/self/exe", nic_binary_buf, sizeof(nic_binary_buf) - 1);
-		char *slash;
+		int rc = nicsup_sibling(nic_binary_buf, sizeof(nic_binary_buf), "vmfabric-nic");
 
-		if (n <= 0)
-			die(EXIT_CONFIG, "cannot read /proc/self/exe: %s; give --nic-binary PATH",
-			    strerror(errno));
-		nic_binary_buf[n] = '\0';
-		slash = strrchr(nic_binary_buf, '/');
-		if (!slash || str_copy(slash + 1, "vmfabric-nic",
-				       sizeof(nic_binary_buf) - (size_t)(slash + 1 - nic_binary_buf)))
-			die(EXIT_CONFIG, "cannot place vmfabric-nic next to %s; give --nic-binary PATH",
-			    nic_binary_buf);
+		if (rc)
+			die(EXIT_CONFIG, "cannot place vmfabric-nic next to /proc/self/exe: %s; give "
+			    "--nic-binary PATH", strerror(-rc));
 		cfg.nic_binary = nic_binary_buf;
 	}
 	if (access(cfg.nic_binary, X_OK))
@@ -629,16 +593,6 @@ static void print_argv(FILE *f, const char *label, char *const *argv)
 	fputc('\n', f);
 }
 
-/* In a fresh child: the signal state a program expects (masks and SIG_IGN survive exec). */
-static void child_reset(void)
-{
-	sigset_t none;
-
-	sigemptyset(&none);
-	signal(SIGPIPE, SIG_DFL);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
 static void nic_spawn(struct vnic *v, int idx)
 {
 	char **argv = nic_argv(v);
@@ -646,11 +600,11 @@ static void nic_spawn(struct vnic *v, int idx)
 
 	if (pid < 0) {
 		err("nic%d %s: fork: %s; retrying", idx, v->name, strerror(errno));
-		v->restart_ms = now_ms() + BACKOFF_MAX_MS;
+		v->restart_ms = now_ms() + NICSUP_BACKOFF_MAX_MS;
 		return;
 	}
 	if (pid == 0) {
-		child_reset();
+		nicsup_child_reset();
 		setpgid(0, 0);
 		if (dup2(v->nfd, NIC_FD) < 0 || fcntl(NIC_FD, F_SETFD, 0) < 0)
 			_exit(127);
@@ -692,20 +646,12 @@ static int qemu_end_open(ino_t ino)
 	return found;
 }
 
-static void describe_status(int st, char *buf, size_t len)
-{
-	if (WIFSIGNALED(st))
-		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
-	else
-		snprintf(buf, len, "exited with status %d", WEXITSTATUS(st));
-}
-
 static void nic_died(struct vnic *v, int idx, int st, int stopping)
 {
 	uint64_t now = now_ms(), ran = now - v->started_ms;
 	char what[96];
 
-	describe_status(st, what, sizeof(what));
+	nicsup_describe_status(st, what, sizeof(what));
 	v->pid = 0;
 	if (stopping) {
 		info("nic%d %s: vmfabric-nic %s", idx, v->name, what);
@@ -717,10 +663,7 @@ static void nic_died(struct vnic *v, int idx, int st, int stopping)
 		     idx, v->name, what);
 		return;
 	}
-	if (ran >= STABLE_MS || !v->backoff_ms)
-		v->backoff_ms = BACKOFF_MIN_MS;
-	else
-		v->backoff_ms = MIN(v->backoff_ms * 2, BACKOFF_MAX_MS);
+	v->backoff_ms = nicsup_backoff(v->backoff_ms, ran);
 	v->restart_ms = now + v->backoff_ms;
 	v->restarts++;
 	warn("nic%d %s: vmfabric-nic %s after %.1f s; restart %lu in %.1f s (QEMU's frames are "
@@ -739,26 +682,6 @@ static void drain(struct vnic *v)
 		v->drained++;
 		v->drained_total++;
 	}
-}
-
-static int signals_setup(void)
-{
-	sigset_t set;
-	int fd;
-
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGQUIT);
-	if (sigprocmask(SIG_BLOCK, &set, NULL))
-		die(1, "sigprocmask: %s", strerror(errno));
-	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd < 0)
-		die(1, "signalfd: %s", strerror(errno));
-	return fd;
 }
 
 static int exit_code(int st)
@@ -824,7 +747,7 @@ static int supervise(int sfd, pid_t qpid)
 				if (pid <= 0)
 					break;
 				if (pid == qpid) {
-					describe_status(st, what, sizeof(what));
+					nicsup_describe_status(st, what, sizeof(what));
 					info("QEMU command (pid %d) %s: stopping %d NIC process%s", (int)pid,
 					     what, nnics, nnics == 1 ? "" : "es");
 					qstatus = st;
@@ -984,14 +907,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	sfd = signals_setup();
+	sfd = nicsup_signals();
+	if (sfd < 0)
+		die(1, "signalfd: %s", strerror(-sfd));
 	for (int i = 0; i < nnics; i++)
 		nic_spawn(&nics[i], i);
 	qpid = fork();
 	if (qpid < 0)
 		die(1, "fork: %s", strerror(errno));
 	if (qpid == 0) {
-		child_reset();
+		nicsup_child_reset();
 		for (int i = 0; i < nnics; i++)
 			fcntl(nics[i].qfd, F_SETFD, 0);
 		execvp(qargv[0], qargv);
