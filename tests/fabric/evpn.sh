@@ -38,7 +38,6 @@ pass "bridge fdb: the remote guests' MACs sit on vxlan100 with the remote VTEP"
 
 # --- 3. iperf3 across the sites ------------------------------------------------
 start iperf-b1 ip netns exec "$FAB-b1" iperf3 -s -1 -p 7852
-wait_for 5 ip netns exec "$FAB-b1" ss -ltn "sport = :7852" | grep -q LISTEN
 wait_for 5 sh -c "ip netns exec $FAB-b1 ss -ltn 'sport = :7852' | grep -q LISTEN" || fail "iperf3 server"
 ip netns exec "$FAB-a1" iperf3 -c 10.77.0.21 -p 7852 -t 2 -J >"$T/iperf.json" 2>&1 || fail "iperf3 a1 -> b1: $(tail -n 5 "$T/iperf.json")"
 BPS=$(json 'int(d["end"]["sum_received"]["bits_per_second"])' <"$T/iperf.json")
@@ -90,3 +89,18 @@ print(sum(1 for m in d['macs'].values() if m.get('type') == 'remote' and m.get('
 evpn_has_all() { [ "$(evpn_remote_count)" -ge $(( NMACS + 1 )) ]; }
 wait_for 20 evpn_has_all || fail "site a: $(evpn_remote_count) remote EVPN MACs behind 10.78.0.2, expected $(( NMACS + 1 ))"
 pass "$NMACS stations behind site b: type-2 routes on a, all learnt behind a/uplink-a (vmfabric-ctl macs, no drops)"
+
+# --- 5. what --bridge refuses ---------------------------------------------------
+refused() {
+	local want=$1; shift
+	ip netns exec "$FAB-a" "$NIC" --insecure --switch tcp://127.0.0.1:7859 --network lab --name x \
+		"$@" >"$T/refused.log" 2>&1 && fail "vmfabric-nic $* started"
+	grep -Fq -- "$want" "$T/refused.log" || fail "vmfabric-nic $*: $(cat "$T/refused.log")"
+	ip -n "$FAB-a" link show vmf9 >/dev/null 2>&1 && fail "vmfabric-nic $* left TAP vmf9 behind"
+	return 0
+}
+refused "--bridge nobr0: no such interface" --tap vmf9 --bridge nobr0
+refused "--bridge vxlan100: not a Linux bridge" --tap vmf9 --bridge vxlan100
+refused "--bridge br100 has MTU $FAB_MTU, more than --mtu 1280" --tap vmf9 --bridge br100 --mtu 1280
+refused "--bridge and --ovs-bridge only apply to --tap" --stream unix:$T/none --bridge br100
+pass "--bridge refuses a missing bridge, a non-bridge and a bridge MTU above --mtu"
