@@ -26,7 +26,7 @@
  *   port through AF_PACKET without virtio-net headers and would see a
  *   64 KiB super-frame as one oversized packet.
  * - The OVS port record is replaced at start (del-port --if-exists, then
- *   add-port in one transaction) and left in place at exit: the TAP vanishes
+ *   add-port, two transactions) and left in place at exit: the TAP vanishes
  *   with the process, OVS shows the port as missing until the NIC returns,
  *   and `ovs-vsctl del-port BR IF` removes it for good. ovs-vsctl is taken
  *   from PATH and finds the database the usual way (OVS_RUNDIR).
@@ -178,11 +178,9 @@ out:
 	return rc;
 }
 
-/* Replace the OVS port @ifname on bridge @br: ovs-vsctl, in one transaction. */
-static int tap_ovs_add(const char *ifname, const char *br, const char **why)
+/* Run ovs-vsctl with @argv (from PATH, our environment); 0 if it succeeded. */
+static int tap_vsctl(char *const argv[], const char **why)
 {
-	char *argv[] = { "ovs-vsctl", "--timeout=20", "--", "--if-exists", "del-port", (char *)ifname,
-			 "--", "add-port", (char *)br, (char *)ifname, NULL };
 	pid_t pid;
 	int st, rc;
 
@@ -196,14 +194,29 @@ static int tap_ovs_add(const char *ifname, const char *br, const char **why)
 			*why = "--ovs-bridge: waitpid(ovs-vsctl)";
 			return -errno;
 		}
-	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EINVAL;
+}
+
+/*
+ * Replace the OVS port @ifname on bridge @br. Two transactions: ovs-vswitchd
+ * keeps the netdev of a port deleted and re-added in one, and a TAP created
+ * again under the same name would stay unread.
+ */
+static int tap_ovs_add(const char *ifname, const char *br, const char **why)
+{
+	char *del[] = { "ovs-vsctl", "--timeout=20", "--if-exists", "del-port", (char *)ifname, NULL };
+	char *add[] = { "ovs-vsctl", "--timeout=20", "add-port", (char *)br, (char *)ifname, NULL };
+	int rc = tap_vsctl(del, why);
+
+	if (!rc)
+		rc = tap_vsctl(add, why);
+	if (rc == -EINVAL) {
 		snprintf(tap_why, sizeof(tap_why), "--ovs-bridge %s: ovs-vsctl add-port %s %s failed "
 			 "(its message is above; does the bridge exist, is ovs-vswitchd running?)",
 			 br, br, ifname);
 		*why = tap_why;
-		return -EINVAL;
 	}
-	return 0;
+	return rc;
 }
 
 int tap_open(const struct backend_conf *c, int *offload, const char **why)
