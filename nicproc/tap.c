@@ -59,19 +59,29 @@ extern char **environ;
 /* start-up messages that name the device; tap_open() runs once, single-threaded */
 static char tap_why[256];
 
-/* Bring @ifname up with @mtu, in the current namespace. */
-static int tap_up(const char *ifname, long mtu, const char **why)
+/* A socket for interface ioctls in the current namespace, and @ifr naming @ifname. */
+static int tap_ifsock(struct ifreq *ifr, const char *ifname, const char **why)
 {
-	struct ifreq ifr;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int rc = 0;
 
 	if (s < 0) {
 		*why = "socket(AF_INET) for interface setup";
 		return -errno;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	str_copy(ifr.ifr_name, ifname, IFNAMSIZ);
+	memset(ifr, 0, sizeof(*ifr));
+	str_copy(ifr->ifr_name, ifname, IFNAMSIZ);
+	return s;
+}
+
+/* Bring @ifname up with @mtu, in the current namespace. */
+static int tap_up(const char *ifname, long mtu, const char **why)
+{
+	struct ifreq ifr;
+	int s = tap_ifsock(&ifr, ifname, why);
+	int rc = 0;
+
+	if (s < 0)
+		return s;
 	ifr.ifr_mtu = (int)mtu;
 	if (ioctl(s, SIOCSIFMTU, &ifr)) {
 		rc = -errno;
@@ -98,15 +108,11 @@ static int tap_bridge_mtu(const char *br, long *mtu, const char **why)
 {
 	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
 	struct ifreq ifr;
-	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int s = tap_ifsock(&ifr, br, why);
 	int rc = 0;
 
-	if (s < 0) {
-		*why = "socket(AF_INET) for interface setup";
-		return -errno;
-	}
-	memset(&ifr, 0, sizeof(ifr));
-	str_copy(ifr.ifr_name, br, IFNAMSIZ);
+	if (s < 0)
+		return s;
 	if (ioctl(s, SIOCGIFMTU, &ifr)) {
 		rc = -errno;
 		snprintf(tap_why, sizeof(tap_why), "--bridge %s: no such interface here "

@@ -108,12 +108,14 @@ fab_nic() {
 	wait_for 5 log_has "$name" "joined network" || fail "$name did not join"
 }
 
-# fab_host X N: host $FAB-XN on site X's switch (TAP tap0 made through --netns), key hXN
+# fab_host X N [S]: host $FAB-XN (made if missing) on the switch of site S (default X):
+# its TAP tap0, made through --netns by NIC process hXN (key hXN), PID in $HOST_PID
 fab_host() {
 	local x=$1 n=$2 ns=$FAB-$1$2 i
 	i=$([ "$x" = a ] && echo 1 || echo 2)
-	fab_ns "$ns"
-	fab_nic "h$x$n" "$x" "h$x$n" --tap tap0 --netns "$ns"
+	[ -e "/run/netns/$ns" ] || fab_ns "$ns"
+	fab_nic "h$x$n" "${3:-$x}" "h$x$n" --tap tap0 --netns "$ns"
+	HOST_PID=$LAST_PID
 	ip -n "$ns" link set tap0 address "02:77:00:00:0$i:0$n" || fail "tap0 MAC in $ns"
 	ip -n "$ns" addr add "10.77.0.$i$n/24" dev tap0
 	ip -n "$ns" link set tap0 up
