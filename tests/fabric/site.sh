@@ -6,7 +6,9 @@
 #               vxlan100 (VNI 100, local 10.78.0.I, nolearning, bridge port
 #               learning off), zebra + bgpd (iBGP AS 65000, advertise-all-vni),
 #               the vmfabric switch on tcp://127.0.0.1:$FAB_PORT+I-1 and the
-#               uplink NIC: TAP vmf0, a port of br100 (--bridge).
+#               uplink NIC: TAP vmf0, a port of br100 (--bridge), configured by
+#               deploy/systemd/examples/site-evpn/uplink.conf (switch, keys and
+#               name overridden on the command line).
 #   $FAB-XN     a host: its TAP tap0 (10.77.0.IN/24, MAC 02:77:00:00:0I:0N),
 #               made by a NIC process in $FAB-X (--netns) on the site switch.
 # The overlay MTU is 1500 - 50 (VXLAN over IPv4) = 1450: the bridge takes the
@@ -22,6 +24,7 @@ FAB_VNI=100
 FAB_MTU=1450
 FRR_DIR=/usr/lib/frr
 CTL=$VMF_BUILD/switch/vmfabric-ctl
+FAB_UPLINK_CONF=$VMF_ROOT/deploy/systemd/examples/site-evpn/uplink.conf
 
 # fab_deps: install FRR (and iperf3) the project's way if missing
 fab_deps() {
@@ -88,7 +91,8 @@ fab_site() {
 		--stats-file "$T/stats-$x.json" --mtu "$FAB_MTU"
 	eval "SW_PID_$x=\$LAST_PID"
 	wait_for 5 log_has "sw-$x" "listening on" || fail "switch of site $x did not start"
-	fab_nic "uplink-$x" "$x" uplink-$x --tap vmf0 --bridge br100
+	# the uplink runs from the deploy example (tap vmf0, bridge br100, MTU 1450, network lab)
+	fab_nic "uplink-$x" "$x" uplink-$x -c "$FAB_UPLINK_CONF"
 	wait_for 5 fab_member "$x" || fail "vmf0 did not join br100 in $ns"
 }
 
