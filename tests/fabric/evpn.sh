@@ -23,6 +23,10 @@ wait_for 30 ip netns exec "$FAB-a1" ping -q -n -c 1 -W 1 10.77.0.21 ||
 ip netns exec "$FAB-a1" ping -q -n -c 10 -i 0.1 -W 1 10.77.0.21 >"$T/ping.out" 2>&1 ||
 	fail "pings a1 -> b1 lost: $(tail -n 2 "$T/ping.out")"
 pass "a1 -> b1: 10 of 10 pings answered across VXLAN"
+# full-size frames: 1422 + 8 (ICMP) + 20 (IP) = 1450, the overlay MTU, unfragmented
+ip netns exec "$FAB-a1" ping -q -n -c 3 -i 0.2 -W 1 -s 1422 -M do 10.77.0.21 >"$T/ping.out" 2>&1 ||
+	fail "1450-byte packets a1 -> b1 lost: $(tail -n 2 "$T/ping.out")"
+pass "a1 -> b1: 1450-byte packets (the overlay MTU) cross unfragmented"
 
 # --- 2. the control plane saw the guests ---------------------------------------
 wait_for 10 fab_evpn_mac b "$MA1" 10.78.0.1 || fail "site b: $MA1 not a remote EVPN MAC behind 10.78.0.1: $(cat "$T/evpn-mac.json")"
@@ -32,8 +36,8 @@ grep -Eq "^$MA1 +remote +10\.78\.0\.1" "$T/evpn-b.txt" || fail "show evpn mac vn
 vty b "show bgp l2vpn evpn route type macip" >"$T/type2-b.txt"
 grep -q "\[2\]:\[0\]:\[48\]:\[$MA1\]" "$T/type2-b.txt" || fail "no type-2 route for $MA1 on b: $(cat "$T/type2-b.txt")"
 pass "type-2 routes: $MA1 remote on b behind 10.78.0.1, $MB1 remote on a behind 10.78.0.2"
-fab_fdb_remote b "$MA1" 10.78.0.1 || fail "bridge fdb on b: $(ip netns exec "$FAB-b" bridge fdb show dev vxlan100)"
-fab_fdb_remote a "$MB1" 10.78.0.2 || fail "bridge fdb on a: $(ip netns exec "$FAB-a" bridge fdb show dev vxlan100)"
+fab_fdb_remote b "$MA1" 10.78.0.1 || fail "bridge fdb on b: $(cat "$T/fdb-b.txt")"
+fab_fdb_remote a "$MB1" 10.78.0.2 || fail "bridge fdb on a: $(cat "$T/fdb-a.txt")"
 pass "bridge fdb: the remote guests' MACs sit on vxlan100 with the remote VTEP"
 
 # --- 3. iperf3 across the sites ------------------------------------------------

@@ -160,5 +160,6 @@ PY
 
 # fab_fdb_remote X MAC VTEP: site X's bridge forwards MAC into vxlan100 towards VTEP
 fab_fdb_remote() {
-	ip netns exec "$FAB-$1" bridge fdb show dev vxlan100 | grep -q "^$2 .*dst $3 "
+	ip netns exec "$FAB-$1" bridge fdb show dev vxlan100 >"$T/fdb-$1.txt" 2>&1 &&
+		grep -q "^$2 .*dst $3 " "$T/fdb-$1.txt"
 }
