@@ -1,8 +1,10 @@
 #!/bin/bash
 # ovs.sh - a vmfabric switch uplinked into an Open vSwitch bridge (userspace
 # datapath, datapath_type=netdev) by `vmfabric-nic --ovs-bridge`: a host
-# behind OVS pings a vmfabric host through the uplink, both sides learn each
-# other's MACs, and a restarted uplink NIC replaces its stale OVS port record.
+# behind OVS pings a vmfabric host through the uplink and runs iperf3 both
+# ways (the uplink's offloads are off: with them on, TCP through the userspace
+# datapath stalls), both sides learn each other's MACs, and a restarted uplink
+# NIC replaces its stale OVS port record.
 # ovsdb-server and ovs-vswitchd run from the test's own db, run and log dir
 # (no kernel module, no system OVS touched) and are stopped by PID at exit.
 TEST_NAME=fabric_ovs
@@ -14,6 +16,8 @@ MH=02:77:00:00:03:01 MO=02:77:00:00:03:02
 export OVS_RUNDIR=$T/ovs OVS_DBDIR=$T/ovs OVS_LOGDIR=$T/ovs
 [ -x /usr/sbin/ovs-vswitchd ] || EXTRA_PKGS="openvswitch-switch" "$VMF_ROOT/deploy/install-deps.sh" >/dev/null ||
 	fail "cannot install openvswitch-switch"
+command -v ethtool >/dev/null || EXTRA_PKGS="ethtool" "$VMF_ROOT/deploy/install-deps.sh" >/dev/null ||
+	fail "cannot install ethtool"
 [ -x /usr/sbin/ovs-vswitchd ] || fail "openvswitch-switch missing"
 vsctl() { ovs-vsctl --timeout=20 "$@"; }
 
@@ -39,6 +43,9 @@ ip -n "$O" link set br0 up
 veth_link "$O-h" eth0 10.77.3.2/24 "$O" ovh 10.255.255.1/32
 ip -n "$O" addr flush dev ovh
 ip -n "$O-h" link set eth0 address "$MO"
+# the userspace datapath reads and writes the veth through AF_PACKET: no checksum offload there
+ip netns exec "$O-h" ethtool -K eth0 tx off >/dev/null || fail "ethtool -K eth0 tx off"
+ip netns exec "$O" ethtool -K ovh tx off >/dev/null || fail "ethtool -K ovh tx off"
 vsctl add-port br0 ovh || fail "ovs-vsctl add-port br0 ovh"
 pass "OVS: ovsdb-server + ovs-vswitchd (userspace datapath), bridge br0 with host $MO"
 
@@ -73,6 +80,21 @@ grep -Eq "^ +$VMF0_OFPORT +0 +$MH " "$T/fdb.txt" || fail "OVS fdb: $MH not behin
 "$CTL" --control "ipc://$T/sw.ctl" macs >"$T/macs.txt" || fail "vmfabric-ctl macs"
 grep -q "$MO .*o/uplink" "$T/macs.txt" || fail "vmfabric-ctl macs: $MO not behind o/uplink: $(cat "$T/macs.txt")"
 pass "OVS learnt $MH behind vmf0; vmfabric-ctl macs shows $MO behind o/uplink"
+
+# TCP both ways: the uplink's frames are plain (no super-frames the datapath cannot take)
+start iperf-h ip netns exec "$O-h" iperf3 -s -1 -p 7855
+wait_for 5 sh -c "ip netns exec $O-h ss -ltn 'sport = :7855' | grep -q LISTEN" || fail "iperf3 server"
+ip netns exec "$O-1" timeout 20 iperf3 -c 10.77.3.2 -p 7855 -t 2 -J >"$T/iperf.json" 2>&1 ||
+	fail "iperf3 vmfabric host -> OVS host: $(tail -n 5 "$T/iperf.json")"
+BPS=$(json 'int(d["end"]["sum_received"]["bits_per_second"])' <"$T/iperf.json")
+[ "$BPS" -gt 0 ] || fail "iperf3 vmfabric host -> OVS host moved nothing"
+start iperf-1 ip netns exec "$O-1" iperf3 -s -1 -p 7856
+wait_for 5 sh -c "ip netns exec $O-1 ss -ltn 'sport = :7856' | grep -q LISTEN" || fail "iperf3 server"
+ip netns exec "$O-h" timeout 20 iperf3 -c 10.77.3.1 -p 7856 -t 2 -J >"$T/iperf2.json" 2>&1 ||
+	fail "iperf3 OVS host -> vmfabric host: $(tail -n 5 "$T/iperf2.json")"
+BPS2=$(json 'int(d["end"]["sum_received"]["bits_per_second"])' <"$T/iperf2.json")
+[ "$BPS2" -gt 0 ] || fail "iperf3 OVS host -> vmfabric host moved nothing"
+pass "iperf3 through the OVS uplink: $(( BPS / 1000000 )) Mbit/s to the OVS host, $(( BPS2 / 1000000 )) Mbit/s back"
 
 # --- 2. a restarted uplink replaces its OVS port record -----------------------------
 stop "$UPLINK"
