@@ -24,7 +24,9 @@
  *   bridge, which forwards GSO frames to any port (VXLAN included). For
  *   Open vSwitch they are turned off: the userspace datapath reads a system
  *   port through AF_PACKET without virtio-net headers and would see a
- *   64 KiB super-frame as one oversized packet.
+ *   64 KiB super-frame as one oversized packet (TCP through it stalls).
+ *   The kernel datapath would take them, but which one a bridge uses is
+ *   OVS's business: the safe choice costs only speed.
  * - The OVS port record is replaced at start (del-port --if-exists, then
  *   add-port, two transactions) and left in place at exit: the TAP vanishes
  *   with the process, OVS shows the port as missing until the NIC returns,
