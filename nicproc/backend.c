@@ -302,7 +302,7 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 		if (c->netns)
 			str_copy(be->netns, c->netns, sizeof(be->netns));
 		be->vnet = c->offload;
-		rc = tap_open(c->tap, c->netns, c->mtu, &be->vnet, why);
+		rc = tap_open(c, &be->vnet, why);
 		if (rc < 0)
 			return rc;
 		be->fd = rc;

@@ -65,6 +65,8 @@ struct backend_conf {
 	long fd;	/* -1 if not given */
 	long mtu;
 	int offload;	/* --tap: IFF_VNET_HDR with TSO/checksum offloads */
+	const char *bridge;	/* --tap: make the TAP a port of this Linux bridge */
+	const char *ovs_bridge;	/* --tap: add the TAP to this Open vSwitch bridge */
 };
 
 /** backend_open() - open what the configuration names; start-up errors are fatal and explained */
@@ -112,9 +114,11 @@ long backend_timeout(const struct backend *be, uint64_t now);
 void backend_tick(struct backend *be, uint64_t now);
 
 /**
- * tap_open() - create or attach TAP @ifname (in netns @netns if not NULL), set it up
+ * tap_open() - create or attach TAP @c->tap (in netns @c->netns if not NULL), set it
+ * up with @c->mtu, and make it a port of @c->bridge or @c->ovs_bridge if given
  * @offload:	in: ask for IFF_VNET_HDR with TSO/checksum offloads; out: whether they are on
+ * Return: the TAP's fd, or -errno with @why set
  */
-int tap_open(const char *ifname, const char *netns, long mtu, int *offload, const char **why);
+int tap_open(const struct backend_conf *c, int *offload, const char **why);
 
 #endif /* VMF_BACKEND_H */

@@ -21,6 +21,7 @@
 
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
+static char *opt_bridge, *opt_ovs_bridge;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
 static int opt_insecure;
 static char *opt_offload;
@@ -41,6 +42,8 @@ static const struct conf_opt opts[] = {
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
+	{ "bridge", 0, CONF_STR, &opt_bridge, "BR", "with --tap: make the TAP a port of the existing Linux bridge BR, with its MTU (an uplink into a host L2 fabric)", 0, 0 },
+	{ "ovs-bridge", 0, CONF_STR, &opt_ovs_bridge, "BR", "with --tap: add the TAP to Open vSwitch bridge BR (ovs-vsctl add-port; offloads off)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -106,13 +109,16 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");
 	if (opt_netns && !opt_tap)
 		die(EXIT_USAGE, "--netns only applies to --tap");
+	if ((opt_bridge || opt_ovs_bridge) && !opt_tap)
+		die(EXIT_USAGE, "--bridge and --ovs-bridge only apply to --tap");
 
 	if (opt_offload && strcmp(opt_offload, "on") && strcmp(opt_offload, "off"))
 		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
 	if (opt_offload && !opt_tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on") };
+				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"),
+				    opt_bridge, opt_ovs_bridge };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)

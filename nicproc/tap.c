@@ -1,33 +1,89 @@
-/* tap.c - TAP devices for the NIC process, optionally in another network namespace */
+/*
+ * tap.c - TAP devices for the NIC process, optionally in another network
+ * namespace, optionally a member of a host bridge
+ *
+ * DOC: Theory of operation
+ *
+ * tap_open() creates (or attaches to) the TAP device and leaves it up, all
+ * while the process still has its capabilities: main.c drops them right
+ * after. With --bridge BR the TAP is also made a port of the Linux bridge BR
+ * (in the TAP's namespace), with the bridge's MTU; with --ovs-bridge BR it is
+ * added to the Open vSwitch bridge BR by running ovs-vsctl. Such a port
+ * carries every MAC that sits on the bridge's side: the switch sees them all
+ * behind this one port (the key's max-macs policy must allow as many).
+ *
+ * Decisions:
+ * - BR must exist and be a Linux bridge (driver "bridge"): anything else is
+ *   refused, never created. Enslaving uses RTM_SETLINK IFLA_MASTER, which is
+ *   a no-op when the TAP already is a port of BR (a persistent TAP that
+ *   outlived an earlier run).
+ * - The TAP takes the bridge's MTU: a port with a smaller MTU than its
+ *   bridge silently drops larger frames in the kernel. A bridge MTU larger
+ *   than --mtu is refused, since the fabric could not carry its frames.
+ * - Offloads (virtio-net headers, TSO super-frames) stay on for a Linux
+ *   bridge, which forwards GSO frames to any port (VXLAN included). For
+ *   Open vSwitch they are turned off: the userspace datapath reads a system
+ *   port through AF_PACKET without virtio-net headers and would see a
+ *   64 KiB super-frame as one oversized packet (TCP through it stalls).
+ *   The kernel datapath would take them, but which one a bridge uses is
+ *   OVS's business: the safe choice costs only speed.
+ * - The OVS port record is replaced at start (del-port --if-exists, then
+ *   add-port, two transactions) and left in place at exit: the TAP vanishes
+ *   with the process, OVS shows the port as missing until the NIC returns,
+ *   and `ovs-vsctl del-port BR IF` removes it for good. ovs-vsctl is taken
+ *   from PATH and finds the database the usual way (OVS_RUNDIR).
+ */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if.h>
+#include <net/if.h>
+#include <linux/ethtool.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sockios.h>
 #include <sched.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "log.h"
 #include "util.h"
 
-/* Bring @ifname up with @mtu, in the current namespace. */
-static int tap_up(const char *ifname, long mtu, const char **why)
+extern char **environ;
+
+/* start-up messages that name the device; tap_open() runs once, single-threaded */
+static char tap_why[256];
+
+/* A socket for interface ioctls in the current namespace, and @ifr naming @ifname. */
+static int tap_ifsock(struct ifreq *ifr, const char *ifname, const char **why)
 {
-	struct ifreq ifr;
 	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	int rc = 0;
 
 	if (s < 0) {
 		*why = "socket(AF_INET) for interface setup";
 		return -errno;
 	}
-	memset(&ifr, 0, sizeof(ifr));
-	str_copy(ifr.ifr_name, ifname, IFNAMSIZ);
+	memset(ifr, 0, sizeof(*ifr));
+	str_copy(ifr->ifr_name, ifname, IFNAMSIZ);
+	return s;
+}
+
+/* Bring @ifname up with @mtu, in the current namespace. */
+static int tap_up(const char *ifname, long mtu, const char **why)
+{
+	struct ifreq ifr;
+	int s = tap_ifsock(&ifr, ifname, why);
+	int rc = 0;
+
+	if (s < 0)
+		return s;
 	ifr.ifr_mtu = (int)mtu;
 	if (ioctl(s, SIOCSIFMTU, &ifr)) {
 		rc = -errno;
@@ -49,15 +105,150 @@ out:
 	return rc;
 }
 
-int tap_open(const char *ifname, const char *netns, long mtu, int *offload, const char **why)
+/* The MTU of Linux bridge @br in the current namespace; refuse anything that is not one. */
+static int tap_bridge_mtu(const char *br, long *mtu, const char **why)
 {
+	struct ethtool_drvinfo di = { .cmd = ETHTOOL_GDRVINFO };
+	struct ifreq ifr;
+	int s = tap_ifsock(&ifr, br, why);
+	int rc = 0;
+
+	if (s < 0)
+		return s;
+	if (ioctl(s, SIOCGIFMTU, &ifr)) {
+		rc = -errno;
+		snprintf(tap_why, sizeof(tap_why), "--bridge %s: no such interface here "
+			 "(create the bridge first: ip link add %s type bridge)", br, br);
+		*why = tap_why;
+		goto out;
+	}
+	*mtu = ifr.ifr_mtu;
+	ifr.ifr_data = (char *)&di;
+	if (ioctl(s, SIOCETHTOOL, &ifr) || strcmp(di.driver, "bridge")) {
+		rc = -EINVAL;
+		snprintf(tap_why, sizeof(tap_why), "--bridge %s: not a Linux bridge "
+			 "(an Open vSwitch bridge takes --ovs-bridge)", br);
+		*why = tap_why;
+	}
+out:
+	close(s);
+	return rc;
+}
+
+/* Make @ifname a port of bridge @br (RTM_SETLINK IFLA_MASTER) in the current namespace. */
+static int tap_enslave(const char *ifname, const char *br, const char **why)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr rta;
+		uint32_t master;
+	} req;
+	struct {
+		struct nlmsghdr nh;
+		struct nlmsgerr e;
+		char more[256];
+	} ans;
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	unsigned int tap = if_nametoindex(ifname), bri = if_nametoindex(br);
+	ssize_t n;
+	int s, rc;
+
+	*why = "cannot make the TAP device a port of the bridge";
+	if (!tap || !bri)
+		return -ENODEV;
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = sizeof(req);
+	req.nh.nlmsg_type = RTM_SETLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.nh.nlmsg_seq = 1;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)tap;
+	req.rta.rta_type = IFLA_MASTER;
+	req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
+	req.master = bri;
+	if (sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	n = recv(s, &ans, sizeof(ans), 0);
+	if (n < 0)
+		rc = -errno;
+	else if ((size_t)n < sizeof(ans.nh) + sizeof(ans.e) || ans.nh.nlmsg_type != NLMSG_ERROR)
+		rc = -EPROTO;
+	else
+		rc = ans.e.error;
+out:
+	close(s);
+	return rc;
+}
+
+/* Run ovs-vsctl with @argv (from PATH, our environment); 0 if it succeeded. */
+static int tap_vsctl(char *const argv[], const char **why)
+{
+	pid_t pid;
+	int st, rc;
+
+	rc = posix_spawnp(&pid, "ovs-vsctl", NULL, NULL, argv, environ);
+	if (rc) {
+		*why = "--ovs-bridge: cannot run ovs-vsctl (is Open vSwitch installed?)";
+		return -rc;
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			*why = "--ovs-bridge: waitpid(ovs-vsctl)";
+			return -errno;
+		}
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EINVAL;
+}
+
+/*
+ * Replace the OVS port @ifname on bridge @br. Two transactions: ovs-vswitchd
+ * keeps the netdev of a port deleted and re-added in one, and a TAP created
+ * again under the same name would stay unread.
+ */
+static int tap_ovs_add(const char *ifname, const char *br, const char **why)
+{
+	char *del[] = { "ovs-vsctl", "--timeout=20", "--if-exists", "del-port", (char *)ifname, NULL };
+	char *add[] = { "ovs-vsctl", "--timeout=20", "add-port", (char *)br, (char *)ifname, NULL };
+	int rc = tap_vsctl(del, why);
+
+	if (!rc)
+		rc = tap_vsctl(add, why);
+	if (rc == -EINVAL) {
+		snprintf(tap_why, sizeof(tap_why), "--ovs-bridge %s: ovs-vsctl add-port %s %s failed "
+			 "(its message is above; does the bridge exist, is ovs-vswitchd running?)",
+			 br, br, ifname);
+		*why = tap_why;
+	}
+	return rc;
+}
+
+int tap_open(const struct backend_conf *c, int *offload, const char **why)
+{
+	const char *ifname = c->tap, *netns = c->netns;
 	int fd = -1, self = -1, target = -1, rc;
+	long mtu = c->mtu, br_mtu = 0;
 	struct ifreq ifr;
 
 	if (strlen(ifname) >= IFNAMSIZ) {
 		*why = "interface name longer than 15 characters";
 		return -EINVAL;
 	}
+	if (c->bridge && c->ovs_bridge) {
+		*why = "give --bridge or --ovs-bridge, not both";
+		return -EINVAL;
+	}
+	if ((c->bridge && strlen(c->bridge) >= IFNAMSIZ) ||
+	    (c->ovs_bridge && strlen(c->ovs_bridge) >= IFNAMSIZ)) {
+		*why = "bridge name longer than 15 characters";
+		return -EINVAL;
+	}
+	if (c->ovs_bridge)
+		*offload = 0;
 	if (netns) {
 		char path[256];
 
@@ -74,6 +265,23 @@ int tap_open(const char *ifname, const char *netns, long mtu, int *offload, cons
 			*why = "cannot enter the network namespace (needs CAP_SYS_ADMIN)";
 			goto out;
 		}
+	}
+	if (c->bridge) {
+		rc = tap_bridge_mtu(c->bridge, &br_mtu, why);
+		if (rc)
+			goto restore;
+		if (br_mtu > mtu) {
+			snprintf(tap_why, sizeof(tap_why), "--bridge %s has MTU %ld, more than --mtu %ld: "
+				 "give --mtu %ld (and that MTU to every port of the network)",
+				 c->bridge, br_mtu, mtu, br_mtu);
+			*why = tap_why;
+			rc = -EINVAL;
+			goto restore;
+		}
+		if (br_mtu < mtu)
+			info("TAP %s takes the MTU %ld of bridge %s: give the network's guests that MTU too",
+			     ifname, br_mtu, c->bridge);
+		mtu = br_mtu;
 	}
 	fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
@@ -114,7 +322,9 @@ int tap_open(const char *ifname, const char *netns, long mtu, int *offload, cons
 			}
 		}
 	}
-	rc = tap_up(ifname, mtu, why);
+	rc = c->bridge ? tap_enslave(ifname, c->bridge, why) : 0;
+	if (!rc)
+		rc = tap_up(ifname, mtu, why);
 	if (rc) {
 		close(fd);
 		fd = -1;
@@ -127,6 +337,13 @@ restore:
 		fd = -1;
 		rc = -errno;
 		*why = "cannot return to the original network namespace";
+	}
+	if (fd >= 0 && c->ovs_bridge) {
+		rc = tap_ovs_add(ifname, c->ovs_bridge, why);
+		if (rc) {
+			close(fd);
+			fd = -1;
+		}
 	}
 out:
 	if (self >= 0)

@@ -13,13 +13,13 @@ expect_exit() {
 }
 out_has() { grep -Fq -- "$2" "$T/$1.out" || { cat "$T/$1.out"; fail "$1: output lacks '$2'"; }; }
 
-# --- every documented option is used by some integration (or fault) test --------
+# --- every documented option is used by some integration, fault or fabric test -
 for prog in "$SWITCH" "$NIC"; do
 	"$prog" --help >"$T/help.out" || fail "$prog --help"
 	# "-x, --name" or "--name": either spelling counts, in any non-comment line of the suite
 	grep -oE '^ +(-[a-zA-Z], )?--[a-z-]+' "$T/help.out" | sed 's/^ *//; s/, /|/' >"$T/opts.txt"
 	while read -r o; do
-		grep -hv '^[[:space:]]*#' "$HERE"/*.sh "$HERE"/../faults/*.sh | grep -Eq -- "(^|[[:space:]\"'])($o)([=[:space:]\"']|\$)" ||
+		grep -hv '^[[:space:]]*#' "$HERE"/*.sh "$HERE"/../faults/*.sh "$HERE"/../fabric/*.sh | grep -Eq -- "(^|[[:space:]\"'])($o)([=[:space:]\"']|\$)" ||
 			fail "$(basename "$prog") $o is not exercised by any integration test"
 	done <"$T/opts.txt"
 	[ "$(wc -l <"$T/opts.txt")" -ge 15 ] || fail "could not read the options from $(basename "$prog") --help"
