@@ -6,6 +6,7 @@
 #            address: the victim's renewal must still get its address
 #   arp      one gratuitous ARP from the attacker with the victim's address:
 #            the victim's renewal must not be NAKed, its DISCOVER not moved
+#            (while the attacker's claim on a free address still holds)
 #   arpflood 240 ARPs from the attacker, one per pool address: a new client
 #            must still get a lease (one MAC claims at most 8 addresses)
 #   flood    240 DISCOVER + REQUEST with invented chaddrs from the attacker's
@@ -35,6 +36,15 @@ fresh_gateway() {
 	GWLOG=gw$N
 }
 
+# declined: the gateway counted a DECLINE, taken or dropped as spoofed (sets C)
+declined() {
+	local a b
+	C=$(counters "$GWLOG" "$GW_PID")
+	a=$(ctr "$C" decline)
+	b=$(ctr "$C" spoofed)
+	[ $(( ${a:-0} + ${b:-0} )) -ge 1 ]
+}
+
 # victim_lease: the victim's address (a real udhcpc run, address configured)
 victim_lease() {
 	local l
@@ -47,7 +57,8 @@ step_decline() {
 	IP=$(victim_lease)
 	ip netns exec vn2-a "${TOOL[@]}" decline tap0 $VICTIM "$IP" 10.0.2.2 >>"$T/tool.log" 2>&1 ||
 		fail "decline sender: $(tail -n 3 "$T/tool.log")"
-	sleep 0.3
+	# the gateway has the DECLINE (taken, or dropped as spoofed) before the victim renews
+	wait_for 5 declined || fail "the gateway never saw the DECLINE: $C"
 	R=$(ip netns exec vn2-v "${TOOL[@]}" renew tap0 "$IP")
 	[ "$R" = "ACK $IP" ] || fail "after a spoofed DECLINE the victim's renewal of $IP got: $R"
 	C=$(counters "$GWLOG" "$GW_PID")
@@ -61,9 +72,14 @@ step_decline() {
 step_arp() {
 	fresh_gateway
 	IP=$(victim_lease)
-	ip netns exec vn2-a "${TOOL[@]}" arp tap0 "$IP" >>"$T/tool.log" 2>&1 ||
+	[ "$IP" = 10.0.2.15 ] || fail "victim got $IP (want 10.0.2.15)"
+	# the victim's address, then a free one: a new client skipping .16 shows that
+	# the gateway has both ARPs (same path, in order) before the victim renews
+	ip netns exec vn2-a "${TOOL[@]}" arp tap0 "$IP" >>"$T/tool.log" 2>&1 &&
+		ip netns exec vn2-a "${TOOL[@]}" arp tap0 10.0.2.16 >>"$T/tool.log" 2>&1 ||
 		fail "ARP sender: $(tail -n 3 "$T/tool.log")"
-	sleep 0.3
+	L=$(NO_CONFIG=1 dhcp vn2-v mv1) || fail "new client got no lease"
+	[ "${L%% *}" = 10.0.2.17 ] || fail "new client got ${L%% *}: the claim on 10.0.2.16 was not seen"
 	R=$(ip netns exec vn2-v "${TOOL[@]}" renew tap0 "$IP")
 	[ "$R" = "ACK $IP" ] || fail "after one spoofed ARP the victim's renewal of $IP got: $R"
 	IP2=$(victim_lease)
