@@ -9,21 +9,36 @@
  * and returns a reply frame; dhcp_poll() returns offers that were deferred.
  *
  * Pool: every address from start to end, minus the network, broadcast,
- * router and DNS addresses. One slot per address, keyed by MAC by a linear
- * scan (pools are a few hundred to a few thousand addresses and DHCP is rare).
- * A slot is FREE, OFFERED (for 60 s) or BOUND (until the lease ends). A slot
+ * router and DNS addresses. One slot per address (the address is the index).
+ * A slot is FREE, OFFERED (for 30 s) or BOUND (until the lease ends). A slot
  * keeps its last MAC when it becomes free: a returning client gets its old
  * address, and expired slots are reused oldest first, only once no
- * never-used address is left.
+ * never-used address is left. Every message costs O(1) or O(log pool), also
+ * on a 65536-address pool: slots are chained into a hash index by MAC (the
+ * lease holder) and one by claiming MAC (below), and sit in a min-heap
+ * ordered by the time each becomes free to offer (never used first, then
+ * longest expired, lowest address on a tie); pick() looks at the heap's top.
+ *
+ * Who may speak for a client: a DHCP message counts only when its chaddr is
+ * the frame's Ethernet source; anything else is dropped and counted
+ * (spoofed), so one station cannot decline, release or request for another.
+ * Forging the source MAC as well is the switch's to stop (--lock-mac, the
+ * per-port MAC limit).
  *
  * Addresses in use by others: every frame the gateway receives is observed;
- * the sender of an ARP packet and the source of an IPv4 packet mark that
- * address as seen in use by that MAC (for 10 minutes). Such an address is
- * never offered to another MAC. Before offering an address new to a client,
- * the server sends an ARP probe (RFC 5227: sender 0.0.0.0) and answers the
- * DISCOVER @probe_ms later, unless another MAC answered for the address; then
- * it picks another one (3 tries). A probe answer or a DHCPDECLINE keeps the
- * address out of the pool for 10 minutes.
+ * the sender of an ARP packet (whose sender MAC is the frame's source) and
+ * the source of an IPv4 packet "claim" that address for that MAC for 10
+ * minutes; a claimed address is not offered to another MAC. One MAC holds
+ * at most DHCP_CLAIM_MAX live claims: further ones are ignored and counted
+ * (claims_capped), so one station cannot take the pool away by ARP. A claim
+ * never touches a bound lease: the holder of an unexpired lease gets its
+ * renewal ACKed and its address offered again whatever others claim; claims
+ * decide only who gets a free or expired address. Before offering an
+ * address new to a client, the server sends an ARP probe (RFC 5227: sender
+ * 0.0.0.0) and answers the DISCOVER @probe_ms later, unless another MAC
+ * answered for the address (a claim, so capped too); then it picks another
+ * one (3 tries). A DHCPDECLINE by the holder keeps the address from everyone
+ * for 10 minutes (a claim of the decliner's).
  *
  * Messages: DISCOVER -> OFFER; REQUEST (selecting, init-reboot, renewing,
  * rebinding) -> ACK or NAK (a REQUEST for an address of another client or of
@@ -31,11 +46,18 @@
  * DECLINE, RELEASE -> no reply; INFORM -> ACK with options only. No relay
  * agent support (giaddr is ignored: the gateway sits on the guests' L2).
  * Replies go to the client's MAC (broadcast if it asked for it, or a NAK).
+ * An offer holds its address for 30 s; only a REQUEST binds it.
  *
  * Dropped: anything that is not a BOOTREQUEST over Ethernet/IPv4/UDP to
  * port 67 with a sane header and option list (counted as malformed); a
- * DISCOVER when the pool is exhausted (counted, no offer); a DISCOVER when
- * DHCP_PENDING_MAX probes are in flight (counted; the client retries).
+ * message naming another chaddr (spoofed); a DISCOVER when the pool is
+ * exhausted (counted, no offer); a DISCOVER when DHCP_PENDING_MAX probes are
+ * in flight (counted; the client retries).
+ *
+ * Not defended here: many stations (or one port forging many source MACs)
+ * that each take one lease or claim one address can still empty the pool;
+ * what bounds them is the switch's per-port MAC limit, together with a lease
+ * time no longer than the switch's MAC age (README, gateway section).
  *
  * Lease file: one line per slot with a MAC, "MAC IP STATE EXPIRES_WALL_MS",
  * written to PATH.tmp, fsynced and renamed over PATH.
@@ -47,6 +69,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -56,8 +79,9 @@
 #define ETH_P_ARP_	0x0806
 #define BOOTP_MIN	236	/* fixed part of a BOOTP message */
 #define BOOTP_OPT	240	/* fixed part + magic cookie */
-#define OFFER_MS	60000
-#define SEEN_MS		600000
+#define OFFER_MS	30000	/* an unanswered offer holds its address this long */
+#define SEEN_MS		600000	/* a claim keeps an address from others this long */
+#define REFRESH_MS	60000	/* a live claim is renewed at most this often */
 #define PROBE_TRIES	3
 
 enum {
@@ -122,9 +146,176 @@ static int reserved(const struct dhcp *d, uint32_t ip)
 	return ip == c->router || ip == c->dns || ip == c->net || ip == (c->net | ~c->mask);
 }
 
+/* ---- indexes: by MAC, by claiming MAC, free order ---- */
+
+/* bucket of @mac: a multiplicative hash keyed at start-up, so that the
+ * chains a station can lengthen depend on a value it does not know */
+static uint32_t bucket(const struct dhcp *d, const uint8_t *mac)
+{
+	uint64_t h = 0;
+
+	memcpy(&h, mac, 6);
+	h = (h ^ d->hash_key) * 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return (uint32_t)h & d->bucket_mask;
+}
+
+static long mac_find(const struct dhcp *d, const uint8_t *mac)
+{
+	for (uint32_t i = d->mac_bucket[bucket(d, mac)]; i != DHCP_NONE; i = d->slot[i].mac_next)
+		if (mac_eq(d->slot[i].mac, mac))
+			return (long)i;
+	return -1;
+}
+
+/* unlink @idx from the chain starting at *@p, following the link at @off */
+static void chain_unlink(struct dhcp *d, uint32_t *p, uint32_t idx, size_t off)
+{
+	while (*p != DHCP_NONE && *p != idx)
+		p = (uint32_t *)((char *)&d->slot[*p] + off);
+	if (*p == idx)
+		*p = *(uint32_t *)((char *)&d->slot[idx] + off);
+	*(uint32_t *)((char *)&d->slot[idx] + off) = DHCP_NONE;
+}
+
+/* when slot @s becomes free to offer to anyone (wall ms): its hold, its claim */
+static uint64_t free_at(const struct dhcp *d, const struct dhcp_slot *s)
+{
+	uint64_t k = s->has_mac ? s->expires : 0;
+
+	if (s->claim_at && wall(d, s->claim_at + SEEN_MS) > k)
+		k = wall(d, s->claim_at + SEEN_MS);
+	return k;
+}
+
+static int heap_less(const struct dhcp *d, uint32_t a, uint32_t b)
+{
+	uint64_t ka = free_at(d, &d->slot[a]), kb = free_at(d, &d->slot[b]);
+
+	return ka < kb || (ka == kb && a < b);
+}
+
+/* restore the heap after slot @idx's hold, MAC or claim changed */
+static void heap_fix(struct dhcp *d, uint32_t idx)
+{
+	uint32_t pos = d->slot[idx].heap_pos;
+
+	if (pos == DHCP_NONE)
+		return;
+	while (pos > 0 && heap_less(d, idx, d->heap[(pos - 1) / 2])) {
+		d->heap[pos] = d->heap[(pos - 1) / 2];
+		d->slot[d->heap[pos]].heap_pos = pos;
+		pos = (pos - 1) / 2;
+	}
+	for (;;) {
+		uint32_t c = 2 * pos + 1;
+
+		if (c >= d->heap_n)
+			break;
+		if (c + 1 < d->heap_n && heap_less(d, d->heap[c + 1], d->heap[c]))
+			c++;
+		if (!heap_less(d, d->heap[c], idx))
+			break;
+		d->heap[pos] = d->heap[c];
+		d->slot[d->heap[pos]].heap_pos = pos;
+		pos = c;
+	}
+	d->heap[pos] = idx;
+	d->slot[idx].heap_pos = pos;
+}
+
+static void pend_drop(struct dhcp *d, struct dhcp_pending *p)
+{
+	uint16_t pi = (uint16_t)(p - d->pend);
+
+	if (!p->used)
+		return;
+	if (d->slot[p->idx].pend == pi + 1)
+		d->slot[p->idx].pend = 0;
+	p->used = 0;
+	d->pend_free[d->n_pend_free++] = pi;
+}
+
+/* the probe in flight for slot @idx, if any */
+static struct dhcp_pending *pend_of(struct dhcp *d, long idx)
+{
+	return idx >= 0 && d->slot[idx].pend ? &d->pend[d->slot[idx].pend - 1] : NULL;
+}
+
+/* give slot @idx the holder @mac (NULL: none), keeping the MAC index; a
+ * probe in flight for the previous holder ends */
+static void slot_set_mac(struct dhcp *d, uint32_t idx, const uint8_t *mac)
+{
+	struct dhcp_slot *s = &d->slot[idx];
+
+	if (s->pend)
+		pend_drop(d, &d->pend[s->pend - 1]);
+	if (s->has_mac)
+		chain_unlink(d, &d->mac_bucket[bucket(d, s->mac)], idx, offsetof(struct dhcp_slot, mac_next));
+	s->has_mac = 0;
+	if (mac) {
+		uint32_t *b = &d->mac_bucket[bucket(d, mac)];
+
+		memcpy(s->mac, mac, 6);
+		s->has_mac = 1;
+		s->mac_next = *b;
+		*b = idx;
+	}
+	heap_fix(d, idx);
+}
+
+static int claim_live(const struct dhcp_slot *s, uint64_t now)
+{
+	return s->claim_at && now - s->claim_at < SEEN_MS;
+}
+
+/*
+ * Record that @mac claims slot @idx (@decl: it declined it). Stale claims
+ * met in @mac's chain are dropped on the way. Return: 0, or -ENOSPC when
+ * @mac already holds DHCP_CLAIM_MAX other live claims (ignored, counted).
+ */
+static int claim(struct dhcp *d, uint32_t idx, const uint8_t *mac, int decl, uint64_t now)
+{
+	struct dhcp_slot *s = &d->slot[idx];
+	uint32_t *p = &d->claim_bucket[bucket(d, mac)], n = 0;
+
+	while (*p != DHCP_NONE) {
+		uint32_t i = *p;
+		struct dhcp_slot *c = &d->slot[i];
+
+		if (!claim_live(c, now)) {
+			*p = c->claim_next;
+			c->claim_next = DHCP_NONE;
+			c->claim_at = 0;
+			heap_fix(d, i);
+			continue;
+		}
+		if (i != idx && mac_eq(c->claim_mac, mac))
+			n++;
+		p = &c->claim_next;
+	}
+	if (n >= DHCP_CLAIM_MAX) {
+		d->ctr.claims_capped++;
+		return -ENOSPC;
+	}
+	if (s->claim_at)
+		chain_unlink(d, &d->claim_bucket[bucket(d, s->claim_mac)], idx,
+			     offsetof(struct dhcp_slot, claim_next));
+	memcpy(s->claim_mac, mac, 6);
+	s->claim_decl = (uint8_t)decl;
+	s->claim_at = now ? now : 1;
+	p = &d->claim_bucket[bucket(d, mac)];
+	s->claim_next = *p;
+	*p = idx;
+	heap_fix(d, idx);
+	return 0;
+}
+
 int dhcp_init(struct dhcp *d, const struct dhcp_conf *c, const char **why)
 {
-	uint32_t s = ntohl(c->start), e = ntohl(c->end);
+	uint32_t s = ntohl(c->start), e = ntohl(c->end), nb = 16;
 	struct timespec rt, mt;
 
 	memset(d, 0, sizeof(*d));
@@ -138,13 +329,35 @@ int dhcp_init(struct dhcp *d, const struct dhcp_conf *c, const char **why)
 		return -EINVAL;
 	}
 	d->pool_n = e - s + 1;
+	while (nb < d->pool_n)
+		nb *= 2;
+	d->bucket_mask = nb - 1;
 	d->slot = calloc(d->pool_n, sizeof(*d->slot));
-	if (!d->slot) {
+	d->heap = calloc(d->pool_n, sizeof(*d->heap));
+	d->mac_bucket = malloc(nb * sizeof(*d->mac_bucket));
+	d->claim_bucket = malloc(nb * sizeof(*d->claim_bucket));
+	if (!d->slot || !d->heap || !d->mac_bucket || !d->claim_bucket) {
+		dhcp_free(d);
 		*why = "out of memory";
 		return -ENOMEM;
 	}
+	memset(d->mac_bucket, 0xff, nb * sizeof(*d->mac_bucket));
+	memset(d->claim_bucket, 0xff, nb * sizeof(*d->claim_bucket));
+	/* all keys equal (never used): index order is already a heap */
+	for (uint32_t i = 0; i < d->pool_n; i++) {
+		d->slot[i].mac_next = d->slot[i].claim_next = d->slot[i].heap_pos = DHCP_NONE;
+		if (reserved(d, ip_of(d, i)))
+			continue;
+		d->heap[d->heap_n] = i;
+		d->slot[i].heap_pos = d->heap_n++;
+	}
+	for (uint32_t i = 0; i < DHCP_PENDING_MAX; i++)
+		d->pend_free[i] = (uint16_t)(DHCP_PENDING_MAX - 1 - i);
+	d->n_pend_free = DHCP_PENDING_MAX;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
+	if (getrandom(&d->hash_key, sizeof(d->hash_key), GRND_NONBLOCK) != sizeof(d->hash_key))
+		d->hash_key = (uint64_t)rt.tv_nsec ^ ((uint64_t)mt.tv_nsec << 32);
 	d->wall_offset = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000 +
 			 ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec) / 1000000;
 	return 0;
@@ -155,25 +368,28 @@ void dhcp_free(struct dhcp *d)
 	if (!d)
 		return;
 	free(d->slot);
+	free(d->heap);
+	free(d->mac_bucket);
+	free(d->claim_bucket);
 	d->slot = NULL;
+	d->heap = NULL;
+	d->mac_bucket = d->claim_bucket = NULL;
 }
 
-/* someone other than @mac used the address recently */
+/* someone other than @mac claims the address (a decline: anyone) */
 static int in_use_by_other(const struct dhcp *d, uint32_t idx, const uint8_t *mac, uint64_t now)
 {
 	const struct dhcp_slot *s = &d->slot[idx];
 
-	if (s->conflict_at && now - s->conflict_at < SEEN_MS)
-		return 1;
-	return s->seen_at && now - s->seen_at < SEEN_MS && !mac_eq(s->seen_mac, mac);
+	return claim_live(s, now) && (s->claim_decl || !mac_eq(s->claim_mac, mac));
 }
 
-static long find_mac(const struct dhcp *d, const uint8_t *mac)
+/* slot @idx holds an unexpired lease (claims do not touch it) */
+static int lease_held(const struct dhcp *d, uint32_t idx, uint64_t now)
 {
-	for (uint32_t i = 0; i < d->pool_n; i++)
-		if (d->slot[i].has_mac && mac_eq(d->slot[i].mac, mac))
-			return (long)i;
-	return -1;
+	const struct dhcp_slot *s = &d->slot[idx];
+
+	return s->has_mac && s->state == DHCP_BOUND && s->expires > wall(d, now);
 }
 
 /* slot @idx can go to @mac now */
@@ -181,83 +397,81 @@ static int usable(const struct dhcp *d, uint32_t idx, const uint8_t *mac, uint64
 {
 	const struct dhcp_slot *s = &d->slot[idx];
 
-	if (reserved(d, ip_of(d, idx)) || in_use_by_other(d, idx, mac, now))
+	if (s->heap_pos == DHCP_NONE || in_use_by_other(d, idx, mac, now))
 		return 0;
 	if (s->has_mac && mac_eq(s->mac, mac))
 		return 1;
 	return s->state == DHCP_FREE || s->expires <= wall(d, now);
 }
 
-/* a pending probe holds this slot for another client */
-static int probing(const struct dhcp *d, uint32_t idx, const uint8_t *mac)
-{
-	for (size_t i = 0; i < DHCP_PENDING_MAX; i++)
-		if (d->pend[i].used && d->pend[i].idx == idx && !mac_eq(d->pend[i].mac, mac))
-			return 1;
-	return 0;
-}
-
 /*
- * Pick an address for @mac: its own slot, the requested one, a never-used
- * one, then the one that expired longest ago. Return: index or -1.
+ * Pick an address for @mac: its own slot, the requested one, then the top
+ * of the free-order heap (never used, else expired longest ago) if that is
+ * free now. Return: index or -1.
  */
 static long pick(struct dhcp *d, const uint8_t *mac, uint32_t requested, uint64_t now)
 {
-	long own = find_mac(d, mac), r, best = -1;
-	uint64_t w = wall(d, now), oldest = UINT64_MAX;
+	long own = mac_find(d, mac), r;
+	uint32_t top;
 
-	if (own >= 0 && usable(d, (uint32_t)own, mac, now))
+	if (own >= 0 && (lease_held(d, (uint32_t)own, now) || usable(d, (uint32_t)own, mac, now)))
 		return own;
 	r = requested ? slot_of(d, requested) : -1;
-	if (r >= 0 && usable(d, (uint32_t)r, mac, now) && !probing(d, (uint32_t)r, mac) &&
+	if (r >= 0 && usable(d, (uint32_t)r, mac, now) &&
 	    (!d->slot[r].has_mac || mac_eq(d->slot[r].mac, mac)))
 		return r;
-	for (uint32_t i = 0; i < d->pool_n; i++) {
-		const struct dhcp_slot *s = &d->slot[i];
-
-		if (!usable(d, i, mac, now) || probing(d, i, mac))
-			continue;
-		if (!s->has_mac)
-			return (long)i;
-		if (s->state == DHCP_FREE || s->expires <= w) {
-			if (s->expires < oldest) {
-				oldest = s->expires;
-				best = (long)i;
-			}
-		}
-	}
-	return best;
+	if (!d->heap_n)
+		return -1;
+	top = d->heap[0];
+	if (free_at(d, &d->slot[top]) > wall(d, now) || !usable(d, top, mac, now))
+		return -1;
+	return (long)top;
 }
 
 /* give @idx to @mac in @state */
 static void assign(struct dhcp *d, uint32_t idx, const uint8_t *mac, int state, uint64_t now)
 {
-	long old = find_mac(d, mac);
+	long old = mac_find(d, mac);
 	struct dhcp_slot *s = &d->slot[idx];
 
 	if (old >= 0 && (uint32_t)old != idx) {
-		d->slot[old].has_mac = 0;
 		d->slot[old].state = DHCP_FREE;
+		slot_set_mac(d, (uint32_t)old, NULL);
 		d->dirty = 1;
 	}
 	/* the file holds bindings: offers and renewals alone do not rewrite it */
 	if (state == DHCP_BOUND && (!s->has_mac || !mac_eq(s->mac, mac) || s->state != state))
 		d->dirty = 1;
-	memcpy(s->mac, mac, 6);
-	s->has_mac = 1;
+	if (!s->has_mac || !mac_eq(s->mac, mac))
+		slot_set_mac(d, idx, mac);
+	if (state == DHCP_BOUND && s->pend)
+		pend_drop(d, &d->pend[s->pend - 1]);
 	s->state = (uint8_t)state;
 	s->expires = wall(d, now) + (state == DHCP_BOUND ? (uint64_t)d->conf.lease_s * 1000 : OFFER_MS);
+	heap_fix(d, idx);
 }
 
-/* note that @mac uses @ip */
-static void observe(struct dhcp *d, uint32_t ip, const uint8_t *mac, uint64_t now)
+/*
+ * Note that @mac uses @ip. The holder of an unexpired lease using it is no
+ * claim; a claim already held by @mac is renewed at most every REFRESH_MS,
+ * so this per-frame path stays O(1). Return: 1 if @mac now claims it.
+ */
+static int observe(struct dhcp *d, uint32_t ip, const uint8_t *mac, uint64_t now)
 {
 	long idx = slot_of(d, ip);
+	struct dhcp_slot *s;
 
-	if (idx < 0 || (mac[0] & 1))
-		return;
-	memcpy(d->slot[idx].seen_mac, mac, 6);
-	d->slot[idx].seen_at = now ? now : 1;
+	if (idx < 0 || (mac[0] & 1) || mac_eq(mac, d->conf.mac))
+		return 0;
+	s = &d->slot[idx];
+	if (s->heap_pos == DHCP_NONE)
+		return 0;
+	if (s->has_mac && mac_eq(s->mac, mac) && s->state != DHCP_FREE && s->expires > wall(d, now))
+		return 0;
+	if (claim_live(s, now) && !s->claim_decl && mac_eq(s->claim_mac, mac) &&
+	    now - s->claim_at < REFRESH_MS)
+		return 1;
+	return claim(d, (uint32_t)idx, mac, 0, now) == 0;
 }
 
 /* ---- reply construction ---- */
@@ -536,18 +750,11 @@ static int parse(const uint8_t *bp, size_t blen, struct req *r)
 	return 0;
 }
 
-static struct dhcp_pending *pending_find(struct dhcp *d, const uint8_t *mac)
-{
-	for (size_t i = 0; i < DHCP_PENDING_MAX; i++)
-		if (d->pend[i].used && mac_eq(d->pend[i].mac, mac))
-			return &d->pend[i];
-	return NULL;
-}
-
 static int discover(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *out, size_t cap)
 {
-	long idx, own = find_mac(d, r->chaddr);
-	struct dhcp_pending *p = pending_find(d, r->chaddr);
+	long idx, own = mac_find(d, r->chaddr);
+	struct dhcp_pending *p = pend_of(d, own);
+	int held;
 
 	if (p) {		/* a retransmission while we probe */
 		p->xid = r->xid;
@@ -559,23 +766,26 @@ static int discover(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *
 		d->ctr.exhausted++;
 		return 0;
 	}
-	/* a client's own bound lease needs no probe: it is using it */
-	if (d->conf.probe_ms && !(idx == own && d->slot[idx].state == DHCP_BOUND &&
-				  d->slot[idx].expires > wall(d, now))) {
-		for (size_t i = 0; i < DHCP_PENDING_MAX; i++) {
-			if (d->pend[i].used)
-				continue;
-			p = &d->pend[i];
-			*p = (struct dhcp_pending){ { 0 }, r->xid, r->flags, (uint32_t)idx,
-						    now + d->conf.probe_ms, 1, 1, 0 };
-			memcpy(p->mac, r->chaddr, 6);
-			return build_probe(d, (uint32_t)idx, out, cap);
+	/* a client's own bound lease needs no probe (it is using it), and it
+	 * keeps its lease while it decides */
+	held = idx == own && lease_held(d, (uint32_t)idx, now);
+	if (d->conf.probe_ms && !held) {
+		uint16_t pi;
+
+		if (!d->n_pend_free) {
+			d->ctr.pending_full++;
+			return 0;
 		}
-		d->ctr.pending_full++;
-		return 0;
+		pi = d->pend_free[--d->n_pend_free];
+		assign(d, (uint32_t)idx, r->chaddr, DHCP_OFFERED, now);
+		p = &d->pend[pi];
+		*p = (struct dhcp_pending){ { 0 }, r->xid, r->flags, (uint32_t)idx,
+					    now + d->conf.probe_ms, 1, 1, 0 };
+		memcpy(p->mac, r->chaddr, 6);
+		d->slot[idx].pend = (uint16_t)(pi + 1);
+		return build_probe(d, (uint32_t)idx, out, cap);
 	}
-	/* a bound client that asks again keeps its lease while it decides */
-	if (!(idx == own && d->slot[idx].state == DHCP_BOUND && d->slot[idx].expires > wall(d, now)))
+	if (!held)
 		assign(d, (uint32_t)idx, r->chaddr, DHCP_OFFERED, now);
 	d->ctr.offer++;
 	return build(d, r, DHCPOFFER, ip_of(d, (uint32_t)idx), out, cap);
@@ -584,7 +794,7 @@ static int discover(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *
 static int request(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *out, size_t cap)
 {
 	const struct dhcp_conf *c = &d->conf;
-	long own = find_mac(d, r->chaddr), idx;
+	long own = mac_find(d, r->chaddr), idx;
 	uint32_t want;
 
 	if (r->has_server_id) {			/* SELECTING */
@@ -593,6 +803,7 @@ static int request(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *o
 			if (own >= 0 && d->slot[own].state == DHCP_OFFERED) {
 				d->slot[own].state = DHCP_FREE;
 				d->slot[own].expires = 0;
+				heap_fix(d, (uint32_t)own);
 			}
 			return 0;
 		}
@@ -609,13 +820,13 @@ static int request(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *o
 		idx = slot_of(d, want);
 		if (idx < 0)
 			return 0;		/* not ours to judge (static or other server) */
-		if (own != idx && !usable(d, (uint32_t)idx, r->chaddr, now))
-			goto nak;
-		if (own != idx && d->slot[idx].has_mac && !mac_eq(d->slot[idx].mac, r->chaddr) &&
-		    d->slot[idx].expires > wall(d, now))
-			goto nak;
-		if (in_use_by_other(d, (uint32_t)idx, r->chaddr, now) || reserved(d, want))
-			goto nak;
+		/* the holder of an unexpired lease keeps it, whatever others claim */
+		if (!(own == idx && lease_held(d, (uint32_t)idx, now))) {
+			if (own != idx && !usable(d, (uint32_t)idx, r->chaddr, now))
+				goto nak;
+			if (in_use_by_other(d, (uint32_t)idx, r->chaddr, now) || reserved(d, want))
+				goto nak;
+		}
 	}
 	assign(d, (uint32_t)idx, r->chaddr, DHCP_BOUND, now);
 	d->ctr.ack++;
@@ -623,6 +834,26 @@ static int request(struct dhcp *d, const struct req *r, uint64_t now, uint8_t *o
 nak:
 	d->ctr.nak++;
 	return build(d, r, DHCPNAK, 0, out, cap);
+}
+
+/* an ARP packet: its sender claims its address, maybe answering a probe */
+static void arp_input(struct dhcp *d, const uint8_t *f, uint64_t now)
+{
+	uint32_t spa = get32n(f + 28);
+	struct dhcp_pending *p;
+
+	/* a sender MAC that is not the frame's source speaks for someone else */
+	if (!spa || !mac_eq(f + 22, f + 6) || !observe(d, spa, f + 22, now))
+		return;
+	/* an answer for an address we are probing (a host answers for all its
+	 * addresses on every interface: only another MAC than the client's is
+	 * a conflict) */
+	p = pend_of(d, slot_of(d, spa));
+	if (p && !mac_eq(f + 22, p->mac) && !p->conflict) {
+		d->ctr.conflicts++;
+		p->conflict = 1;
+		p->due = now;	/* dhcp_poll() picks another */
+	}
 }
 
 int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8_t *out, size_t cap)
@@ -635,27 +866,7 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 
 	if (len >= 14 + 28 && get16(f + 12) == ETH_P_ARP_ && get16(f + 14) == 1 &&
 	    get16(f + 16) == ETH_P_IP_ && f[18] == 6 && f[19] == 4) {
-		uint32_t spa = get32n(f + 28);
-
-		if (spa && !mac_eq(f + 22, d->conf.mac)) {
-			long idx = slot_of(d, spa);
-
-			observe(d, spa, f + 22, now);
-			/* an answer for an address we are probing */
-			for (size_t i = 0; idx >= 0 && i < DHCP_PENDING_MAX; i++) {
-				struct dhcp_pending *p = &d->pend[i];
-
-				/* (a host answers for all its addresses on every interface:
-				 * only another MAC than the client's is a conflict) */
-				if (p->used && p->idx == (uint32_t)idx && !mac_eq(f + 22, p->mac) &&
-				    !p->conflict) {
-					d->ctr.conflicts++;
-					d->slot[idx].conflict_at = now ? now : 1;
-					p->conflict = 1;
-					p->due = now;	/* dhcp_poll() picks another */
-				}
-			}
-		}
+		arp_input(d, f, now);
 		return DHCP_NOT_DHCP;
 	}
 	rc = locate(f, len, &bp, &blen);
@@ -669,6 +880,10 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 		d->ctr.malformed++;
 		return -EBADMSG;
 	}
+	if (!mac_eq(r.chaddr, f + 6)) {
+		d->ctr.spoofed++;
+		return DHCP_SPOOFED;
+	}
 	switch (r.type) {
 	case DHCPDISCOVER:
 		d->ctr.discover++;
@@ -681,24 +896,22 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 		return rc;
 	case DHCPDECLINE:
 		d->ctr.decline++;
-		own = find_mac(d, r.chaddr);
+		own = mac_find(d, r.chaddr);
 		if (r.has_requested && own >= 0 && ip_of(d, (uint32_t)own) == r.requested) {
-			static const uint8_t unknown[6] = { 0x02, 0, 0, 0, 0, 0 };
-
-			observe(d, r.requested, unknown, now);
-			d->slot[own].conflict_at = now ? now : 1;
-			d->slot[own].has_mac = 0;
 			d->slot[own].state = DHCP_FREE;
+			slot_set_mac(d, (uint32_t)own, NULL);
+			claim(d, (uint32_t)own, r.chaddr, 1, now);
 			d->ctr.conflicts++;
 			d->dirty = 1;
 		}
 		return 0;
 	case DHCPRELEASE:
 		d->ctr.release++;
-		own = find_mac(d, r.chaddr);
+		own = mac_find(d, r.chaddr);
 		if (own >= 0 && ip_of(d, (uint32_t)own) == r.ciaddr) {
 			d->slot[own].state = DHCP_FREE;
 			d->slot[own].expires = wall(d, now);
+			heap_fix(d, (uint32_t)own);
 			d->dirty = 1;
 		}
 		return 0;
@@ -713,8 +926,11 @@ int dhcp_input(struct dhcp *d, const uint8_t *f, size_t len, uint64_t now, uint8
 
 int dhcp_poll(struct dhcp *d, uint64_t now, uint8_t *out, size_t cap)
 {
+	if (d->n_pend_free == DHCP_PENDING_MAX)
+		return 0;
 	for (size_t i = 0; i < DHCP_PENDING_MAX; i++) {
 		struct dhcp_pending *p = &d->pend[i];
+		struct dhcp_slot *s = &d->slot[p->idx];
 		struct req r = { 0 };
 		long idx;
 
@@ -723,22 +939,28 @@ int dhcp_poll(struct dhcp *d, uint64_t now, uint8_t *out, size_t cap)
 		r.xid = p->xid;
 		r.flags = p->flags;
 		memcpy(r.chaddr, p->mac, 6);
-		if (!p->conflict && !in_use_by_other(d, p->idx, p->mac, now)) {
-			p->used = 0;
-			assign(d, p->idx, p->mac, DHCP_OFFERED, now);
+		if (!p->conflict && !in_use_by_other(d, p->idx, p->mac, now) && s->has_mac &&
+		    mac_eq(s->mac, p->mac)) {
+			idx = p->idx;
+			pend_drop(d, p);
+			assign(d, (uint32_t)idx, r.chaddr, DHCP_OFFERED, now);
 			d->ctr.offer++;
-			return build(d, &r, DHCPOFFER, ip_of(d, p->idx), out, cap);
+			return build(d, &r, DHCPOFFER, ip_of(d, (uint32_t)idx), out, cap);
 		}
 		/* the address answered: probe another one */
-		p->used = 0;
-		idx = p->tries < PROBE_TRIES ? pick(d, p->mac, 0, now) : -1;
+		if (p->tries >= PROBE_TRIES) {
+			pend_drop(d, p);	/* the client will retry */
+			continue;
+		}
+		s->pend = 0;
+		idx = pick(d, p->mac, 0, now);
 		if (idx < 0) {
-			if (p->tries >= PROBE_TRIES)
-				continue;	/* the client will retry */
+			pend_drop(d, p);
 			d->ctr.exhausted++;
 			continue;
 		}
-		p->used = 1;
+		assign(d, (uint32_t)idx, r.chaddr, DHCP_OFFERED, now);
+		d->slot[idx].pend = (uint16_t)(i + 1);
 		p->conflict = 0;
 		p->idx = (uint32_t)idx;
 		p->tries++;
@@ -752,6 +974,8 @@ long dhcp_timeout(const struct dhcp *d, uint64_t now)
 {
 	long t = -1;
 
+	if (d->n_pend_free == DHCP_PENDING_MAX)
+		return -1;
 	for (size_t i = 0; i < DHCP_PENDING_MAX; i++) {
 		const struct dhcp_pending *p = &d->pend[i];
 		long left;
@@ -848,16 +1072,89 @@ int dhcp_load(struct dhcp *d, const char *path, unsigned int *skipped)
 		}
 		for (int i = 0; i < 6; i++)
 			mac[i] = (uint8_t)m[i];
-		if (find_mac(d, mac) >= 0 || d->slot[idx].has_mac) {
+		if (mac_find(d, mac) >= 0 || d->slot[idx].has_mac) {
 			(*skipped)++;
 			continue;
 		}
-		memcpy(d->slot[idx].mac, mac, 6);
-		d->slot[idx].has_mac = 1;
 		d->slot[idx].state = !strcmp(st, "bound") ? DHCP_BOUND : DHCP_FREE;
 		d->slot[idx].expires = exp;
+		slot_set_mac(d, (uint32_t)idx, mac);
 		n++;
 	}
 	fclose(f);
 	return n;
+}
+
+/* the chain of bucket @b at link offset @off holds exactly the slots it should */
+static int check_chain(const struct dhcp *d, uint32_t b, size_t off, size_t mac_off, uint32_t *seen)
+{
+	uint32_t i = off == offsetof(struct dhcp_slot, mac_next) ? d->mac_bucket[b] : d->claim_bucket[b];
+
+	for (; i != DHCP_NONE; i = *(const uint32_t *)((const char *)&d->slot[i] + off)) {
+		if (i >= d->pool_n || ++seen[i] > 1 ||
+		    bucket(d, (const uint8_t *)&d->slot[i] + mac_off) != b)
+			return -1;
+	}
+	return 0;
+}
+
+int dhcp_check(const struct dhcp *d, const char **why)
+{
+	uint32_t *seen = calloc(d->pool_n, sizeof(*seen)), used = 0;
+	int rc = -EUCLEAN;
+
+	*why = "out of memory";
+	if (!seen)
+		return -ENOMEM;
+	*why = "a MAC chain is broken (loop, foreign slot or wrong bucket)";
+	for (uint32_t b = 0; b <= d->bucket_mask; b++)
+		if (check_chain(d, b, offsetof(struct dhcp_slot, mac_next), offsetof(struct dhcp_slot, mac), seen))
+			goto out;
+	*why = "a slot with a MAC is not in the MAC index, or one without is";
+	for (uint32_t i = 0; i < d->pool_n; i++)
+		if (seen[i] != d->slot[i].has_mac || (d->slot[i].has_mac && mac_find(d, d->slot[i].mac) != (long)i))
+			goto out;
+	memset(seen, 0, d->pool_n * sizeof(*seen));
+	*why = "a claim chain is broken (loop, foreign slot or wrong bucket)";
+	for (uint32_t b = 0; b <= d->bucket_mask; b++)
+		if (check_chain(d, b, offsetof(struct dhcp_slot, claim_next),
+				offsetof(struct dhcp_slot, claim_mac), seen))
+			goto out;
+	*why = "a claimed slot is not in the claim index, or an unclaimed one is";
+	for (uint32_t i = 0; i < d->pool_n; i++)
+		if (seen[i] != (d->slot[i].claim_at != 0))
+			goto out;
+	*why = "the free-order heap is out of order or out of step with the slots";
+	for (uint32_t pos = 0; pos < d->heap_n; pos++) {
+		uint32_t i = d->heap[pos];
+
+		if (i >= d->pool_n || d->slot[i].heap_pos != pos || reserved(d, ip_of(d, i)) ||
+		    (pos && heap_less(d, i, d->heap[(pos - 1) / 2])))
+			goto out;
+	}
+	for (uint32_t i = 0; i < d->pool_n; i++)
+		if ((d->slot[i].heap_pos == DHCP_NONE) != reserved(d, ip_of(d, i)))
+			goto out;
+	*why = "a pending probe and its slot disagree";
+	for (uint32_t i = 0; i < DHCP_PENDING_MAX; i++) {
+		const struct dhcp_pending *p = &d->pend[i];
+
+		if (!p->used)
+			continue;
+		used++;
+		if (p->idx >= d->pool_n || d->slot[p->idx].pend != i + 1 || !d->slot[p->idx].has_mac ||
+		    !mac_eq(d->slot[p->idx].mac, p->mac))
+			goto out;
+	}
+	for (uint32_t i = 0; i < d->pool_n; i++)
+		if (d->slot[i].pend && (d->slot[i].pend > DHCP_PENDING_MAX || !d->pend[d->slot[i].pend - 1].used ||
+					d->pend[d->slot[i].pend - 1].idx != i))
+			goto out;
+	if (used + d->n_pend_free != DHCP_PENDING_MAX)
+		goto out;
+	rc = 0;
+	*why = NULL;
+out:
+	free(seen);
+	return rc;
 }

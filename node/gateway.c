@@ -7,7 +7,8 @@
  * process-wide globals and is not re-entrant.
  *
  * In (switch -> slirp): every frame is first shown to the DHCP server
- * (dhcp.c), which answers DHCP itself and learns which addresses are in use.
+ * (dhcp.c), which answers DHCP itself (only when chaddr is the frame's
+ * source MAC) and learns which addresses are in use.
  * Then only frames addressed to the gateway's MAC, to a MAC libslirp itself
  * sent from (IPv6 virtual hosts, 52:55:<last 4 bytes of the IPv6 address>),
  * or to broadcast/multicast reach slirp_input(): libslirp ignores the
@@ -41,7 +42,8 @@
 #include "util.h"
 
 static struct ratelimit rl_save = RATELIMIT_INIT, rl_guest = RATELIMIT_INIT,
-			rl_giant = RATELIMIT_INIT, rl_dhcp = RATELIMIT_INIT, rl_bad = RATELIMIT_INIT;
+			rl_giant = RATELIMIT_INIT, rl_dhcp = RATELIMIT_INIT, rl_bad = RATELIMIT_INIT,
+			rl_spoof = RATELIMIT_INIT, rl_claim = RATELIMIT_INIT;
 
 int gw_parse_hostfwd(const char *s, struct gw_fwd *f, const char **why)
 {
@@ -325,7 +327,7 @@ int gw_save(struct gateway *g, int force)
 void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 {
 	uint8_t reply[DHCP_FRAME_MAX];
-	uint64_t ex, cf;
+	uint64_t ex, cf, cc;
 	int n;
 
 	g->ctr.rx_frames++;
@@ -335,6 +337,7 @@ void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 	}
 	ex = g->dhcp.ctr.exhausted;
 	cf = g->dhcp.ctr.conflicts;
+	cc = g->dhcp.ctr.claims_capped;
 	n = dhcp_input(&g->dhcp, frame, len, now, reply, sizeof(reply));
 	if (g->dhcp.ctr.conflicts != cf) {
 		char m[18];
@@ -352,11 +355,25 @@ void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 		g->ctr.dhcp_replies++;
 		out_frame(g, reply, (size_t)n);
 	}
+	if (g->dhcp.ctr.claims_capped != cc) {
+		char m[18];
+
+		log_rl(&rl_claim, LOG_WARNING, "DHCP: %s claims more than %d pool addresses (ARP or IPv4 "
+		       "sources): its further claims are ignored (%llu so far)", mac_fmt(frame + 6, m),
+		       DHCP_CLAIM_MAX, (unsigned long long)g->dhcp.ctr.claims_capped);
+	}
 	if (n == -EBADMSG) {
 		char m[18];
 
 		log_rl(&rl_bad, LOG_WARNING, "dropped a malformed DHCP frame from %s (%llu so far)",
 		       mac_fmt(frame + 6, m), (unsigned long long)g->dhcp.ctr.malformed);
+	}
+	if (n == DHCP_SPOOFED) {
+		char m[18];
+
+		log_rl(&rl_spoof, LOG_WARNING, "dropped a DHCP message from %s naming another client "
+		       "(chaddr is not its source MAC; %llu so far)", mac_fmt(frame + 6, m),
+		       (unsigned long long)g->dhcp.ctr.spoofed);
 	}
 	if (n != DHCP_NOT_DHCP)
 		return;

@@ -155,7 +155,7 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	info("counters: rx %llu frames (to slirp %llu, not for us %llu, runt %llu), tx %llu frames "
 	     "(padded %llu, giant dropped %llu); dhcp rx %llu discover %llu request %llu offer %llu "
 	     "ack %llu nak %llu decline %llu release %llu inform %llu exhausted %llu malformed %llu "
-	     "probes %llu conflicts %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
+	     "spoofed %llu probes %llu conflicts %llu claims_capped %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
 	     "dropped while away %llu, queue full %llu, sessions %llu",
 	     (unsigned long long)g->ctr.rx_frames, (unsigned long long)g->ctr.to_slirp,
 	     (unsigned long long)g->ctr.not_for_us, (unsigned long long)g->ctr.runt,
@@ -165,8 +165,9 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     (unsigned long long)d->offer, (unsigned long long)d->ack, (unsigned long long)d->nak,
 	     (unsigned long long)d->decline, (unsigned long long)d->release,
 	     (unsigned long long)d->inform, (unsigned long long)d->exhausted,
-	     (unsigned long long)d->malformed, (unsigned long long)d->probes,
-	     (unsigned long long)d->conflicts, dhcp_bound(&g->dhcp, now),
+	     (unsigned long long)d->malformed, (unsigned long long)d->spoofed,
+	     (unsigned long long)d->probes, (unsigned long long)d->conflicts,
+	     (unsigned long long)d->claims_capped, dhcp_bound(&g->dhcp, now),
 	     (unsigned long long)u->ctr.tx_msgs, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
 	     (unsigned long long)u->ctr.sessions);
@@ -196,6 +197,7 @@ static void gw_prometheus(void *arg, FILE *f)
 		{ NULL, NULL, NULL, "inform", d->inform },
 		{ "vmfabric_gateway_dhcp_refused_total", "counter", "DHCP requests not served, by reason", "exhausted", d->exhausted },
 		{ NULL, NULL, NULL, "malformed", d->malformed }, { NULL, NULL, NULL, "conflict", d->conflicts },
+		{ NULL, NULL, NULL, "spoofed", d->spoofed }, { NULL, NULL, NULL, "claims_capped", d->claims_capped },
 		{ "vmfabric_gateway_frames_total", "counter", "Frames, by path", "from_switch", g->ctr.rx_frames },
 		{ NULL, NULL, NULL, "to_slirp", g->ctr.to_slirp }, { NULL, NULL, NULL, "to_switch", g->ctr.tx_frames },
 		{ "vmfabric_gateway_dropped_frames_total", "counter", "Frames dropped, by reason", "not_for_us", g->ctr.not_for_us },

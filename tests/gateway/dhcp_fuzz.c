@@ -40,6 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint64_t now = 1;
 	uint8_t r[DHCP_FRAME_MAX];
+	const char *why;
 
 	if (!ready)
 		init();
@@ -58,6 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while ((rc = dhcp_poll(&d, now, r, sizeof(r))) > 0)
 			if (rc > DHCP_FRAME_MAX)
 				abort();
+		if (dhcp_check(&d, &why)) {	/* the indexes agree with the slots */
+			printf("dhcp fuzz: %s\n", why);
+			abort();
+		}
 		data += n;
 		size -= n;
 	}
@@ -142,12 +147,13 @@ int main(int argc, char **argv)
 		LLVMFuzzerTestOneInput(in, n + 2);
 	}
 	printf("dhcp fuzz: %ld inputs, %llu DHCP frames, %llu malformed, %llu offers, %llu acks, %llu naks, "
-	       "%llu probes, %llu exhausted\n", iters, (unsigned long long)d.ctr.rx,
+	       "%llu probes, %llu exhausted, %llu spoofed\n", iters, (unsigned long long)d.ctr.rx,
 	       (unsigned long long)d.ctr.malformed, (unsigned long long)d.ctr.offer,
 	       (unsigned long long)d.ctr.ack, (unsigned long long)d.ctr.nak,
-	       (unsigned long long)d.ctr.probes, (unsigned long long)d.ctr.exhausted);
+	       (unsigned long long)d.ctr.probes, (unsigned long long)d.ctr.exhausted,
+	       (unsigned long long)d.ctr.spoofed);
 	/* the loop must reach the interesting paths, or it tests nothing */
-	if (!d.ctr.offer || !d.ctr.ack || !d.ctr.malformed || !d.ctr.nak) {
+	if (!d.ctr.offer || !d.ctr.ack || !d.ctr.malformed || !d.ctr.nak || !d.ctr.spoofed) {
 		printf("dhcp fuzz: a path was never reached\n");
 		return 1;
 	}

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "dhcp.h"
+#include "dhcp_frames.h"
 
 static const uint8_t GW[6] = { 0x52, 0x55, 10, 0, 2, 2 };
 
@@ -33,47 +34,17 @@ static void setup_conf(struct dhcp_conf *c, const char *start, const char *end, 
 	memcpy(c->mac, GW, 6);
 }
 
-/* a DHCP request frame from @mac; @req/@sid 0 = option absent */
+/* a DHCP request frame from @mac; @req/@sid/@ciaddr NULL = absent */
 static size_t mkreq(uint8_t *f, const uint8_t *mac, int type, uint32_t xid, const char *req,
 		    const char *sid, const char *ciaddr)
 {
-	uint8_t *ip = f + 14, *udp = ip + 20, *bp = udp + 8, *o = bp + 240;
-	size_t blen;
-	uint16_t v;
+	uint32_t a[3] = { 0, 0, 0 };
+	const char *s[3] = { req, sid, ciaddr };
 
-	memset(f, 0, 600);
-	memset(f, 0xff, 6);
-	memcpy(f + 6, mac, 6);
-	f[12] = 8;
-	ip[0] = 0x45;
-	ip[9] = 17;
-	memset(ip + 16, 0xff, 4);
-	udp[1] = 68;
-	udp[3] = 67;
-	bp[0] = 1; bp[1] = 1; bp[2] = 6;
-	memcpy(bp + 4, &xid, 4);
-	if (ciaddr)
-		inet_pton(AF_INET, ciaddr, bp + 12);
-	memcpy(bp + 28, mac, 6);
-	bp[236] = 99; bp[237] = 130; bp[238] = 83; bp[239] = 99;
-	*o++ = 53; *o++ = 1; *o++ = (uint8_t)type;
-	if (req) {
-		*o++ = 50; *o++ = 4;
-		inet_pton(AF_INET, req, o);
-		o += 4;
-	}
-	if (sid) {
-		*o++ = 54; *o++ = 4;
-		inet_pton(AF_INET, sid, o);
-		o += 4;
-	}
-	*o++ = 255;
-	blen = (size_t)(o - bp);
-	v = htons((uint16_t)(28 + blen));
-	memcpy(ip + 2, &v, 2);
-	v = htons((uint16_t)(8 + blen));
-	memcpy(udp + 4, &v, 2);
-	return 14 + 28 + blen;
+	for (int i = 0; i < 3; i++)
+		if (s[i])
+			inet_pton(AF_INET, s[i], &a[i]);
+	return dhcp_req_frame(f, mac, type, xid, a[0], a[1], a[2]);
 }
 
 /* an ARP reply from @mac for @ip to the gateway */
@@ -105,7 +76,55 @@ static int rtype(const uint8_t *r, size_t n, char *yi)
 }
 
 static const uint8_t M1[6] = { 2, 0, 0, 0, 0, 1 }, M2[6] = { 2, 0, 0, 0, 0, 2 },
-		     STATIC[6] = { 2, 0, 0, 0, 0, 0x99 };
+		     STATIC[6] = { 2, 0, 0, 0, 0, 0x99 }, EVIL[6] = { 2, 0, 0, 0, 0, 0xee };
+
+/* send @f (built for chaddr) from the Ethernet source @src instead */
+static size_t from(uint8_t *f, size_t n, const uint8_t *src)
+{
+	memcpy(f + 6, src, 6);
+	return n;
+}
+
+/* an IPv4 UDP frame (not DHCP) from @mac and @ip to the gateway */
+static size_t mkip(uint8_t *f, const uint8_t *mac, const char *ip)
+{
+	memset(f, 0, 60);
+	memcpy(f, GW, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 8;
+	f[14] = 0x45;
+	f[17] = 46;
+	f[23] = 17;
+	inet_pton(AF_INET, ip, f + 26);
+	inet_pton(AF_INET, "10.0.2.2", f + 30);
+	f[35] = 53;
+	f[37] = 53;
+	f[39] = 26;
+	return 60;
+}
+
+/* every index agrees with the slots */
+static void check(const struct dhcp *d)
+{
+	const char *why = NULL;
+
+	if (dhcp_check(d, &why))
+		fail_msg("dhcp_check: %s", why);
+}
+
+/* DISCOVER + REQUEST for @mac; returns the type of the last reply, the address in @yi */
+static int dora(struct dhcp *d, const uint8_t *mac, uint64_t now, char *yi)
+{
+	uint8_t f[600], r[DHCP_FRAME_MAX];
+	int n = dhcp_input(d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), now, r, sizeof(r));
+
+	if (n <= 0)
+		return n;
+	if (rtype(r, (size_t)n, yi) != 2)
+		return -1;
+	n = dhcp_input(d, f, mkreq(f, mac, 3, 2, yi, "10.0.2.2", NULL), now, r, sizeof(r));
+	return n > 0 ? rtype(r, (size_t)n, yi) : n;
+}
 
 /* DISCOVER -> OFFER, REQUEST -> ACK, same address on a second DISCOVER */
 static void test_dora(void **state)
@@ -150,16 +169,12 @@ static void test_exhausted(void **state)
 	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 0, 1, 0 };
 	char yi[16];
-	int n;
 
 	setup_conf(&c, "10.0.2.15", "10.0.2.17", 0);
 	assert_int_equal(dhcp_init(&d, &c, &why), 0);
 	for (int i = 0; i < 3; i++) {
 		mac[5] = (uint8_t)i;
-		n = dhcp_input(&d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), 10, r, sizeof(r));
-		assert_int_equal(rtype(r, (size_t)n, yi), 2);
-		n = dhcp_input(&d, f, mkreq(f, mac, 3, 2, yi, "10.0.2.2", NULL), 11, r, sizeof(r));
-		assert_int_equal(rtype(r, (size_t)n, yi), 5);
+		assert_int_equal(dora(&d, mac, 10, yi), 5);
 	}
 	mac[5] = 9;
 	assert_int_equal(dhcp_input(&d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), 12, r, sizeof(r)), 0);
@@ -267,6 +282,299 @@ static void test_malformed(void **state)
 	dhcp_free(&d);
 }
 
+/*
+ * Security review (issue 11) item 6: chaddr must be the frame's source. A
+ * DECLINE, RELEASE or REQUEST from another station naming a victim's chaddr
+ * is dropped and counted; the victim's renewal still gets its address.
+ */
+static void test_spoofed_chaddr(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX];
+	char yi[16];
+	int n;
+
+	setup_conf(&c, "10.0.2.15", "10.0.2.30", 0);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	assert_int_equal(dora(&d, M1, 1000, yi), 5);
+	assert_string_equal(yi, "10.0.2.15");
+	d.dirty = 0;
+	n = dhcp_input(&d, f, from(f, mkreq(f, M1, 4, 3, "10.0.2.15", "10.0.2.2", NULL), EVIL), 1100, r, sizeof(r));
+	assert_int_equal(n, DHCP_SPOOFED);
+	n = dhcp_input(&d, f, from(f, mkreq(f, M1, 7, 3, NULL, "10.0.2.2", "10.0.2.15"), EVIL), 1101, r, sizeof(r));
+	assert_int_equal(n, DHCP_SPOOFED);
+	n = dhcp_input(&d, f, from(f, mkreq(f, M1, 3, 3, "10.0.2.20", NULL, NULL), EVIL), 1102, r, sizeof(r));
+	assert_int_equal(n, DHCP_SPOOFED);
+	assert_int_equal(d.ctr.spoofed, 3);
+	assert_int_equal(d.ctr.decline + d.ctr.release + d.ctr.request, 1);	/* M1's own */
+	assert_int_equal(d.dirty, 0);
+	/* the victim renews (RENEWING: ciaddr, no option 50/54): same address */
+	n = dhcp_input(&d, f, mkreq(f, M1, 3, 4, NULL, NULL, "10.0.2.15"), 2000, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 5);
+	assert_string_equal(yi, "10.0.2.15");
+	n = dhcp_input(&d, f, mkreq(f, M1, 1, 5, NULL, NULL, NULL), 2001, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 2);
+	assert_string_equal(yi, "10.0.2.15");
+	/* its own DECLINE still works: the address is kept from everyone */
+	n = dhcp_input(&d, f, mkreq(f, M1, 4, 6, "10.0.2.15", "10.0.2.2", NULL), 2002, r, sizeof(r));
+	assert_int_equal(n, 0);
+	assert_int_equal(d.ctr.conflicts, 1);
+	assert_int_equal(dora(&d, M1, 2003, yi), 5);
+	assert_string_equal(yi, "10.0.2.16");
+	assert_int_equal(dora(&d, M2, 2004, yi), 5);
+	assert_string_equal(yi, "10.0.2.17");
+	check(&d);
+	dhcp_free(&d);
+}
+
+/*
+ * Item 6: an observation (ARP or IPv4 from another MAC with a bound
+ * client's address) neither NAKs its renewal nor moves it elsewhere.
+ */
+static void test_claim_spares_lease(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX];
+	char yi[16];
+	int n;
+
+	for (unsigned probe = 0; probe <= 200; probe += 200) {
+		setup_conf(&c, "10.0.2.15", "10.0.2.30", probe);
+		assert_int_equal(dhcp_init(&d, &c, &why), 0);
+		n = dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 1000, r, sizeof(r));
+		if (probe)
+			n = dhcp_poll(&d, 1000 + probe, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 2);
+		n = dhcp_input(&d, f, mkreq(f, M1, 3, 2, yi, "10.0.2.2", NULL), 1500, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 5);
+		assert_string_equal(yi, "10.0.2.15");
+		/* one ARP reply and one IPv4 packet from another MAC with that address */
+		assert_int_equal(dhcp_input(&d, f, mkarp(f, EVIL, "10.0.2.15", 2), 2000, r, sizeof(r)),
+				 DHCP_NOT_DHCP);
+		assert_int_equal(dhcp_input(&d, f, mkip(f, EVIL, "10.0.2.15"), 2001, r, sizeof(r)),
+				 DHCP_NOT_DHCP);
+		n = dhcp_input(&d, f, mkreq(f, M1, 3, 3, NULL, NULL, "10.0.2.15"), 3000, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 5);
+		assert_string_equal(yi, "10.0.2.15");
+		/* INIT-REBOOT, and a new DISCOVER (no probe: it holds the lease) */
+		n = dhcp_input(&d, f, mkreq(f, M1, 3, 4, "10.0.2.15", NULL, NULL), 3001, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 5);
+		n = dhcp_input(&d, f, mkreq(f, M1, 1, 5, "10.0.2.15", NULL, NULL), 3002, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 2);
+		assert_string_equal(yi, "10.0.2.15");
+		assert_int_equal(d.ctr.nak, 0);
+		/* the claim still keeps a free address from others: the EVIL MAC
+		 * uses .16, which M2 does not get */
+		dhcp_input(&d, f, mkarp(f, EVIL, "10.0.2.16", 1), 3003, r, sizeof(r));
+		n = dhcp_input(&d, f, mkreq(f, M2, 1, 6, "10.0.2.16", NULL, NULL), 3004, r, sizeof(r));
+		if (probe)
+			n = dhcp_poll(&d, 3004 + probe, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 2);
+		assert_string_equal(yi, "10.0.2.17");
+		check(&d);
+		dhcp_free(&d);
+	}
+}
+
+/*
+ * Item 6: one MAC sending ARP for every pool address keeps at most
+ * DHCP_CLAIM_MAX of them from others; the rest stay available.
+ */
+static void test_claim_cap(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX];
+	char yi[16], ip[16];
+	int n;
+
+	setup_conf(&c, "10.0.2.15", "10.0.2.254", 0);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	for (int i = 15; i <= 254; i++) {
+		snprintf(ip, sizeof(ip), "10.0.2.%d", i);
+		dhcp_input(&d, f, mkarp(f, EVIL, ip, 2), 1000 + (uint64_t)i, r, sizeof(r));
+	}
+	assert_int_equal(d.ctr.claims_capped, 240 - DHCP_CLAIM_MAX);
+	n = dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 2000, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 2);
+	assert_string_equal(yi, "10.0.2.23");	/* .15 - .22 are claimed */
+	/* a probe answered by a capped MAC is no conflict */
+	dhcp_free(&d);
+	setup_conf(&c, "10.0.2.15", "10.0.2.254", 200);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	for (int round = 0; round < 4; round++) {
+		uint8_t mac[6] = { 2, 0, 0, 0, 3, (uint8_t)round };
+
+		uint64_t now = 10000 + 1000 * (uint64_t)round;
+
+		n = dhcp_input(&d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), now, r, sizeof(r));
+		while (n == 60) {	/* the attacker answers every probe at once */
+			inet_ntop(AF_INET, r + 38, ip, sizeof(ip));
+			dhcp_input(&d, f, mkarp(f, EVIL, ip, 2), ++now, r, sizeof(r));
+			n = dhcp_poll(&d, now, r, sizeof(r));
+			if (!n)		/* not a conflict: the probe runs its time */
+				n = dhcp_poll(&d, now += 200, r, sizeof(r));
+		}
+		if (round < 2)
+			assert_int_equal(n, 0);		/* 3 probes answered: no offer */
+		else
+			assert_int_equal(rtype(r, (size_t)n, yi), 2);
+	}
+	assert_int_equal(d.ctr.conflicts, DHCP_CLAIM_MAX);
+	check(&d);
+	dhcp_free(&d);
+}
+
+/*
+ * Item 6: 240 DISCOVER + REQUEST with invented chaddrs from one station
+ * bind nothing; a real client still gets a lease.
+ */
+static void test_invented_chaddr(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 7, 0, 0 };
+	char yi[16];
+	int n;
+
+	setup_conf(&c, "10.0.2.15", "10.0.2.254", 0);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	for (int i = 0; i < 240; i++) {
+		mac[5] = (uint8_t)i;
+		n = dhcp_input(&d, f, from(f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), EVIL), 10, r, sizeof(r));
+		assert_int_equal(n, DHCP_SPOOFED);
+		snprintf(yi, sizeof(yi), "10.0.2.%d", 15 + i);
+		n = dhcp_input(&d, f, from(f, mkreq(f, mac, 3, 2, yi, "10.0.2.2", NULL), EVIL), 11, r, sizeof(r));
+		assert_int_equal(n, DHCP_SPOOFED);
+	}
+	assert_int_equal(d.ctr.spoofed, 480);
+	assert_int_equal(dhcp_bound(&d, 12), 0);
+	assert_int_equal(dora(&d, M1, 12, yi), 5);
+	assert_string_equal(yi, "10.0.2.15");
+	dhcp_free(&d);
+}
+
+/* an unanswered offer holds its address 30 s, and is not a binding */
+static void test_offer_hold(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 8, 0, 0 };
+	char yi[16];
+	int n;
+
+	setup_conf(&c, "10.0.2.15", "10.0.2.17", 0);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	for (int i = 0; i < 3; i++) {
+		mac[5] = (uint8_t)i;
+		n = dhcp_input(&d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), 1000, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 2);
+	}
+	assert_int_equal(d.dirty, 0);
+	assert_int_equal(dhcp_bound(&d, 1000), 0);
+	assert_int_equal(dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 30999, r, sizeof(r)), 0);
+	assert_int_equal(d.ctr.exhausted, 1);
+	n = dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 31000, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 2);
+	assert_string_equal(yi, "10.0.2.15");
+	/* the client whose offer lapsed and was reused gets a NAK, then another */
+	mac[5] = 0;
+	n = dhcp_input(&d, f, mkreq(f, mac, 3, 2, "10.0.2.15", "10.0.2.2", NULL), 31001, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 6);
+	check(&d);
+	dhcp_free(&d);
+}
+
+/* the indexes stay consistent under a random mix of messages on a /16 */
+static void test_index_random(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX];
+	uint64_t rng = 0x243f6a8885a308d3ull, now = 1000;
+	char ip[16];
+
+	setup_conf(&c, "10.0.2.15", "10.0.2.60", 20);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	for (int i = 0; i < 40000; i++) {
+		uint8_t mac[6] = { 2, 0, 0, 9, 0, 0 };
+		uint32_t k;
+		size_t n;
+
+		rng ^= rng << 13;
+		rng ^= rng >> 7;
+		rng ^= rng << 17;
+		k = (uint32_t)rng;
+		mac[5] = (uint8_t)(k % 61);
+		snprintf(ip, sizeof(ip), "10.0.2.%u", 10 + (k >> 8) % 56);
+		now += (k >> 16) % 3000;
+		switch ((k >> 24) % 7) {
+		case 0: n = mkarp(f, mac, ip, 1 + ((k >> 4) & 1)); break;
+		case 1: n = mkreq(f, mac, 1, k, ((k >> 3) & 1) ? ip : NULL, NULL, NULL); break;
+		case 2: n = mkreq(f, mac, 3, k, ip, ((k >> 3) & 1) ? "10.0.2.2" : NULL, NULL); break;
+		case 3: n = mkreq(f, mac, 4, k, ip, "10.0.2.2", NULL); break;
+		case 4: n = mkreq(f, mac, 7, k, NULL, "10.0.2.2", ip); break;
+		case 5: n = mkip(f, mac, ip); break;
+		default: n = mkreq(f, mac, 3, k, NULL, NULL, ip); break;
+		}
+		dhcp_input(&d, f, n, now, r, sizeof(r));
+		while (dhcp_poll(&d, now, r, sizeof(r)) > 0)
+			;
+		if (i % 16 == 0)
+			check(&d);
+	}
+	assert_true(d.ctr.ack > 100 && d.ctr.conflicts > 10 && d.ctr.offer > 100);
+	check(&d);
+	dhcp_free(&d);
+}
+
+/* a full /16: 65520 clients bound, the next refused, the first renews */
+static void test_full_16(void **state)
+{
+	struct dhcp d;
+	struct dhcp_conf c;
+	const char *why;
+	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0xa, 0, 0, 0 };
+	char yi[16];
+	int n;
+
+	setup_conf(&c, "10.0.0.15", "10.0.255.254", 0);
+	inet_pton(AF_INET, "10.0.0.0", &c.net);
+	inet_pton(AF_INET, "255.255.0.0", &c.mask);
+	inet_pton(AF_INET, "10.0.0.2", &c.router);
+	inet_pton(AF_INET, "10.0.0.3", &c.dns);
+	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	assert_int_equal(d.pool_n, 65520);
+	for (uint32_t i = 0; i < d.pool_n; i++) {
+		mac[3] = (uint8_t)(i >> 16);
+		mac[4] = (uint8_t)(i >> 8);
+		mac[5] = (uint8_t)i;
+		n = dhcp_input(&d, f, mkreq(f, mac, 1, i, NULL, NULL, NULL), 10, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 2);
+		/* the server id of a /16 gateway */
+		n = dhcp_input(&d, f, mkreq(f, mac, 3, i, yi, "10.0.0.2", NULL), 10, r, sizeof(r));
+		assert_int_equal(rtype(r, (size_t)n, yi), 5);
+	}
+	assert_string_equal(yi, "10.0.255.254");
+	assert_int_equal(dhcp_bound(&d, 11), 65520);
+	assert_int_equal(dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 11, r, sizeof(r)), 0);
+	assert_int_equal(d.ctr.exhausted, 1);
+	mac[3] = mac[4] = mac[5] = 0;
+	n = dhcp_input(&d, f, mkreq(f, mac, 3, 1, NULL, NULL, "10.0.0.15"), 12, r, sizeof(r));
+	assert_int_equal(rtype(r, (size_t)n, yi), 5);
+	assert_string_equal(yi, "10.0.0.15");
+	check(&d);
+	dhcp_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +583,13 @@ int main(void)
 		cmocka_unit_test(test_in_use),
 		cmocka_unit_test(test_persist),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_spoofed_chaddr),
+		cmocka_unit_test(test_claim_spares_lease),
+		cmocka_unit_test(test_claim_cap),
+		cmocka_unit_test(test_invented_chaddr),
+		cmocka_unit_test(test_offer_hold),
+		cmocka_unit_test(test_index_random),
+		cmocka_unit_test(test_full_16),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

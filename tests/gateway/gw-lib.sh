@@ -62,12 +62,15 @@ dhcp() {
 	cat "$T/leases-$ns/$ifc"
 }
 
+# counter_lines_above LOGNAME N: the log holds more than N counter lines
+counter_lines_above() { [ "$(grep -c 'counters:' "$T/$1.log")" -gt "$2" ]; }
+
 # counters LOGNAME PID: SIGUSR1, then the gateway's latest counter line
 counters() {
 	local before
 	before=$(grep -c 'counters:' "$T/$1.log")
 	kill -USR1 "$2"
-	wait_for 5 test "$(grep -c 'counters:' "$T/$1.log")" -gt "$before" || fail "no counters from $1"
+	wait_for 5 counter_lines_above "$1" "$before" || fail "no counters from $1"
 	grep 'counters:' "$T/$1.log" | tail -n1
 }
 
