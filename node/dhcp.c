@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "dhcp.h"
+#include "siphash.h"
 
 #define ETH_P_IP_	0x0800
 #define ETH_P_ARP_	0x0806
@@ -148,18 +149,14 @@ static int reserved(const struct dhcp *d, uint32_t ip)
 
 /* ---- indexes: by MAC, by claiming MAC, free order ---- */
 
-/* bucket of @mac: a multiplicative hash keyed at start-up, so that the
+/* bucket of @mac: SipHash under a key drawn at start-up, so that the
  * chains a station can lengthen depend on a value it does not know */
 static uint32_t bucket(const struct dhcp *d, const uint8_t *mac)
 {
 	uint64_t h = 0;
 
 	memcpy(&h, mac, 6);
-	h = (h ^ d->hash_key) * 0x9e3779b97f4a7c15ULL;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 32;
-	return (uint32_t)h & d->bucket_mask;
+	return (uint32_t)siphash13_u64(&d->hash_key, h) & d->bucket_mask;
 }
 
 static long mac_find(const struct dhcp *d, const uint8_t *mac)
@@ -356,8 +353,10 @@ int dhcp_init(struct dhcp *d, const struct dhcp_conf *c, const char **why)
 	d->n_pend_free = DHCP_PENDING_MAX;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	clock_gettime(CLOCK_MONOTONIC, &mt);
-	if (getrandom(&d->hash_key, sizeof(d->hash_key), GRND_NONBLOCK) != sizeof(d->hash_key))
-		d->hash_key = (uint64_t)rt.tv_nsec ^ ((uint64_t)mt.tv_nsec << 32);
+	if (sip_key_random(&d->hash_key)) {
+		d->hash_key.k0 = (uint64_t)rt.tv_nsec ^ ((uint64_t)mt.tv_nsec << 32);
+		d->hash_key.k1 = (uint64_t)mt.tv_sec ^ ((uint64_t)rt.tv_sec << 20);
+	}
 	d->wall_offset = ((int64_t)rt.tv_sec - (int64_t)mt.tv_sec) * 1000 +
 			 ((int64_t)rt.tv_nsec - (int64_t)mt.tv_nsec) / 1000000;
 	return 0;

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "siphash.h"
+
 #define DHCP_POOL_MAX		65536	/* addresses in one pool */
 #define DHCP_PENDING_MAX	256	/* offers waiting for their ARP probe */
 #define DHCP_FRAME_MAX		1024	/* largest reply frame we build */
@@ -92,7 +94,7 @@ struct dhcp {
 	struct dhcp_slot *slot;
 	uint32_t *mac_bucket, *claim_bucket;	/* DHCP_NONE-terminated chains */
 	uint32_t bucket_mask;
-	uint64_t hash_key;
+	struct sip_key hash_key;
 	uint32_t *heap;
 	uint32_t heap_n;
 	struct dhcp_pending pend[DHCP_PENDING_MAX];
