@@ -13,7 +13,7 @@
  *	json\0ports		json\0macs\0NETWORK	json\0networks
  *	json\0stats		json\0kick\0PORT[\0NETWORK]	json\0reload
  *	json\0capture\0port|network\0NAME\0COUNT\0FILTER
- *	json\0stop
+ *	json\0stop		json|text|dot\0tree
  * Every request gets exactly one reply: a JSON document with "ok", or text.
  *
  * Capture: after the reply to "capture", the client receives messages that
@@ -175,13 +175,24 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 	req[len] = '\0';
 	for (size_t i = 0; i <= len && argc < ARGS_MAX; i += strlen(req + i) + 1)
 		args[argc++] = req + i;
-	if (argc < 2 || (strcmp(args[0], "json") && strcmp(args[0], "text"))) {
+	if (argc < 2 || (strcmp(args[0], "json") && strcmp(args[0], "text") &&
+			 (strcmp(args[0], "dot") || strcmp(args[1], "tree")))) {
 		reply_error(c, rid, 1, "malformed request");
 		return;
 	}
 	json = !strcmp(args[0], "json");
 	argv++;
 	argc--;
+	if (!strcmp(argv[0], "tree")) {
+		f = open_memstream(&out, &outlen);
+		if (!f)
+			return;
+		stats_tree(c->sw, f, json ? STATS_JSON : !strcmp(args[0], "dot") ? STATS_DOT : STATS_TEXT);
+		fclose(f);
+		reply(c, rid, out, outlen);
+		free(out);
+		return;
+	}
 	if (!strcmp(argv[0], "capture")) {
 		start_capture(c, rid, json, argv, argc);
 		return;

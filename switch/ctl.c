@@ -22,6 +22,7 @@ static const char usage_text[] =
 	"  macs [--network N]         the MAC table with port and age\n"
 	"  networks                   networks with port and MAC counts\n"
 	"  stats                      switch totals, uptime, loop utilisation\n"
+	"  tree [--dot]               the tree of switches as this one sees it: above it, its trunks\n"
 	"  kick PORT [--network N]    disconnect a port (it may reconnect)\n"
 	"  reload                     re-read authorized keys (as SIGHUP); removed keys lose their ports\n"
 	"  capture (PORT | --network N) [-w FILE|-w -] [--count N] [--filter EXPR]\n"
@@ -32,6 +33,7 @@ static const char usage_text[] =
 	"  --server-key PUBFILE       the switch's public certificate (tcp:// endpoints)\n"
 	"  --key SECRETFILE           an admin secret certificate (tcp:// endpoints)\n"
 	"  --json                     machine-readable output (stable schema)\n"
+	"  --dot                      tree: Graphviz output\n"
 	"  --timeout MS               how long to wait for the switch (default 5000)\n"
 	"  -N, --network NAME         network for macs, kick and capture\n"
 	"  -w FILE                    capture: write pcap to FILE ('-' = stdout), flushed per batch\n"
@@ -236,12 +238,13 @@ static int capture(void *s, int json, const char *port, const char *net, const c
 
 int main(int argc, char **argv)
 {
-	enum { O_CONTROL = 1000, O_SERVER_KEY, O_KEY, O_JSON, O_TIMEOUT, O_COUNT, O_FILTER };
+	enum { O_CONTROL = 1000, O_SERVER_KEY, O_KEY, O_JSON, O_DOT, O_TIMEOUT, O_COUNT, O_FILTER };
 	static const struct option lopts[] = {
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "server-key", required_argument, NULL, O_SERVER_KEY },
 		{ "key", required_argument, NULL, O_KEY },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "dot", no_argument, NULL, O_DOT },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "network", required_argument, NULL, 'N' },
 		{ "count", required_argument, NULL, O_COUNT },
@@ -254,7 +257,7 @@ int main(int argc, char **argv)
 	const char *file = NULL, *filter = NULL, *cmd, *arg;
 	long timeout = 5000;
 	long long count = 0;
-	int c, json = 0, rc;
+	int c, json = 0, dot = 0, rc;
 	char *end, *msg = NULL;
 	void *ctx, *s;
 
@@ -264,6 +267,7 @@ int main(int argc, char **argv)
 		case O_SERVER_KEY: server_key = optarg; break;
 		case O_KEY: key = optarg; break;
 		case O_JSON: json = 1; break;
+		case O_DOT: dot = 1; break;
 		case 'N': net = optarg; break;
 		case 'w': file = optarg; break;
 		case O_FILTER: filter = optarg; break;
@@ -306,9 +310,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmfabric-ctl: wrong arguments for '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
+	if (dot && (json || strcmp(cmd, "tree"))) {
+		fprintf(stderr, "vmfabric-ctl: --dot is for 'tree', without --json\n");
+		return EXIT_USAGE;
+	}
 	if (strcmp(cmd, "ports") && strcmp(cmd, "macs") && strcmp(cmd, "networks") &&
 	    strcmp(cmd, "stats") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
-	    strcmp(cmd, "capture")) {
+	    strcmp(cmd, "capture") && strcmp(cmd, "tree")) {
 		fprintf(stderr, "vmfabric-ctl: unknown command '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -321,7 +329,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "capture")) {
 		rc = capture(s, json, arg, net, file, count, filter);
 	} else {
-		const char *words[4] = { json ? "json" : "text", cmd, NULL, NULL };
+		const char *words[4] = { json ? "json" : dot ? "dot" : "text", cmd, NULL, NULL };
 		int nw = 2;
 
 		if (!strcmp(cmd, "macs") && net)

@@ -356,3 +356,69 @@ void stats_prometheus(void *arg, FILE *f)
 		}
 	}
 }
+
+/* The tree as this switch sees it: the switches above it, itself, its trunks. */
+void stats_tree(struct vswitch *sw, FILE *f, int fmt)
+{
+	const struct port *up = sw->up;
+
+	if (fmt == STATS_JSON) {
+		fprintf(f, "{\"ok\":true,\"id\":");
+		json_str(f, sw->conf.id);
+		fprintf(f, ",\"above\":[");
+		for (uint32_t i = 0; i < sw->n_ancestors; i++) {
+			fputs(i ? "," : "", f);
+			json_str(f, sw->ancestors[i]);
+		}
+		fprintf(f, "],\"uplink\":");
+		if (up)
+			fprintf(f, "{\"state\":\"%s\",\"tx_frames\":%llu,\"rx_frames\":%llu}",
+				sw->n_ancestors ? "up" : "down", U(up->ctr.tx_frames), U(up->ctr.rx_frames));
+		else
+			fputs("null", f);
+		fprintf(f, ",\"trunks\":[");
+		for (long i = 0, first = 1; i < sw->conf.max_ports; i++) {
+			const struct port *p = &sw->ports[i];
+
+			if (!p->used || p->kind != PORT_TRUNK)
+				continue;
+			fprintf(f, "%s{\"name\":", first ? "" : ",");
+			json_str(f, p->name);
+			fprintf(f, ",\"switch_id\":");
+			json_str(f, p->switch_id);
+			fprintf(f, ",\"peer\":");
+			json_str(f, p->peer);
+			fprintf(f, ",\"macs\":%u}", port_macs(sw, p));
+			first = 0;
+		}
+		fprintf(f, "]}\n");
+		return;
+	}
+	if (fmt == STATS_DOT) {
+		fprintf(f, "digraph vmfabric {\n\trankdir=TB;\n\tnode [shape=box];\n");
+		fprintf(f, "\t\"%s\" [style=bold];\n", sw->conf.id);
+		for (uint32_t i = 0; i < sw->n_ancestors; i++)
+			fprintf(f, "\t\"%s\" -> \"%s\";\n", sw->ancestors[i],
+				i ? sw->ancestors[i - 1] : sw->conf.id);
+		for (long i = 0; i < sw->conf.max_ports; i++) {
+			const struct port *p = &sw->ports[i];
+
+			if (p->used && p->kind == PORT_TRUNK)
+				fprintf(f, "\t\"%s\" -> \"%s\" [label=\"%u MACs\"];\n", sw->conf.id,
+					p->switch_id, port_macs(sw, p));
+		}
+		fprintf(f, "}\n");
+		return;
+	}
+	for (uint32_t i = sw->n_ancestors; i > 0; i--)
+		fprintf(f, "%*s%s\n", (int)(2 * (sw->n_ancestors - i)), "", sw->ancestors[i - 1]);
+	fprintf(f, "%*s%s (this switch%s)\n", (int)(2 * sw->n_ancestors), "", sw->conf.id,
+		up ? (sw->n_ancestors ? ", uplink up" : ", uplink down") : "");
+	for (long i = 0; i < sw->conf.max_ports; i++) {
+		const struct port *p = &sw->ports[i];
+
+		if (p->used && p->kind == PORT_TRUNK)
+			fprintf(f, "%*s%-20s trunk %-20s %s, %u MACs\n", (int)(2 * sw->n_ancestors + 2), "",
+				p->switch_id, p->name, *p->peer ? p->peer : "-", port_macs(sw, p));
+	}
+}

@@ -25,6 +25,11 @@ void stats_text_totals(struct vswitch *sw, FILE *f);
 /** stats_prometheus() - every counter in Prometheus text format (@arg: the switch) */
 void stats_prometheus(void *arg, FILE *f);
 
+enum { STATS_TEXT, STATS_JSON, STATS_DOT };
+
+/** stats_tree() - the switches above this one, itself and its trunks (text, JSON or Graphviz) */
+void stats_tree(struct vswitch *sw, FILE *f, int fmt);
+
 /** json_str() - @s as a JSON string */
 void json_str(FILE *f, const char *s);
 

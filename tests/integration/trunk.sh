@@ -59,6 +59,22 @@ pings a1 192.168.76.2 3 || fail "a1 -> a2 within site A"
 [ "$(portj root switch/siteA 'p["macs"] >= 2')" = True ] || fail "root learnt no MACs behind site A's trunk"
 pass "root + 2 sites: a1 <-> b1 across trunks, a1 <-> a2 within a site; root shows the trunks with their switch ids and MACs"
 
+# the tree, as each switch sees it
+[ "$(ctlj siteA tree | json 'd["above"]')" = "['root']" ] || fail "site A's tree: $(ctlj siteA tree)"
+[ "$(ctlj root tree | json 'sorted(t["switch_id"] for t in d["trunks"])')" = "['siteA', 'siteB']" ] || fail "root's tree: $(ctlj root tree)"
+"$CTL" --control "ipc://$T/root.ctl" tree --dot >"$T/tree.dot" || fail "tree --dot"
+grep -q '"root" -> "siteA"' "$T/tree.dot" && grep -q '^digraph' "$T/tree.dot" || { cat "$T/tree.dot"; fail "tree --dot"; }
+"$CTL" --control "ipc://$T/siteB.ctl" tree >"$T/tree.txt" || fail "tree (text)"
+grep -q "siteB (this switch, uplink up)" "$T/tree.txt" || { cat "$T/tree.txt"; fail "tree (text)"; }
+# capture on a trunk: the echo request and reply between the sites
+timeout 15 "$CTL" --control "ipc://$T/root.ctl" capture switch/siteB -w "$T/trunk.pcap" --count 2 --filter icmp 2>"$T/cap.err" &
+CAP=$!
+sleep 0.5
+pings a1 192.168.76.3 2 || fail "a1 -> b1 during the capture"
+wait "$CAP" || { cat "$T/cap.err"; fail "capture on the trunk"; }
+grep -q "2 frames captured" "$T/cap.err" || { cat "$T/cap.err"; fail "capture on the trunk did not report 2 frames"; }
+pass "tree: site A sees root above; root sees both trunks (--json, --dot, text); capture on a trunk works"
+
 # within a site, unicast never crosses the trunk (the ARP entries are warm)
 T0=$(portj siteA uplink 'p["tx_frames"]')
 ip netns exec vtr-a1 ping -q -n -c 100 -i 0.02 -W 1 192.168.76.2 >"$T/ping.out" 2>&1 || fail "100 pings a1 -> a2"
