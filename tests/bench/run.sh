@@ -15,6 +15,9 @@
 #   vmf-curve-bp    vmf-curve with --busy-poll 5000 on the switch (an idle-priority thread
 #                   keeps a CPU awake for 5 ms after each frame: waking a halted vCPU is the
 #                   main latency cost here; its CPU time counts in the path's CPU figures)
+#   vmf-curve-trunk a tree of switches: h1 on site switch A, h2 on site switch B, both
+#                   children of a root over CURVE trunks (site -> root -> site: three switch
+#                   hops, six CURVE boxes per frame instead of two); CPU counts all 5 processes
 # Each path: iperf3 TCP for S seconds with 1 and with 4 streams; iperf3 UDP with 18-byte
 # payloads (60-byte Ethernet frames, 64 on a wire with FCS), unlimited rate, frames received
 # per second; ping RTT p50/p99 over N pings 2 ms apart; CPU seconds per GB during the TCP
@@ -45,7 +48,7 @@ CMDLINE="${VMF_BUILD:+VMF_BUILD=$VMF_BUILD }tests/bench/run.sh $*"
 LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
 
 SECS=5 PINGS=1000 OUT=$VMF_BUILD/bench SMOKE=0 README=0
-PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff vmf-curve-bp"
+PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff vmf-curve-bp vmf-curve-trunk"
 PORTS="2 16 64 256" LG_WARM=1 LG_RTT=2
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -224,6 +227,42 @@ path_vmf() {
 	teardown "${pids[@]}"
 }
 
+# path_trunk ID: h1 on site switch A, h2 on site switch B, both children of a root (CURVE)
+path_trunk() {
+	local id=$1 pids=() i
+	netns_add vfb-sw; hosts
+	veth_link vfb-sw v1 10.97.1.1/24 vfb-h1 up0 10.97.1.2/24
+	veth_link vfb-sw v2 10.97.2.1/24 vfb-h2 up0 10.97.2.2/24
+	[ -d "$T/auth" ] || keys h1 h2
+	for i in siteA siteB; do
+		[ -f "$T/keys/$i" ] || { "$KEYTOOL" generate "$T/keys/$i" >/dev/null &&
+			sed 's/^metadata$/metadata\n    trunk = "yes"/' "$T/keys/$i" >"$T/auth/$i"; }
+	done
+	start "root-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://127.0.0.1:7790 --control none \
+		--key "$T/keys/switch_secret" --authorized "$T/auth" --switch-id root
+	pids+=("$LAST_PID")
+	for i in 1 2; do
+		local site=$([ $i = 1 ] && echo siteA || echo siteB)
+		start "$site-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://10.97.$i.1:7791 --control none \
+			--key "$T/keys/switch_secret" --authorized "$T/auth" --switch-id "$site" \
+			--uplink tcp://127.0.0.1:7790 --uplink-server-key "$T/keys/switch" --uplink-key "$T/keys/${site}_secret"
+		pids+=("$LAST_PID")
+		wait_for 10 log_has "$site-$id" "joined parent switch" || fail "$site did not join the root ($id)"
+	done
+	for i in 1 2; do
+		start "nic$i-$id" ip netns exec vfb-h$i "$NIC" -f --switch tcp://10.97.$i.1:7791 \
+			--server-key "$T/keys/switch" --key "$T/keys/h${i}_secret" --network bench --name h$i --tap tap0
+		pids+=("$LAST_PID")
+	done
+	for i in 1 2; do
+		wait_for 5 ip -n vfb-h$i link show tap0 || fail "no tap0 in vfb-h$i ($id)"
+		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
+		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
+	done
+	measure "$id" "vmfabric CURVE, site -> root -> site (two trunks)" "${pids[@]}"
+	teardown "${pids[@]}"
+}
+
 # scale curve|insecure N: a fresh switch, vmf-loadgen with N ports; one JSON line into $RAW
 scale() {
 	local mode=$1 n=$2 sw sec=() out
@@ -262,6 +301,7 @@ for p in $PATHS; do
 	vmf-insecure-nooff) path_vmf "$p" insecure off ;;
 	vmf-curve-nooff) path_vmf "$p" curve off ;;
 	vmf-curve-bp) path_vmf "$p" curve on 5000 ;;
+	vmf-curve-trunk) path_trunk "$p" ;;
 	*) fail "unknown path $p" ;;
 	esac
 done
