@@ -42,7 +42,7 @@ portj() {
 sw root $PORT
 ROOT=$LAST_PID
 sw siteA $((PORT + 1)) $(uplink $PORT siteA)
-sw siteB $((PORT + 2)) $(uplink $PORT siteB)
+sw siteB $((PORT + 2)) $(uplink $PORT siteB) --uplink-networks lab,other
 wait_for 10 log_has siteA "uplink: joined parent switch root" || fail "site A did not join the root"
 wait_for 10 log_has siteB "uplink: joined parent switch root" || fail "site B did not join the root"
 start_nic a1 1 a1 lab $((PORT + 1)); A1=$NIC_PID
@@ -94,7 +94,7 @@ pass "iperf3 a1 -> b1 through two trunks: $M Mbit/s, frames on the trunk average
 # a version-1 port still joins (site A), a key without trunk = yes cannot trunk
 ip netns exec "$SW_NS" "$RAW" --switch "tcp://127.0.0.1:$((PORT + 1))" --server-key "$T/keys/switch" \
 	--key "$T/keys/raw_secret" hello:1:lab:raw/v1 expect:welcome:3000 >"$T/raw.log" 2>&1 || { cat "$T/raw.log"; fail "a version-1 port was refused"; }
-sw nope $((PORT + 3)) $(uplink $PORT nope)
+sw nope $((PORT + 3)) $(uplink $PORT nope) --uplink-name nope/trunk
 wait_for 10 log_has nope "may not trunk" || fail "a key without trunk = yes was not refused: $(tail -3 "$T/nope.log")"
 pass "version-1 Hello welcomed; a child whose key may not trunk is refused and says so"
 
