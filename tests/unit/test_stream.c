@@ -525,6 +525,59 @@ static void test_dgram_tx_queue(void **state)
 	close(sv[0]);
 }
 
+/*
+ * A datagram too long for the socket (EMSGSIZE; here a unix socket's send
+ * buffer, on UDP anything over 65507 bytes) is dropped and counted, whether
+ * it is sent at once or waits in the queue; the frames around it still go,
+ * and nothing treats it as the peer being gone.
+ */
+static void test_dgram_tx_oversize(void **state)
+{
+	enum { N = 200, BIG = 20000 };
+	static uint8_t data[N][BIG];
+	const uint8_t *frames[N];
+	size_t lens[N], got = 0, i;
+	struct stream_tx tx;
+	uint8_t buf[BIG];
+	int sv[2], small = 4096;
+	ssize_t w;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (i = 0; i < N; i++) {
+		/* one too long early (sent at once), one late (queued behind EAGAIN) */
+		lens[i] = i == 2 || i == N - 3 ? BIG : 60 + i;
+		stream_fill(data[i], lens[i], (uint32_t)i);
+		frames[i] = data[i];
+	}
+	assert_int_equal(stream_tx_init(&tx, 1024 * 1024), 0);
+	w = dgram_tx_write(&tx, sv[0], frames, lens, N);
+	assert_true(w >= 0);
+	assert_int_equal((size_t)w, N - tx.oversize);
+	assert_true(stream_tx_pending(&tx) > 0);
+	for (i = 0; i < N; i++) {
+		ssize_t r;
+
+		if (lens[i] == BIG)
+			continue;
+		while ((r = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT)) < 0) {
+			assert_int_equal(errno, EAGAIN);
+			assert_int_equal(dgram_tx_flush(&tx, sv[0]), 0);
+		}
+		assert_int_equal((size_t)r, lens[i]);
+		assert_memory_equal(buf, data[i], lens[i]);
+		got++;
+	}
+	assert_int_equal(dgram_tx_flush(&tx, sv[0]), 0);
+	assert_int_equal(stream_tx_pending(&tx), 0);
+	assert_int_equal(got, N - 2);
+	assert_int_equal(tx.oversize, 2);
+	stream_tx_free(&tx);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_stream_rx_compact_tail),
 		cmocka_unit_test(test_stream_tx_partial),
 		cmocka_unit_test(test_stream_tx_peer_gone),
+		cmocka_unit_test(test_dgram_tx_oversize),
 	};
 
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
