@@ -26,9 +26,12 @@
  * TAP: IFF_TAP | IFF_NO_PI, one frame per read()/write().
  *
  * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
- * it over as one batch; nothing waits for a batch to fill. Frames outside
- * 14 .. max_frame bytes are dropped and counted here, before they cost a
- * trip to the switch.
+ * it over as one batch; nothing waits for a batch to fill. A stream read
+ * that stops at a full batch may leave complete frames in its buffer, where
+ * poll() cannot see them: backend_pending() tells the loop to read again
+ * before it waits (else they would wait for the guest's next bytes). Frames
+ * outside 14 .. max_frame bytes are dropped and counted here, before they
+ * cost a trip to the switch.
  */
 
 #define _GNU_SOURCE
@@ -111,6 +114,7 @@ static void stream_down(struct backend *be, const char *why)
 	}
 	stream_rx_reset(&be->rx);
 	be->tx.start = be->tx.end = 0;
+	be->more = 0;
 	if (be->kind == BE_STREAM_CONNECT) {
 		be->backoff_ms = be->backoff_ms ? MIN(2 * be->backoff_ms, RETRY_MAX_MS) : RETRY_MIN_MS;
 		be->retry_ms = now_ms() + be->backoff_ms;
@@ -383,23 +387,49 @@ static int add_frame(struct backend *be, const uint8_t *f, size_t len)
 	return 1;
 }
 
+/* The batch cannot take another frame of the largest size (VMF_MAX_BATCH_BYTES whatever the MTU). */
+static int batch_full(const struct backend *be)
+{
+	return be->n == BE_BATCH || be->n_bytes + be->max_frame > VMF_MAX_BATCH_BYTES;
+}
+
+/*
+ * Frames already in the buffer go first: poll() cannot see them. A full
+ * batch sets be->more, so that the caller reads again before it polls.
+ */
 static int read_stream(struct backend *be)
 {
+	int drained = 0;
+
 	for (;;) {
 		const uint8_t *f;
 		size_t space, len;
 		ssize_t r;
-		int rc;
+		int rc = 0;
 
-		if (be->n == BE_BATCH || be->n_bytes + be->max_frame > VMF_MAX_BATCH_BYTES)
+		while (!batch_full(be) && (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
+			add_frame(be, f, len);
+		if (rc < 0) {
+			be->ctr.framing_errors++;
+			be->n = 0;
+			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
+			return -1;
+		}
+		if (batch_full(be)) {
+			be->more = 1;
+			return 0;
+		}
+		if (drained)
 			return 0;
 		/* only read when the frames so far cannot move: space at the end */
 		stream_rx_space(&be->rx, &space);
 		if (space < 4096 && be->n)
-			return 0;
+			return 0;	/* the tail is partial; poll() sees the rest */
 		if (space < 4096)
 			stream_rx_compact(&be->rx);
 		r = read(be->fd, stream_rx_space(&be->rx, &space), space);
+		if (r == 0 && be->n)
+			return 0;	/* hand over the frames; the next read sees the end again */
 		if (r == 0) {
 			stream_down(be, "connection closed by the peer");
 			return -1;
@@ -411,18 +441,7 @@ static int read_stream(struct backend *be)
 			return -1;
 		}
 		stream_rx_commit(&be->rx, (size_t)r);
-		/* a batch stays within VMF_MAX_BATCH_BYTES whatever the MTU */
-		while (be->n < BE_BATCH && be->n_bytes + be->max_frame <= VMF_MAX_BATCH_BYTES &&
-		       (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
-			add_frame(be, f, len);
-		if (rc < 0) {
-			be->ctr.framing_errors++;
-			be->n = 0;
-			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
-			return -1;
-		}
-		if ((size_t)r < space)
-			return 0;	/* drained */
+		drained = (size_t)r < space;	/* parse what came, then stop */
 	}
 }
 
@@ -472,6 +491,7 @@ int backend_read(struct backend *be)
 {
 	be->n = 0;
 	be->n_bytes = 0;
+	be->more = 0;
 	if (be->fd < 0)
 		return 0;
 	if (is_stream(be)) {
@@ -483,6 +503,11 @@ int backend_read(struct backend *be)
 		read_dgram(be);
 	}
 	return (int)be->n;
+}
+
+int backend_pending(const struct backend *be)
+{
+	return be->more && be->fd >= 0;
 }
 
 void backend_read_done(struct backend *be)
@@ -594,6 +619,7 @@ void backend_accept(struct backend *be)
 		close(be->fd);
 		stream_rx_reset(&be->rx);
 		be->tx.start = be->tx.end = 0;
+		be->more = 0;
 	}
 	tune_stream(be, fd);
 	be->fd = fd;

@@ -52,6 +52,7 @@ struct backend {
 	uint64_t retry_ms;
 	uint64_t backoff_ms;
 	uint64_t last_try_ms;
+	int more;		/* the last read stopped at a full batch: frames may be buffered */
 	struct be_ctr ctr;
 	/* the current batch, filled by backend_read() */
 	const uint8_t *frames[BE_BATCH];
@@ -86,6 +87,13 @@ void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *ou
  * ended (closed, framing error); the backend then reconnects by itself
  */
 int backend_read(struct backend *be);
+
+/**
+ * backend_pending() - the last backend_read() stopped at a full batch, so
+ * frames may wait in a user-space buffer that poll() cannot see: call
+ * backend_read() again before waiting in poll()
+ */
+int backend_pending(const struct backend *be);
 
 /** backend_read_done() - the batch has been sent; its buffers may be reused */
 void backend_read_done(struct backend *be);

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 	struct backend_conf bc;
 	char name[VMF_NAME_MAX], host[64] = "host", errbuf[512], desc[300];
 	const char *why = NULL;
-	int rc, sfd, nbe, running = 1;
+	int rc, sfd, nbe, running = 1, up_more = 0;
 	void *ctx;
 
 	log_init("vmfabric-nic");
@@ -146,13 +146,15 @@ int main(int argc, char **argv)
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
 		zmq_pollitem_t items[6];
-		int dfd, lfd, ofd;
+		int dfd, lfd, ofd, be_more = backend_pending(&be);
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
 		void *sock;
 
 		if (tb >= 0 && tb < t)
 			t = tb;
+		if (be_more || up_more)
+			t = 0;	/* work is waiting where poll() cannot see it: just look */
 		uplink_pollitems(&up, items);
 		sock = up.sock;
 		backend_fds(&be, &dfd, &lfd, &ofd);
@@ -177,7 +179,7 @@ int main(int argc, char **argv)
 			uplink_monitor(&up);
 		if (ofd >= 0 && (items[5].revents & (ZMQ_POLLOUT | ZMQ_POLLERR)))
 			backend_writable(&be);
-		if (dfd >= 0 && (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+		if (dfd >= 0 && (be_more || (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))) {
 			int n = backend_read(&be);
 
 			if (n > 0) {
@@ -195,10 +197,13 @@ int main(int argc, char **argv)
 		}
 		if (lfd >= 0 && (items[3].revents & ZMQ_POLLIN))
 			backend_accept(&be);
-		if (sock && sock == up.sock && (items[0].revents & ZMQ_POLLIN)) {
+		up_more = up_more && sock && sock == up.sock;
+		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
 			Vmfabric__FrameBatch *b;
+			int budget;
 
-			while (uplink_recv(&up, &b) == 1) {
+			/* a bounded share per wake-up: the guest side and keepalives get theirs */
+			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
 				up.ctr.rx_frames += b->n_frames;
 				busypoll_kick(bp);
 				if (be.vnet) {
@@ -209,6 +214,7 @@ int main(int argc, char **argv)
 				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
 				backend_write(&be, oo.frames, oo.lens, oo.n);
 			}
+			up_more = !budget;
 		}
 		now = now_ms();
 		uplink_tick(&up, now);

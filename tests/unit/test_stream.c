@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
 #include "stream.h"
 
 #define STREAM_MAX_FRAME	9018	/* jumbo MTU + 18 */
@@ -578,6 +579,58 @@ static void test_dgram_tx_oversize(void **state)
 	close(sv[1]);
 }
 
+/*
+ * The backend's stream read stops at a full batch (BE_BATCH frames). Frames
+ * still in its buffer must come out on the next read although no new byte
+ * arrives (poll() would never wake for them): backend_pending() says so.
+ */
+static void test_backend_stream_full_batch(void **state)
+{
+	enum { N = BE_BATCH + 44 };
+	static size_t lens[N];
+	struct backend_conf c = { .fd = -1, .mtu = 1500 };
+	struct backend be;
+	const char *why = NULL;
+	char errbuf[256];
+	size_t total, next = 0;
+	uint8_t *wire;
+	int sv[2], n, reads = 0, big = 1 << 20;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		lens[i] = 60;
+	wire = stream_encode(lens, N, &total);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	assert_int_equal(write(sv[1], wire, total), (ssize_t)total);	/* all at once, as QEMU may */
+	c.fd = sv[0];
+	assert_int_equal(backend_open(&be, &c, &why, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(be.kind, BE_STREAM_FD);
+	while (next < N && reads < 10) {
+		n = backend_read(&be);
+		reads++;
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			uint8_t want[60];
+
+			stream_fill(want, 60, (uint32_t)next);
+			assert_int_equal(be.lens[i], 60);
+			assert_memory_equal(be.frames[i], want, 60);
+			next++;
+		}
+		/* frames left over must be announced, nothing else */
+		assert_int_equal(!!backend_pending(&be), next < N);
+		backend_read_done(&be);
+	}
+	assert_int_equal(next, N);
+	assert_int_equal(reads, 2);
+	assert_int_equal(backend_read(&be), 0);
+	assert_false(backend_pending(&be));
+	backend_close(&be);
+	close(sv[1]);
+	free(wire);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_stream_tx_partial),
 		cmocka_unit_test(test_stream_tx_peer_gone),
 		cmocka_unit_test(test_dgram_tx_oversize),
+		cmocka_unit_test(test_backend_stream_full_batch),
 	};
 
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
