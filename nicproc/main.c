@@ -22,7 +22,7 @@
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
-static int opt_insecure;
+static int opt_insecure, opt_stream_replace;
 static char *opt_offload;
 
 static const struct conf_opt opts[] = {
@@ -35,8 +35,9 @@ static const struct conf_opt opts[] = {
 	{ "busy-poll", 0, CONF_INT, &opt_busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
 	{ "stream", 0, CONF_STR, &opt_stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
-	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=", 0, 0 },
-	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT", 0, 0 },
+	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=; one connection at a time, later ones are refused", 0, 0 },
+	{ "stream-replace", 0, CONF_BOOL, &opt_stream_replace, NULL, "with --stream-listen: a new connection replaces the live one (anyone who reaches the listener can then take the port over)", 0, 0 },
+	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT; datagrams from elsewhere are dropped", 0, 0 },
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
@@ -48,13 +49,16 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 			 const struct offload_out *oo_ctr)
 {
 	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
-	     "(dropped %llu), framing errors %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
+	     "(dropped %llu, oversize %llu), framing errors %llu, connections refused %llu, "
+	     "foreign datagrams %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
 	     "dropped while switch away %llu, queue full %llu, sessions %llu; "
 	     "offloads: %llu super-frames cut into %llu segments, %llu checksums completed, %llu bad",
 	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
 	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
 	     (unsigned long long)be->ctr.tx_frames, (unsigned long long)be->ctr.tx_drop,
-	     (unsigned long long)be->ctr.framing_errors, (unsigned long long)u->ctr.tx_msgs,
+	     (unsigned long long)be->tx.oversize, (unsigned long long)be->ctr.framing_errors,
+	     (unsigned long long)be->ctr.refused, (unsigned long long)be->ctr.foreign,
+	     (unsigned long long)u->ctr.tx_msgs,
 	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
 	     (unsigned long long)u->ctr.sessions, (unsigned long long)oo_ctr->segmented,
@@ -110,8 +114,11 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
 	if (opt_offload && !opt_tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
+	if (opt_stream_replace && !opt_stream_listen)
+		die(EXIT_USAGE, "--stream-replace only applies to --stream-listen");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on") };
+				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"),
+				    opt_stream_replace };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
