@@ -4,34 +4,11 @@
 # --dgram udp: LOCAL from anyone but REMOTE are dropped; both are counted, and listeners
 # beyond loopback are warned about. Namespace vn1-hj, TCP/UDP ports 7800-7807.
 . "$(dirname "$0")/../lib.sh"
-TOPO_NS=vn1
-. "$(dirname "$0")/../integration/topo.sh"
-SW_NS=vn1-hj
-PORT=7800
+. "$(dirname "$0")/guestside.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-keys obs listen replace udp wide
-netns_add vn1-hj
-start_switch switch $PORT
-EP=tcp://127.0.0.1:$PORT
-# qnic NAME BACKEND-ARGS...: NIC process in vn1-hj with key NAME, network hj
-qnic() {
-	local name=$1; shift
-	start "nic-$name" ip netns exec vn1-hj "$NIC" -f --switch "$EP" --server-key "$T/keys/switch" \
-		--key "$T/keys/${name}_secret" --network hj --name "q/$name" "$@"
-	eval "PID_$name=\$LAST_PID"
-}
-# counters NAME: the NIC's SIGUSR1 counter line
-counters() {
-	local pid n
-	eval "pid=\$PID_$1"
-	n=$(grep -c "counters:" "$T/nic-$1.log")
-	kill -USR1 "$pid"
-	wait_for 5 test "$(grep -c "counters:" "$T/nic-$1.log")" -gt "$n" || fail "no counters from $1"
-	grep "counters:" "$T/nic-$1.log" | tail -n 1
-}
-
-start peer ip netns exec vn1-hj python3 "$HERE/hijack.py" "$T" 7801 7802 7803 7804
+gs_setup hj obs listen replace udp wide
+start peer ip netns exec "$SW_NS" python3 "$HERE/hijack.py" "$T" 7801 7802 7803 7804
 PEER=$LAST_PID
 wait_for 5 test -e "$T/obs.ready" || fail "peer did not start"
 qnic obs --stream "unix:$T/obs.sock"

@@ -4,17 +4,9 @@
 # super-frame whose segment exceeds a UDP datagram (--dgram udp: EMSGSIZE), and one whose
 # gso_size would overflow the segment's IPv4 total length. Namespace vn1-os, ports 7800-7802.
 . "$(dirname "$0")/../lib.sh"
-TOPO_NS=vn1
-. "$(dirname "$0")/../integration/topo.sh"
-SW_NS=vn1-os
-PORT=7800
-RAW=$VMF_BUILD/tests/integration/vmf-rawclient
-[ -x "$RAW" ] || fail "build first: $RAW missing"
+. "$(dirname "$0")/guestside.sh"
 
-keys udp unix raw
-netns_add vn1-os
-start_switch switch $PORT
-EP=tcp://127.0.0.1:$PORT
+gs_setup os udp unix raw
 # "QEMU" for both NICs: logs "LENGTH IPV4-TOTAL-LENGTH" per datagram received
 cat >"$T/qemu.py" <<'PY'
 import os, select, socket, sys
@@ -32,24 +24,8 @@ while True:
         out[s].write(f"{len(d)} {ipl}\n")
         out[s].flush()
 PY
-start qemu ip netns exec vn1-os python3 "$T/qemu.py" "$T"
+start qemu ip netns exec "$SW_NS" python3 "$T/qemu.py" "$T"
 wait_for 5 test -e "$T/qemu.ready" || fail "the QEMU side did not start"
-# qnic NAME BACKEND-ARGS...: NIC process in vn1-os with key NAME, network os
-qnic() {
-	local name=$1; shift
-	start "nic-$name" ip netns exec vn1-os "$NIC" -f --switch "$EP" --server-key "$T/keys/switch" \
-		--key "$T/keys/${name}_secret" --network os --name "q/$name" "$@"
-	eval "PID_$name=\$LAST_PID"
-}
-# counters NAME: the NIC's SIGUSR1 counter line
-counters() {
-	local pid n
-	eval "pid=\$PID_$1"
-	n=$(grep -c "counters:" "$T/nic-$1.log")
-	kill -USR1 "$pid"
-	wait_for 5 test "$(grep -c "counters:" "$T/nic-$1.log")" -gt "$n" || fail "no counters from $1"
-	grep "counters:" "$T/nic-$1.log" | tail -n 1
-}
 qnic udp --dgram udp:127.0.0.1:7801,udp:127.0.0.1:7802
 qnic unix --dgram "unix:$T/os.nic,unix:$T/os.qemu"
 for n in udp unix; do wait_for 10 joined nic-$n || fail "$n did not join"; done
@@ -57,9 +33,8 @@ for n in udp unix; do wait_for 10 joined nic-$n || fail "$n did not join"; done
 # each batch: a super-frame, then a plain 60-byte frame that must arrive whatever became of it
 # 1. gso_size 65480: one 65534-byte segment (IPv4 length 65520), over UDP's 65507 bytes
 # 2. gso_size 65535 on a 65588-byte super-frame: the segment's IPv4 length would be 65574
-ip netns exec vn1-os "$RAW" --switch "$EP" --server-key "$T/keys/switch" --key "$T/keys/raw_secret" \
-	hello:1:os:raw/0 expect:welcome:3000 tso:65480:65480 wait:500 tso:65535:65534 wait:500 \
-	>"$T/raw.log" 2>&1 || fail "raw client: $(cat "$T/raw.log")"
+raw hello:1:os:raw/0 expect:welcome:3000 tso:65480:65480 wait:500 tso:65535:65534 wait:500 ||
+	fail "raw client: $(cat "$T/raw.log")"
 sed 's/^/    /' "$T/raw.log" | grep "sent"
 wait_for 3 test "$(grep -c . "$T/rx-unix.txt")" -ge 3
 wait_for 3 test "$(grep -c . "$T/rx-udp.txt")" -ge 2
