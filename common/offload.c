@@ -21,8 +21,10 @@
  *   checksum is computed from scratch.
  *
  * Anything else flagged (UDP GSO, other protocols, bad offsets, an MSS below
- * OFFLOAD_MIN_MSS, no room left) is dropped and counted as bad: a peer cannot
- * make this code read or write outside the frame or the scratch buffer.
+ * OFFLOAD_MIN_MSS, a gso_size so large that a segment's IPv4 total length or
+ * IPv6 payload length would not fit 16 bits, no room left) is dropped and
+ * counted as bad: a peer cannot make this code read or write outside the
+ * frame or the scratch buffer, nor send a segment whose headers lie.
  */
 
 #include <errno.h>
@@ -146,6 +148,9 @@ static int segment(struct offload_out *o, const uint8_t *f, size_t len, uint8_t 
 	if (hdrs < l4 + 20 || hdrs > len)
 		return -EINVAL;
 	plen = len - hdrs;
+	/* the longest segment's IPv4 total / IPv6 payload length must fit its 16 bits */
+	if ((v4 ? hdrs - l3 : hdrs - l4) + (plen < mss ? plen : mss) > 0xffff)
+		return -EMSGSIZE;
 	seq = (uint32_t)rd16(f + l4 + 4) << 16 | rd16(f + l4 + 6);
 
 	for (off = 0, k = 0; off < plen || (plen == 0 && k == 0); off += mss, k++) {

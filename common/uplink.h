@@ -94,6 +94,14 @@ void uplink_monitor(struct uplink *u);
  */
 int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
 
+/*
+ * Batches a caller takes from uplink_recv() per wake-up. A switch that sends
+ * faster than the caller can pass frames on must not starve keepalives and
+ * the other direction: the caller stops after this many, does its other
+ * work, and comes back without waiting in poll().
+ */
+#define UPLINK_RECV_BUDGET	64
+
 /**
  * uplink_send() - send @n frames as one message; dropped and counted if the
  * switch is away or its queue is full. Return: frames sent

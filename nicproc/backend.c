@@ -10,8 +10,14 @@
  *     so either side may restart.
  *   listen mode - QEMU connects (stream,server=off / socket,connect=). QEMU
  *     7.2 never reconnects, so a restarted NIC process needs a restarted QEMU
- *     in this mode; prefer connect mode or dgram. A new connection replaces
- *     the current one (the old peer is gone or being replaced).
+ *     in this mode; prefer connect mode or dgram. The connected peer keeps
+ *     the port: a second connection while it is live (no hang-up pending) is
+ *     accepted only to be closed, logged and counted (refused), because
+ *     anyone who reaches the listener could otherwise cut QEMU off and send
+ *     under this port's key and name. With --stream-replace a new connection
+ *     replaces the current one instead. Nothing tells QEMU from another
+ *     client while no peer is connected: keep the listener on a unix path
+ *     or loopback (a wider address is warned about at start).
  *   A bad length prefix drops the connection (framing is lost).
  * Datagram (-netdev dgram with unix paths, or a SOCK_DGRAM fd): one frame per
  *   datagram, stateless; either side may restart. Frames are received on the
@@ -22,20 +28,30 @@
  *   socket) the send socket is reopened: at once when QEMU sends a frame, at
  *   most every 20 ms when a frame for QEMU arrives, else 200 ms doubling to
  *   2 s; frames that find no QEMU are dropped and counted. The receive socket stays unconnected,
- *   because a connected unix socket refuses datagrams from a new QEMU.
+ *   because a connected unix socket refuses datagrams from a new QEMU; so
+ *   every datagram's sender is checked instead: only REMOTE (the address QEMU
+ *   is bound to) may send, anything else is dropped and counted (foreign).
+ *   A udp: LOCAL beyond loopback is warned about at start: UDP sources can
+ *   be forged.
  * TAP: IFF_TAP | IFF_NO_PI, one frame per read()/write().
  *
  * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
- * it over as one batch; nothing waits for a batch to fill. Frames outside
- * 14 .. max_frame bytes are dropped and counted here, before they cost a
- * trip to the switch.
+ * it over as one batch; nothing waits for a batch to fill. A stream read
+ * that stops at a full batch may leave complete frames in its buffer, where
+ * poll() cannot see them: backend_pending() tells the loop to read again
+ * before it waits (else they would wait for the guest's next bytes). Frames
+ * outside 14 .. max_frame bytes are dropped and counted here, before they
+ * cost a trip to the switch.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +115,20 @@ const char *backend_describe(const struct backend *be, char *buf, size_t len)
 	return buf;
 }
 
+/* Only this host can reach @a: a unix path, or an IPv4/IPv6 loopback address. */
+static int addr_local_only(const struct vmf_addr *a)
+{
+	const struct sockaddr_in *v4 = (const void *)&a->ss;
+	const struct sockaddr_in6 *v6 = (const void *)&a->ss;
+
+	if (a->family == AF_INET)
+		return (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+	if (a->family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr) ||
+		       (IN6_IS_ADDR_V4MAPPED(&v6->sin6_addr) && v6->sin6_addr.s6_addr[12] == 127);
+	return 1;
+}
+
 /* Connection lost or refused: close, and (connect mode) retry after a backoff. */
 static void stream_down(struct backend *be, const char *why)
 {
@@ -111,6 +141,7 @@ static void stream_down(struct backend *be, const char *why)
 	}
 	stream_rx_reset(&be->rx);
 	be->tx.start = be->tx.end = 0;
+	be->more = 0;
 	if (be->kind == BE_STREAM_CONNECT) {
 		be->backoff_ms = be->backoff_ms ? MIN(2 * be->backoff_ms, RETRY_MAX_MS) : RETRY_MIN_MS;
 		be->retry_ms = now_ms() + be->backoff_ms;
@@ -224,6 +255,9 @@ static int open_dgram(struct backend *be, const char *spec, const char **why, ch
 		return rc;
 	}
 	be->fd = fd;
+	if (!addr_local_only(&be->local))
+		warn("--dgram LOCAL %s is reachable beyond this host: datagrams are taken only from "
+		     "REMOTE %s, but a UDP source address is easy to forge", be->local.text, be->remote.text);
 	dgram_connect(be);
 	return 0;
 }
@@ -268,6 +302,10 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 			*why = buf;
 			return rc;
 		}
+		be->replace = c->stream_replace;
+		if (!addr_local_only(&be->local))
+			warn("--stream-listen %s is reachable beyond this host: whoever connects first "
+			     "gets the port while QEMU is not connected", be->local.text);
 		return 0;
 	}
 	if (c->dgram) {
@@ -383,23 +421,49 @@ static int add_frame(struct backend *be, const uint8_t *f, size_t len)
 	return 1;
 }
 
+/* The batch cannot take another frame of the largest size (VMF_MAX_BATCH_BYTES whatever the MTU). */
+static int batch_full(const struct backend *be)
+{
+	return be->n == BE_BATCH || be->n_bytes + be->max_frame > VMF_MAX_BATCH_BYTES;
+}
+
+/*
+ * Frames already in the buffer go first: poll() cannot see them. A full
+ * batch sets be->more, so that the caller reads again before it polls.
+ */
 static int read_stream(struct backend *be)
 {
+	int drained = 0;
+
 	for (;;) {
 		const uint8_t *f;
 		size_t space, len;
 		ssize_t r;
-		int rc;
+		int rc = 0;
 
-		if (be->n == BE_BATCH || be->n_bytes + be->max_frame > VMF_MAX_BATCH_BYTES)
+		while (!batch_full(be) && (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
+			add_frame(be, f, len);
+		if (rc < 0) {
+			be->ctr.framing_errors++;
+			be->n = 0;
+			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
+			return -1;
+		}
+		if (batch_full(be)) {
+			be->more = 1;
+			return 0;
+		}
+		if (drained)
 			return 0;
 		/* only read when the frames so far cannot move: space at the end */
 		stream_rx_space(&be->rx, &space);
 		if (space < 4096 && be->n)
-			return 0;
+			return 0;	/* the tail is partial; poll() sees the rest */
 		if (space < 4096)
 			stream_rx_compact(&be->rx);
 		r = read(be->fd, stream_rx_space(&be->rx, &space), space);
+		if (r == 0 && be->n)
+			return 0;	/* hand over the frames; the next read sees the end again */
 		if (r == 0) {
 			stream_down(be, "connection closed by the peer");
 			return -1;
@@ -411,30 +475,91 @@ static int read_stream(struct backend *be)
 			return -1;
 		}
 		stream_rx_commit(&be->rx, (size_t)r);
-		/* a batch stays within VMF_MAX_BATCH_BYTES whatever the MTU */
-		while (be->n < BE_BATCH && be->n_bytes + be->max_frame <= VMF_MAX_BATCH_BYTES &&
-		       (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
-			add_frame(be, f, len);
-		if (rc < 0) {
-			be->ctr.framing_errors++;
-			be->n = 0;
-			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
-			return -1;
-		}
-		if ((size_t)r < space)
-			return 0;	/* drained */
+		drained = (size_t)r < space;	/* parse what came, then stop */
 	}
+}
+
+/* An IP socket address as an IPv6 address (IPv4 as IPv4-mapped) and port; -1 if not IP. */
+static int ip_key(const struct sockaddr_storage *sa, uint8_t addr[16], uint16_t *port)
+{
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)sa;
+
+		memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &x->sin_addr, 4);
+		*port = x->sin_port;
+		return 0;
+	}
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)sa;
+
+		memcpy(addr, &x->sin6_addr, 16);
+		*port = x->sin6_port;
+		return 0;
+	}
+	return -1;
+}
+
+/* @sa (@len bytes) is @b: the same unix path, or the same IP address and port. */
+static int same_addr(const struct sockaddr_storage *sa, socklen_t len, const struct vmf_addr *b)
+{
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+	uint8_t x[16], y[16];
+	uint16_t px, py;
+
+	if (b->family == AF_UNIX) {
+		const struct sockaddr_un *u = (const void *)sa, *v = (const void *)&b->ss;
+
+		if (sa->ss_family != AF_UNIX || len <= off)
+			return 0;	/* an unbound sender has no name */
+		if (!u->sun_path[0])	/* abstract: the length is part of the name */
+			return len == b->len && !memcmp(u->sun_path, v->sun_path, len - off);
+		return !strncmp(u->sun_path, v->sun_path, sizeof(u->sun_path));
+	}
+	return !ip_key(sa, x, &px) && !ip_key(&b->ss, y, &py) && px == py && !memcmp(x, y, 16);
+}
+
+/* Text for a datagram's sender, for the log. */
+static const char *sender_text(const struct sockaddr_storage *sa, socklen_t len, char *buf, size_t n)
+{
+	char host[INET6_ADDRSTRLEN + 2], port[8];
+	size_t off = offsetof(struct sockaddr_un, sun_path);
+
+	if (sa->ss_family == AF_UNIX) {
+		const struct sockaddr_un *u = (const void *)sa;
+
+		if (len <= off)
+			snprintf(buf, n, "an unnamed unix socket");
+		else
+			snprintf(buf, n, "unix:%s%.*s", u->sun_path[0] ? "" : "@",
+				 (int)(len - off - !u->sun_path[0]), u->sun_path + !u->sun_path[0]);
+		return buf;
+	}
+	if (getnameinfo((const struct sockaddr *)sa, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV))
+		snprintf(buf, n, "an unknown address");
+	else
+		snprintf(buf, n, "udp:%s%s%s:%s", sa->ss_family == AF_INET6 ? "[" : "", host,
+			 sa->ss_family == AF_INET6 ? "]" : "", port);
+	return buf;
 }
 
 static int read_dgram(struct backend *be)
 {
 	struct mmsghdr msgs[BE_BATCH];
 	struct iovec iov[BE_BATCH];
-	int i, r;
+	struct sockaddr_storage from[BE_BATCH];
+	int i, r, check = be->kind == BE_DGRAM, ours = 0;
+	char d[300], f[300];
 
 	for (i = 0; i < (int)be->n_slots; i++) {
 		iov[i] = (struct iovec){ be->slots + (size_t)i * be->slot_size, be->slot_size };
 		msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+		if (check) {
+			msgs[i].msg_hdr.msg_name = &from[i];
+			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+		}
 	}
 	r = recvmmsg(be->fd, msgs, (unsigned int)be->n_slots, MSG_DONTWAIT, NULL);
 	if (r == 0 && be->kind == BE_DGRAM_FD) {
@@ -444,14 +569,23 @@ static int read_dgram(struct backend *be)
 	}
 	if (r < 0)
 		return 0;
-	if (be->kind == BE_DGRAM && be->txfd < 0)
-		dgram_connect(be);	/* QEMU is there: it just sent us something */
 	for (i = 0; i < r; i++) {
+		/* LOCAL is an open address: only QEMU's (REMOTE) may feed the port */
+		if (check && !same_addr(&from[i], msgs[i].msg_hdr.msg_namelen, &be->remote)) {
+			be->ctr.foreign++;
+			log_rl(&rl_be, LOG_WARNING, "%s: datagram from %s dropped: only REMOTE may send",
+			       backend_describe(be, d, sizeof(d)),
+			       sender_text(&from[i], msgs[i].msg_hdr.msg_namelen, f, sizeof(f)));
+			continue;
+		}
+		ours++;
 		if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC)
 			be->ctr.rx_giant++;
 		else
 			add_frame(be, iov[i].iov_base, msgs[i].msg_len);
 	}
+	if (ours && be->kind == BE_DGRAM && be->txfd < 0)
+		dgram_connect(be);	/* QEMU is there: it just sent us something */
 	return 0;
 }
 
@@ -472,6 +606,7 @@ int backend_read(struct backend *be)
 {
 	be->n = 0;
 	be->n_bytes = 0;
+	be->more = 0;
 	if (be->fd < 0)
 		return 0;
 	if (is_stream(be)) {
@@ -483,6 +618,11 @@ int backend_read(struct backend *be)
 		read_dgram(be);
 	}
 	return (int)be->n;
+}
+
+int backend_pending(const struct backend *be)
+{
+	return be->more && be->fd >= 0;
 }
 
 void backend_read_done(struct backend *be)
@@ -582,6 +722,14 @@ void backend_writable(struct backend *be)
 		stream_down(be, strerror(-rc));
 }
 
+/* The connected peer is still there: no hang-up or error pending on @fd. */
+static int peer_live(int fd)
+{
+	struct pollfd p = { fd, POLLRDHUP, 0 };
+
+	return poll(&p, 1, 0) == 0 || !(p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}
+
 void backend_accept(struct backend *be)
 {
 	char d[300];
@@ -589,11 +737,20 @@ void backend_accept(struct backend *be)
 
 	if (fd < 0)
 		return;
+	if (be->fd >= 0 && !be->replace && peer_live(be->fd)) {
+		/* whoever else reaches the listener must not take the port over */
+		be->ctr.refused++;
+		log_rl(&rl_be, LOG_WARNING, "%s: second connection refused: the connected peer keeps "
+		       "the port (--stream-replace allows a takeover)", backend_describe(be, d, sizeof(d)));
+		close(fd);
+		return;
+	}
 	if (be->fd >= 0) {
 		info("%s: new connection replaces the current one", backend_describe(be, d, sizeof(d)));
 		close(be->fd);
 		stream_rx_reset(&be->rx);
 		be->tx.start = be->tx.end = 0;
+		be->more = 0;
 	}
 	tune_stream(be, fd);
 	be->fd = fd;

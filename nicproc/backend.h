@@ -24,6 +24,8 @@ struct be_ctr {
 	uint64_t tx_drop;		/* guest side not there or full */
 	uint64_t framing_errors;	/* stream connections dropped for a bad length */
 	uint64_t connects;
+	uint64_t refused;		/* --stream-listen: connections refused while one was live */
+	uint64_t foreign;		/* --dgram: datagrams from an address other than REMOTE, dropped */
 };
 
 #define BE_BATCH	256
@@ -52,6 +54,8 @@ struct backend {
 	uint64_t retry_ms;
 	uint64_t backoff_ms;
 	uint64_t last_try_ms;
+	int replace;		/* --stream-replace: a new connection takes over from a live one */
+	int more;		/* the last read stopped at a full batch: frames may be buffered */
 	struct be_ctr ctr;
 	/* the current batch, filled by backend_read() */
 	const uint8_t *frames[BE_BATCH];
@@ -67,6 +71,7 @@ struct backend_conf {
 	int offload;	/* --tap: IFF_VNET_HDR with TSO/checksum offloads */
 	const char *bridge;	/* --tap: make the TAP a port of this Linux bridge */
 	const char *ovs_bridge;	/* --tap: add the TAP to this Open vSwitch bridge */
+	int stream_replace;	/* --stream-listen: a new connection replaces a live one */
 };
 
 /** backend_open() - open what the configuration names; start-up errors are fatal and explained */
@@ -89,6 +94,13 @@ void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *ou
  */
 int backend_read(struct backend *be);
 
+/**
+ * backend_pending() - the last backend_read() stopped at a full batch, so
+ * frames may wait in a user-space buffer that poll() cannot see: call
+ * backend_read() again before waiting in poll()
+ */
+int backend_pending(const struct backend *be);
+
 /** backend_read_done() - the batch has been sent; its buffers may be reused */
 void backend_read_done(struct backend *be);
 
@@ -106,7 +118,10 @@ void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t 
 /** backend_writable() - the data fd can take more: flush queued bytes */
 void backend_writable(struct backend *be);
 
-/** backend_accept() - a connection is waiting on the listening socket */
+/**
+ * backend_accept() - a connection is waiting on the listening socket: take it
+ * if no peer is connected (or be->replace), else refuse (close) and count it
+ */
 void backend_accept(struct backend *be);
 
 /** backend_timeout() / backend_tick() - reconnect timing (stream connect, dgram send socket) */

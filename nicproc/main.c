@@ -23,7 +23,7 @@ static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
 static char *opt_bridge, *opt_ovs_bridge;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
-static int opt_insecure;
+static int opt_insecure, opt_stream_replace;
 static char *opt_offload;
 
 static const struct conf_opt opts[] = {
@@ -36,8 +36,9 @@ static const struct conf_opt opts[] = {
 	{ "busy-poll", 0, CONF_INT, &opt_busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
 	{ "stream", 0, CONF_STR, &opt_stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
-	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=", 0, 0 },
-	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT", 0, 0 },
+	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=; one connection at a time, later ones are refused", 0, 0 },
+	{ "stream-replace", 0, CONF_BOOL, &opt_stream_replace, NULL, "with --stream-listen: a new connection replaces the live one (anyone who reaches the listener can then take the port over)", 0, 0 },
+	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT; datagrams from elsewhere are dropped", 0, 0 },
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
@@ -51,13 +52,16 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 			 const struct offload_out *oo_ctr)
 {
 	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
-	     "(dropped %llu), framing errors %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
+	     "(dropped %llu, oversize %llu), framing errors %llu, connections refused %llu, "
+	     "foreign datagrams %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
 	     "dropped while switch away %llu, queue full %llu, sessions %llu; "
 	     "offloads: %llu super-frames cut into %llu segments, %llu checksums completed, %llu bad",
 	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
 	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
 	     (unsigned long long)be->ctr.tx_frames, (unsigned long long)be->ctr.tx_drop,
-	     (unsigned long long)be->ctr.framing_errors, (unsigned long long)u->ctr.tx_msgs,
+	     (unsigned long long)be->tx.oversize, (unsigned long long)be->ctr.framing_errors,
+	     (unsigned long long)be->ctr.refused, (unsigned long long)be->ctr.foreign,
+	     (unsigned long long)u->ctr.tx_msgs,
 	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
 	     (unsigned long long)u->ctr.sessions, (unsigned long long)oo_ctr->segmented,
@@ -76,7 +80,7 @@ int main(int argc, char **argv)
 	struct backend_conf bc;
 	char name[VMF_NAME_MAX], host[64] = "host", errbuf[512], desc[300];
 	const char *why = NULL;
-	int rc, sfd, nbe, running = 1;
+	int rc, sfd, nbe, running = 1, up_more = 0;
 	void *ctx;
 
 	log_init("vmfabric-nic");
@@ -116,9 +120,11 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
 	if (opt_offload && !opt_tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
+	if (opt_stream_replace && !opt_stream_listen)
+		die(EXIT_USAGE, "--stream-replace only applies to --stream-listen");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
 				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"),
-				    opt_bridge, opt_ovs_bridge };
+				    opt_bridge, opt_ovs_bridge, opt_stream_replace };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
@@ -153,13 +159,15 @@ int main(int argc, char **argv)
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
 		zmq_pollitem_t items[6];
-		int dfd, lfd, ofd;
+		int dfd, lfd, ofd, be_more = backend_pending(&be);
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
 		void *sock;
 
 		if (tb >= 0 && tb < t)
 			t = tb;
+		if (be_more || up_more)
+			t = 0;	/* work is waiting where poll() cannot see it: just look */
 		uplink_pollitems(&up, items);
 		sock = up.sock;
 		backend_fds(&be, &dfd, &lfd, &ofd);
@@ -184,7 +192,7 @@ int main(int argc, char **argv)
 			uplink_monitor(&up);
 		if (ofd >= 0 && (items[5].revents & (ZMQ_POLLOUT | ZMQ_POLLERR)))
 			backend_writable(&be);
-		if (dfd >= 0 && (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+		if (dfd >= 0 && (be_more || (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))) {
 			int n = backend_read(&be);
 
 			if (n > 0) {
@@ -202,10 +210,13 @@ int main(int argc, char **argv)
 		}
 		if (lfd >= 0 && (items[3].revents & ZMQ_POLLIN))
 			backend_accept(&be);
-		if (sock && sock == up.sock && (items[0].revents & ZMQ_POLLIN)) {
+		up_more = up_more && sock && sock == up.sock;
+		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
 			Vmfabric__FrameBatch *b;
+			int budget;
 
-			while (uplink_recv(&up, &b) == 1) {
+			/* a bounded share per wake-up: the guest side and keepalives get theirs */
+			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
 				up.ctr.rx_frames += b->n_frames;
 				busypoll_kick(bp);
 				if (be.vnet) {
@@ -216,6 +227,7 @@ int main(int argc, char **argv)
 				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
 				backend_write(&be, oo.frames, oo.lens, oo.n);
 			}
+			up_more = !budget;
 		}
 		now = now_ms();
 		uplink_tick(&up, now);

@@ -20,7 +20,10 @@
  *
  * dgram_tx does the same for datagram peers: the queue holds the same
  * length-prefixed records, and each is sent as one datagram when the
- * peer's receive queue has room again.
+ * peer's receive queue has room again. A datagram the socket refuses as too
+ * long (EMSGSIZE: a UDP datagram holds at most 65507 bytes, and an offload
+ * segment may be longer) is that frame's problem, not the peer's: it is
+ * dropped and counted (tx->oversize), and the frames behind it still go.
  */
 
 #define _GNU_SOURCE
@@ -109,6 +112,7 @@ int stream_tx_init(struct stream_tx *tx, size_t cap)
 		return -ENOMEM;
 	tx->cap = cap;
 	tx->start = tx->end = 0;
+	tx->oversize = 0;
 	return 0;
 }
 
@@ -226,7 +230,7 @@ ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frame
 {
 	struct mmsghdr msgs[256];
 	struct iovec iov[256];
-	size_t done = 0, i;
+	size_t done = 0, dropped = 0, i;
 
 	if (stream_tx_pending(tx))
 		return (ssize_t)queue_frames(tx, frames, lens, 0, n, 0);
@@ -239,14 +243,21 @@ ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frame
 			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 		}
 		r = sendmmsg(fd, msgs, (unsigned int)k, MSG_DONTWAIT);
+		if (r < 0 && errno == EMSGSIZE) {
+			/* this frame can never go: drop it alone, the link is fine */
+			tx->oversize++;
+			dropped++;
+			done++;
+			continue;
+		}
 		if (r < 0) {
 			if (dgram_fatal(errno))
 				return -errno;
-			return (ssize_t)(done + queue_frames(tx, frames, lens, done, n, 0));
+			return (ssize_t)(done - dropped + queue_frames(tx, frames, lens, done, n, 0));
 		}
 		done += (size_t)r;
 	}
-	return (ssize_t)n;
+	return (ssize_t)(n - dropped);
 }
 
 int dgram_tx_flush(struct stream_tx *tx, int fd)
@@ -256,9 +267,12 @@ int dgram_tx_flush(struct stream_tx *tx, int fd)
 		size_t len = (size_t)p[0] << 24 | (size_t)p[1] << 16 | (size_t)p[2] << 8 | p[3];
 
 		if (send(fd, p + 4, len, MSG_DONTWAIT) < 0) {
-			if (dgram_fatal(errno))
+			if (errno == EMSGSIZE)
+				tx->oversize++;	/* never fits: drop it, keep the link */
+			else if (dgram_fatal(errno))
 				return -errno;
-			return 0;
+			else
+				return 0;
 		}
 		tx->start += 4 + len;
 	}

@@ -53,6 +53,7 @@ struct stream_tx {
 	size_t cap;
 	size_t start;
 	size_t end;
+	uint64_t oversize;	/* datagrams the socket refused as too long (EMSGSIZE): dropped */
 };
 
 int stream_tx_init(struct stream_tx *tx, size_t cap);
@@ -78,12 +79,17 @@ int stream_tx_flush(struct stream_tx *tx, int fd);
  * queueing (in the same record format as stream_tx) what the peer cannot
  * take now (EAGAIN: its receive queue is full). QEMU's unix datagram socket
  * queues only net.unix.max_dgram_qlen (10) datagrams, so bursts need this.
+ * A frame too long for the socket (EMSGSIZE: over 65507 bytes on UDP) is
+ * dropped and counted in tx->oversize; the peer is still there.
  * Return: frames accepted (sent or queued); -errno if the peer is gone
  */
 ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
 		       const size_t *lens, size_t n);
 
-/** dgram_tx_flush() - send queued datagrams; Return: 0, or -errno if the peer is gone */
+/**
+ * dgram_tx_flush() - send queued datagrams (one too long is dropped and counted)
+ * Return: 0, or -errno if the peer is gone
+ */
 int dgram_tx_flush(struct stream_tx *tx, int fd);
 
 #endif /* VMF_STREAM_H */

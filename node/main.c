@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 	const char *why = NULL;
 	struct in_addr net, mask, vhost, start, end, dns;
 	uint32_t bcast;
-	int rc, sfd, running = 1;
+	int rc, sfd, running = 1, up_more = 0;
 	void *ctx;
 
 	log_init("vmfabric-gateway");
@@ -412,6 +412,8 @@ int main(int argc, char **argv)
 		void *sock;
 
 		n = gw_fill(&gw, &items, 3 + 1 + METRICS_CONNS, &t, now);
+		if (up_more)
+			t = 0;	/* batches left over from the last wake-up */
 		uplink_pollitems(&up, items);
 		sock = up.sock;
 		items[2] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
@@ -437,17 +439,21 @@ int main(int argc, char **argv)
 		}
 		if (items[1].revents & ZMQ_POLLIN)
 			uplink_monitor(&up);
-		if (sock && sock == up.sock && (items[0].revents & ZMQ_POLLIN)) {
+		up_more = up_more && sock && sock == up.sock;
+		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
 			Vmfabric__FrameBatch *b;
+			int budget;
 
 			now = now_ms();
-			while (uplink_recv(&up, &b) == 1) {
+			/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
+			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
 				up.ctr.rx_frames += b->n_frames;
 				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
 				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
 				for (size_t i = 0; i < oo.n; i++)
 					gw_input(&gw, oo.frames[i], oo.lens[i], now);
 			}
+			up_more = !budget;
 		}
 		now = now_ms();
 		gw_tick(&gw, now);

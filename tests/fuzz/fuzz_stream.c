@@ -12,6 +12,15 @@
  * socketpair whose buffer is small, with partial drains of the peer in
  * between (EAGAIN, short writes, the queue, flushes). Oracle: the peer reads
  * a valid stream of whole frames, each one of the frames written, in order.
+ *
+ * Last, the same bytes go to the real backend (backend.c, BE_STREAM_FD on a
+ * socketpair), written as fast as the socket takes them and then closed,
+ * and read the way the event loop does: backend_read() only when poll()
+ * says the socket is readable or backend_pending() says frames are
+ * buffered. Oracle: it never stalls (nothing readable, nothing pending,
+ * connection not ended); without a bad length it hands out every complete
+ * frame of 14 .. MTU + 18 bytes, in order (runts and giants counted);
+ * with one, a prefix of them, and the connection ends.
  */
 
 #define _GNU_SOURCE
@@ -21,6 +30,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <poll.h>
+
+#include "backend.h"
 #include "fuzz.h"
 #include "stream.h"
 
@@ -73,6 +85,94 @@ static void drain(size_t max, const uint8_t **sent, const size_t *lens, size_t n
 		FUZZ_CHECK(rc == 0);
 		stream_rx_compact(&peer_rx);
 	}
+}
+
+#define BE_MTU	1500
+
+/* The backend's read loop on @data (after the two control bytes), as the event loop drives it. */
+static void backend_phase(const uint8_t *data, size_t size)
+{
+	struct backend_conf c = { .fd = -1, .mtu = BE_MTU };
+	struct backend be;
+	const char *why = NULL;
+	char buf[256];
+	size_t wpos = 0, off = 0, n_ref = 0, got = 0, bad = 0, spins = 0;
+	int bsv[2], closed = 0, rc;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, bsv))
+		abort();
+	c.fd = bsv[0];
+	if (backend_open(&be, &c, &why, buf, sizeof(buf)) || be.kind != BE_STREAM_FD)
+		abort();
+	/* the reference: complete frames up to the first bad length (the backend's limit) */
+	while (off + 4 <= size) {
+		size_t n = (size_t)data[off] << 24 | (size_t)data[off + 1] << 16 |
+			   (size_t)data[off + 2] << 8 | data[off + 3];
+
+		if (n > VMF_MAX_FRAME) {
+			bad = 1;
+			break;
+		}
+		if (off + 4 + n > size)
+			break;
+		off += 4 + n;
+	}
+	for (;;) {
+		struct pollfd p = { be.fd, POLLIN, 0 };
+
+		FUZZ_CHECK(++spins < 100000);
+		while (wpos < size) {
+			ssize_t w = send(bsv[1], data + wpos, size - wpos, MSG_NOSIGNAL);
+
+			if (w <= 0)
+				break;
+			wpos += (size_t)w;
+		}
+		if (wpos == size && !closed) {
+			shutdown(bsv[1], SHUT_WR);
+			closed = 1;
+		}
+		/* no stall: the connection ended, or the loop has a reason to read */
+		FUZZ_CHECK(backend_pending(&be) || poll(&p, 1, 0) == 1);
+		rc = backend_read(&be);
+		if (rc < 0)
+			break;
+		for (int i = 0; i < rc; i++) {
+			const uint8_t *f;
+			size_t n;
+
+			/* the next reference frame of a size the backend passes on */
+			do {
+				size_t len;
+
+				FUZZ_CHECK(n_ref < off);
+				len = (size_t)data[n_ref] << 24 | (size_t)data[n_ref + 1] << 16 |
+				      (size_t)data[n_ref + 2] << 8 | data[n_ref + 3];
+				f = data + n_ref + 4;
+				n = len;
+				n_ref += 4 + len;
+			} while (n < VMF_ETH_HLEN || n > BE_MTU + VMF_ETH_OVERHEAD);
+			FUZZ_CHECK(be.lens[i] == n && !memcmp(be.frames[i], f, n));
+			got++;
+		}
+		backend_read_done(&be);
+	}
+	FUZZ_CHECK(closed || bad);	/* it ended only when the peer closed, or at a bad length */
+	if (!bad) {
+		/* every passable frame came out: none is left after the last one handed out */
+		while (n_ref < off) {
+			size_t len = (size_t)data[n_ref] << 24 | (size_t)data[n_ref + 1] << 16 |
+				     (size_t)data[n_ref + 2] << 8 | data[n_ref + 3];
+
+			FUZZ_CHECK(len < VMF_ETH_HLEN || len > BE_MTU + VMF_ETH_OVERHEAD);
+			n_ref += 4 + len;
+		}
+		FUZZ_CHECK(be.ctr.rx_frames == got);
+	} else {
+		FUZZ_CHECK(be.ctr.framing_errors == 1);
+	}
+	backend_close(&be);
+	close(bsv[1]);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -173,5 +273,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(peer_rx.end == peer_rx.start);	/* nothing but whole frames */
 	for (size_t i = 0; i < n_out; i++)
 		free((void *)out[i]);
+	backend_phase(data, size);
 	return 0;
 }

@@ -78,6 +78,8 @@ put("stream", "two", b"\x06\x05" + frames(arp, ping))
 put("stream", "many", b"\x06\x33" + frames(*([arp, ping, b"\x00" * 14] * 20)))
 put("stream", "partial-tail", b"\x06\x01" + frames(arp) + struct.pack(">I", 300) + b"abc")
 put("stream", "bad-length", b"\x01\x09" + frames(arp) + struct.pack(">I", 0x7FFFFFFF) + b"zz")
+# more than one 256-frame batch in one read, then the end: none may wait for more bytes
+put("stream", "burst-300", b"\x06\x07" + frames(*([arp] * 300)))
 put("stream", "zero-and-big", b"\xff\x02" + frames(b"", b"Z" * 9000, ping))
 
 # --- dgram: records [op][len hi][len lo][bytes] -----------------------------

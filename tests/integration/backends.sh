@@ -36,6 +36,7 @@ for n in client server dgram; do
 	[ "$(port_field q/$n rx_frames)" -ge 2 ] || fail "q/$n rx_frames $(port_field q/$n rx_frames)"
 	[ "$(port_field q/$n drops.runt)" = 0 ] || fail "q/$n runts"
 done
+[ "$(port_field q/server rx_frames)" -ge 300 ] || fail "q/server rx_frames $(port_field q/server rx_frames): the 300-frame burst did not all reach the switch"
 pass "stream (client and server), dgram and fd backends carry frames whole, both ways"
 
 # a stream peer that goes away and comes back: the --stream-listen NIC accepts the new connection

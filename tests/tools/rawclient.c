@@ -18,6 +18,10 @@
  *                      frame with a multicast source MAC
  *   macs:N             one FrameBatch of N broadcast frames from N different
  *                      unicast source MACs (02:98:00:00:hi:lo)
+ *   tso:MSS:LEN[:MS]   one FrameBatch: a flagged (virtio-net header) TCPv4 broadcast
+ *                      super-frame with gso_size MSS and LEN payload bytes, then a
+ *                      plain 60-byte broadcast frame; with MS, the same batch again
+ *                      and again for MS ms (a flood)
  *   keepalive          a Keepalive
  *   churn:N:NET:PORT   a second connection (same key) joins NET as PORT-b; then N
  *                      times, without waiting: this connection sends Hello for
@@ -448,6 +452,46 @@ static int step(struct rc_state *s, const char *arg)
 		return nets(s, strtoul(arg + 5, NULL, 0));
 	} else if (!strncmp(arg, "churn:", 6)) {
 		return churn(s, arg + 6);
+	} else if (!strncmp(arg, "tso:", 4)) {
+		char *e;
+		unsigned long mss = strtoul(arg + 4, &e, 0), len = *e == ':' ? strtoul(e + 1, &e, 0) : 0;
+		long ms = *e == ':' ? strtol(e + 1, NULL, 0) : 0;
+		size_t fl = VMF_VNET_HDR_LEN + 54 + len, sent = 0;
+		uint8_t *f = calloc(1, fl), plain[60], *ip, *tcp;
+		ProtobufCBinaryData d[2] = { { fl, f }, { sizeof(plain), plain } };
+		uint32_t vnet = 0;
+		uint64_t end = now_ms() + (uint64_t)ms;
+		zmq_msg_t m;
+
+		if (!f || mss > 65535 || fl > VMF_MAX_FRAME) {
+			free(f);
+			return EXIT_USAGE;
+		}
+		f[1] = 1;	/* VIRTIO_NET_HDR_GSO_TCPV4 */
+		f[4] = (uint8_t)mss;
+		f[5] = (uint8_t)(mss >> 8);
+		make_frame(f + VMF_VNET_HDR_LEN, 54, src);
+		ip = f + VMF_VNET_HDR_LEN + 14;
+		tcp = ip + 20;
+		ip[0] = 0x45;
+		ip[8] = 64;
+		ip[9] = 6;
+		memcpy(ip + 12, "\x0a\x00\x00\x01\x0a\x00\x00\x02", 8);
+		tcp[12] = 5 << 4;
+		tcp[13] = 0x10;
+		make_frame(plain, sizeof(plain), src);
+		do {
+			if (codec_pack_batch_vnet(d, 2, &vnet, 1, &m))
+				break;
+			if (zmq_msg_send(&m, s->sock, 0) < 0) {
+				zmq_msg_close(&m);
+				break;
+			}
+			sent++;
+		} while (ms && now_ms() < end);
+		free(f);
+		say("sent %zu FrameBatch(es): a %zu-byte TCPv4 super-frame (gso_size %lu) and a 60-byte frame",
+		    sent, fl - VMF_VNET_HDR_LEN, mss);
 	} else if (!strcmp(arg, "keepalive")) {
 		send_keepalive(s);
 		say("sent a Keepalive");
@@ -499,8 +543,8 @@ static int step(struct rc_state *s, const char *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmf-rawclient --switch EP (--server-key PUBFILE --key SECRETFILE | --insecure) STEP...\n"
-		"steps: garbage:N big batch hello:V:NET:PORT multipart welcome bad-frames macs:N keepalive\n"
-		"       churn:N:NET:PORT nets:N\n"
+		"steps: garbage:N big batch hello:V:NET:PORT multipart welcome bad-frames macs:N tso:MSS:LEN[:MS]\n"
+		"       keepalive churn:N:NET:PORT nets:N\n"
 		"       wait:MS expect:(welcome|error:CODE|disconnect|silence):MS\n");
 }
 

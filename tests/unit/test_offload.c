@@ -226,6 +226,52 @@ static void test_offload_bad(void **state)
 	offload_out_free(&o);
 }
 
+/*
+ * A segment's IPv4 total length (IPv6 payload length) is 16 bits: a
+ * super-frame whose gso_size makes a longer segment is refused and counted,
+ * never sent with a wrapped length (65588 bytes, gso_size 65535: "38").
+ * The largest segment that fits passes with the exact length.
+ */
+static void test_offload_ip_length(void **state)
+{
+	static uint8_t buf[VMF_MAX_FRAME];
+	struct offload_out o;
+	ProtobufCBinaryData fr = { 0, buf };
+	uint32_t vnet = 0;
+
+	(void)state;
+	assert_int_equal(offload_out_init(&o, 64, 1 << 20), 0);
+	/* 14 + 20 + 32 + 65522 = 65588 bytes of Ethernet: IPv4 length would be 65574 */
+	fr.len = offload_superframe(buf, 1, 65522, VNET_GSO_TCPV4, 65535);
+	assert_int_equal(fr.len, VMF_VNET_HDR_LEN + 65588);
+	offload_plain(&o, &fr, 1, &vnet, 1);
+	assert_int_equal(o.n, 0);
+	assert_int_equal(o.bad, 1);
+	/* IPv4 total length exactly 65535 */
+	fr.len = offload_superframe(buf, 1, 65535 - 20 - 32, VNET_GSO_TCPV4, 65535);
+	offload_plain(&o, &fr, 1, &vnet, 1);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(get16(o.frames[0] + 14 + 2), 65535);
+	assert_int_equal(o.lens[0], 14 + 65535);
+	assert_int_equal(tcp_check(o.frames[0], o.lens[0], 1, 14), 0xffff);
+	/* IPv6: payload length 65535 passes, one byte more is refused */
+	fr.len = offload_superframe(buf, 0, 65535 - 32, VNET_GSO_TCPV6, 65535);
+	offload_plain(&o, &fr, 1, &vnet, 1);
+	assert_int_equal(o.n, 1);
+	assert_int_equal(get16(o.frames[0] + 14 + 4), 65535);
+	fr.len = offload_superframe(buf, 0, 65535 - 32 + 1, VNET_GSO_TCPV6, 65535);
+	offload_plain(&o, &fr, 1, &vnet, 1);
+	assert_int_equal(o.n, 0);
+	assert_int_equal(o.bad, 2);
+	/* a big payload with an MSS that fits is cut as usual */
+	fr.len = offload_superframe(buf, 1, 65522, VNET_GSO_TCPV4, 60000);
+	offload_plain(&o, &fr, 1, &vnet, 1);
+	assert_int_equal(o.n, 2);
+	assert_int_equal(get16(o.frames[0] + 14 + 2), 20 + 32 + 60000);
+	assert_int_equal(o.bad, 2);
+	offload_out_free(&o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_offload_tso6),
 		cmocka_unit_test(test_offload_partial_csum),
 		cmocka_unit_test(test_offload_bad),
+		cmocka_unit_test(test_offload_ip_length),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "backend.h"
 #include "stream.h"
 
 #define STREAM_MAX_FRAME	9018	/* jumbo MTU + 18 */
@@ -525,6 +526,111 @@ static void test_dgram_tx_queue(void **state)
 	close(sv[0]);
 }
 
+/*
+ * A datagram too long for the socket (EMSGSIZE; here a unix socket's send
+ * buffer, on UDP anything over 65507 bytes) is dropped and counted, whether
+ * it is sent at once or waits in the queue; the frames around it still go,
+ * and nothing treats it as the peer being gone.
+ */
+static void test_dgram_tx_oversize(void **state)
+{
+	enum { N = 200, BIG = 20000 };
+	static uint8_t data[N][BIG];
+	const uint8_t *frames[N];
+	size_t lens[N], got = 0, i;
+	struct stream_tx tx;
+	uint8_t buf[BIG];
+	int sv[2], small = 4096;
+	ssize_t w;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	for (i = 0; i < N; i++) {
+		/* one too long early (sent at once), one late (queued behind EAGAIN) */
+		lens[i] = i == 2 || i == N - 3 ? BIG : 60 + i;
+		stream_fill(data[i], lens[i], (uint32_t)i);
+		frames[i] = data[i];
+	}
+	assert_int_equal(stream_tx_init(&tx, 1024 * 1024), 0);
+	w = dgram_tx_write(&tx, sv[0], frames, lens, N);
+	assert_true(w >= 0);
+	assert_int_equal((size_t)w, N - tx.oversize);
+	assert_true(stream_tx_pending(&tx) > 0);
+	for (i = 0; i < N; i++) {
+		ssize_t r;
+
+		if (lens[i] == BIG)
+			continue;
+		while ((r = recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT)) < 0) {
+			assert_int_equal(errno, EAGAIN);
+			assert_int_equal(dgram_tx_flush(&tx, sv[0]), 0);
+		}
+		assert_int_equal((size_t)r, lens[i]);
+		assert_memory_equal(buf, data[i], lens[i]);
+		got++;
+	}
+	assert_int_equal(dgram_tx_flush(&tx, sv[0]), 0);
+	assert_int_equal(stream_tx_pending(&tx), 0);
+	assert_int_equal(got, N - 2);
+	assert_int_equal(tx.oversize, 2);
+	stream_tx_free(&tx);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * The backend's stream read stops at a full batch (BE_BATCH frames). Frames
+ * still in its buffer must come out on the next read although no new byte
+ * arrives (poll() would never wake for them): backend_pending() says so.
+ */
+static void test_backend_stream_full_batch(void **state)
+{
+	enum { N = BE_BATCH + 44 };
+	static size_t lens[N];
+	struct backend_conf c = { .fd = -1, .mtu = 1500 };
+	struct backend be;
+	const char *why = NULL;
+	char errbuf[256];
+	size_t total, next = 0;
+	uint8_t *wire;
+	int sv[2], n, reads = 0, big = 1 << 20;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		lens[i] = 60;
+	wire = stream_encode(lens, N, &total);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	assert_int_equal(write(sv[1], wire, total), (ssize_t)total);	/* all at once, as QEMU may */
+	c.fd = sv[0];
+	assert_int_equal(backend_open(&be, &c, &why, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(be.kind, BE_STREAM_FD);
+	while (next < N && reads < 10) {
+		n = backend_read(&be);
+		reads++;
+		assert_true(n > 0);
+		for (int i = 0; i < n; i++) {
+			uint8_t want[60];
+
+			stream_fill(want, 60, (uint32_t)next);
+			assert_int_equal(be.lens[i], 60);
+			assert_memory_equal(be.frames[i], want, 60);
+			next++;
+		}
+		/* frames left over must be announced, nothing else */
+		assert_int_equal(!!backend_pending(&be), next < N);
+		backend_read_done(&be);
+	}
+	assert_int_equal(next, N);
+	assert_int_equal(reads, 2);
+	assert_int_equal(backend_read(&be), 0);
+	assert_false(backend_pending(&be));
+	backend_close(&be);
+	close(sv[1]);
+	free(wire);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -536,6 +642,8 @@ int main(void)
 		cmocka_unit_test(test_stream_rx_compact_tail),
 		cmocka_unit_test(test_stream_tx_partial),
 		cmocka_unit_test(test_stream_tx_peer_gone),
+		cmocka_unit_test(test_dgram_tx_oversize),
+		cmocka_unit_test(test_backend_stream_full_batch),
 	};
 
 	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
