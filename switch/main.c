@@ -56,20 +56,21 @@ static const struct conf_opt opts[] = {
 
 static void write_stats(struct vswitch *sw)
 {
-	char tmp[4200];
+	char *buf = NULL;
+	size_t len = 0;
 	FILE *f;
+	int rc = -ENOMEM;
 
 	if (!opt_stats)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", opt_stats);
-	f = fopen(tmp, "we");
-	if (!f) {
-		warn("cannot write %s: %s", tmp, strerror(errno));
-		return;
+	f = open_memstream(&buf, &len);
+	if (f) {
+		switch_stats_json(sw, f);
+		rc = fclose(f) ? -errno : file_replace(opt_stats, buf, len, 0644, 0);
 	}
-	switch_stats_json(sw, f);
-	if (fclose(f) || rename(tmp, opt_stats))
-		warn("cannot write %s: %s", opt_stats, strerror(errno));
+	if (rc)
+		warn("cannot write %s: %s", opt_stats, strerror(-rc));
+	free(buf);
 }
 
 static void zap_warn(const char *msg)
@@ -212,10 +213,8 @@ int main(int argc, char **argv)
 		if (rc)
 			die(1, "CURVE setup: %s", strerror(-rc));
 	}
-	if (zmq_bind(router, opt_listen))
+	if (ep_bind(router, opt_listen, 0660))
 		die(EXIT_CONFIG, "cannot bind %s: %s", opt_listen, zmq_strerror(errno));
-	if (!strncmp(opt_listen, "ipc://", 6))
-		chmod(opt_listen + 6, 0660);
 	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
 		die(1, "out of memory");
 	sw.locks = locks;
