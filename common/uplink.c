@@ -33,6 +33,9 @@
 #define BACKOFF_MAX_MS	30000
 
 static struct ratelimit rl_up = RATELIMIT_INIT;
+/* what the switch says (Welcome, Error) is logged at most this often: a switch can say it in a loop */
+static struct ratelimit rl_join = RATELIMIT_INIT;
+static struct ratelimit rl_err = RATELIMIT_INIT;
 
 static int sock_open(struct uplink *u)
 {
@@ -349,7 +352,8 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	case VMF_ERR_DENIED:
 	case VMF_ERR_REVOKED:
 	case VMF_ERR_DUPLICATE:
-		err("switch refused this port: %s (%s)", e->text, codec_err_name(e->code));
+		log_rl(&rl_err, LOG_ERR, "switch refused this port: %s (%s)", e->text,
+		       codec_err_name(e->code));
 		break;
 	default:
 		log_rl(&rl_up, LOG_WARNING, "switch: %s (%s)", e->text, codec_err_name(e->code));
@@ -414,8 +418,8 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			u->next_ka_ms = now + u->keepalive_ms;
 			u->ctr.sessions++;
 			u->backoff_ms = 0;
-			info("joined network %s on %s as port %u", u->conf.network, u->conf.endpoint,
-			     u->port_id);
+			log_rl(&rl_join, LOG_INFO, "joined network %s on %s as port %u", u->conf.network,
+			       u->conf.endpoint, u->port_id);
 			break;
 		case VMFABRIC__ENVELOPE__MSG_ERROR:
 			handle_error(u, env->error, now);
