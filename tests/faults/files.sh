@@ -1,7 +1,8 @@
 #!/bin/bash
 # files.sh - what another local user plants where a daemon writes or locks: a link at the stats
 # temp file, at the pidfile and at the stats file itself (the daemon runs as root, the directory
-# belongs to the user: nothing the links point to changes); ipc:// sockets born with their mode;
+# belongs to the user: nothing the links point to changes); ipc:// sockets born with their mode,
+# and a link swapped in at the socket path right after bind(2) (strace widens the window);
 # a FIFO, a link or another user's file at the --busy-poll lock (the switch neither hangs nor uses
 # it, and SIGTERM still stops it); and an unprivileged user cannot take the busy-poll lock.
 # Namespace vn3-files, TCP port 7820. Touches the machine-wide lock paths: run it alone
@@ -56,6 +57,21 @@ wait_for 5 grep -q "listening on" "$T/ipc.log" || fail "switch on ipc:// did not
 [ "$(stat -c %A "$T/ctl.sock")" = srw------- ] || fail "control socket is $(stat -c %A "$T/ctl.sock"), not srw-------"
 stop "$IPC_PID"
 pass "under umask 000 the listen socket is born 0660 and the control socket 0600"
+
+# --- the race a chmod() by name after the bind loses (item 12): strace holds the switch 1.5 s
+# right after bind(2); in that window user nobody swaps the new socket for a link to the victim ---
+command -v strace >/dev/null || EXTRA_PKGS=strace "$VMF_ROOT/deploy/install-deps.sh"
+start race ip netns exec $NS strace -f -o /dev/null -e trace=bind -e inject=bind:delay_exit=1500000 \
+	"$SWITCH" -f --insecure --listen "ipc://$D/sw.sock" --control none
+RACE_PID=$LAST_PID
+wait_for 5 test -S "$D/sw.sock" || fail "the switch under strace did not bind $D/sw.sock"
+as_user mv "$D/sw.sock" "$D/sw.sock.real" && as_user ln -s "$T/victim" "$D/sw.sock" || fail "swap the socket"
+wait_for 5 log_has race "listening on" || fail "the switch under strace did not start"
+victim_intact || fail "a link swapped in at the socket path was followed: victim is now mode $(stat -c %a "$T/victim")"
+[ "$(stat -c %A "$D/sw.sock.real")" = srw-rw---- ] || fail "listen socket is $(stat -c %A "$D/sw.sock.real")"
+for p in $(pgrep -P "$RACE_PID"); do stop "$p"; done
+stop "$RACE_PID"
+pass "a link swapped in right after bind(2) is not chmod()ed through; the socket itself is 0660"
 
 # --- the --busy-poll lock (item 7) ---
 LOCK=/run/vmfabric/busypoll.lock
