@@ -110,7 +110,7 @@ static int lock_open(const char **why)
 		return -errno;
 	}
 	if (fstat(dfd, &st) || !ours(&st) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		*why = BP_LOCK_DIR " is writable by another user";
+		*why = BP_LOCK_DIR " belongs to another user or others may write to it";
 		close(dfd);
 		return -EPERM;
 	}

@@ -65,11 +65,12 @@ start race ip netns exec $NS strace -f -o /dev/null -e trace=bind -e inject=bind
 	"$SWITCH" -f --insecure --listen "ipc://$D/sw.sock" --control none
 RACE_PID=$LAST_PID
 wait_for 5 test -S "$D/sw.sock" || fail "the switch under strace did not bind $D/sw.sock"
+RACE_SW=$(pgrep -P "$RACE_PID"); PIDS+=($RACE_SW)	# strace's child: the cleanup stops it too
 as_user mv "$D/sw.sock" "$D/sw.sock.real" && as_user ln -s "$T/victim" "$D/sw.sock" || fail "swap the socket"
 wait_for 5 log_has race "listening on" || fail "the switch under strace did not start"
 victim_intact || fail "a link swapped in at the socket path was followed: victim is now mode $(stat -c %a "$T/victim")"
 [ "$(stat -c %A "$D/sw.sock.real")" = srw-rw---- ] || fail "listen socket is $(stat -c %A "$D/sw.sock.real")"
-for p in $(pgrep -P "$RACE_PID"); do stop "$p"; done
+stop "$RACE_SW"
 stop "$RACE_PID"
 pass "a link swapped in right after bind(2) is not chmod()ed through; the socket itself is 0660"
 
