@@ -424,7 +424,7 @@ static void test_cert_no_secret_in_heap(void **state)
 {
 	struct cert_ctx *c = *state;
 	char text[2048], *p, *q, line[256];
-	unsigned long lo = 0, hi = 0;
+	unsigned long lo = 0, hi = 0, scanned = 0;
 	ssize_t n;
 	FILE *maps;
 	int fd;
@@ -444,14 +444,22 @@ static void test_cert_no_secret_in_heap(void **state)
 	q = strchr(p, '"');
 	assert_non_null(q);
 	assert_int_equal(q - p, CERT_Z85_LEN);
+	/* every writable private mapping but the stack (which holds our own copy): the heap, and
+	 * where an allocator other than glibc's (ASan's) keeps its chunks */
 	maps = fopen("/proc/self/maps", "r");
 	assert_non_null(maps);
-	while (fgets(line, sizeof(line), maps))
-		if (strstr(line, "[heap]"))
-			sscanf(line, "%lx-%lx", &lo, &hi);
+	while (fgets(line, sizeof(line), maps)) {
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || strcmp(perms, "rw-p") ||
+		    strstr(line, "[stack]") || hi - lo > (64ul << 20))
+			continue;
+		scanned += hi - lo;
+		if (mem_has((const char *)lo, (const char *)hi, p, CERT_Z85_LEN))
+			fail_msg("the secret key's text is in %s", line);
+	}
 	fclose(maps);
-	assert_true(hi > lo);
-	assert_false(mem_has((const char *)lo, (const char *)hi, p, CERT_Z85_LEN));
+	assert_true(scanned > 0);
 	memset(text, 0, sizeof(text));
 }
 
