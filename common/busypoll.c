@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,11 +22,21 @@
 /*
  * One poller spins per machine: with two or more spinning at once (switch and
  * NIC processes on one host) a woken thread sometimes waited a scheduler tick
- * (p99 4 ms instead of 0.4). The spinner holds an flock on this file; the
- * others look again every millisecond while their window lasts. Without the
- * directory (a container) every poller spins.
+ * (p99 4 ms instead of 0.4). The spinner holds an flock on a lock file; the
+ * others look again every millisecond while their window lasts.
+ *
+ * The lock file is in /run/vmfabric, a directory only root can create (in the
+ * root-owned /run) and only its owner may write: another user can neither
+ * plant something at the lock's name (a FIFO there once blocked open() before
+ * the event loop, with SIGTERM already blocked) nor take the lock to switch
+ * busy polling off. It is opened without following links and without
+ * blocking, created 0600, and used only when it is a regular file owned by
+ * root or by us in a directory nobody else may write to. Otherwise, and for a
+ * process that may not open it, every poller spins (as it did in a container
+ * without the directory); the start-up line says so.
  */
-#define BP_LOCK_FILE "/run/lock/vmfabric-busypoll"
+#define BP_LOCK_DIR	"/run/vmfabric"
+#define BP_LOCK_NAME	"busypoll.lock"
 #define BP_RETRY_NS 1000000
 
 struct busypoll {
@@ -76,21 +87,64 @@ static void *poller(void *arg)
 	return NULL;
 }
 
+/* root or us: nobody else may own what we trust */
+static int ours(const struct stat *st)
+{
+	return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/**
+ * lock_open() - the lock file, or -errno with @why set; never blocks and never
+ * follows a link, whatever another user placed at its name
+ */
+static int lock_open(const char **why)
+{
+	struct stat st;
+	int dfd, fd;
+
+	dfd = open(BP_LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 && errno == ENOENT && !mkdir(BP_LOCK_DIR, 0755))
+		dfd = open(BP_LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		*why = "cannot open " BP_LOCK_DIR;
+		return -errno;
+	}
+	if (fstat(dfd, &st) || !ours(&st) || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		*why = BP_LOCK_DIR " belongs to another user or others may write to it";
+		close(dfd);
+		return -EPERM;
+	}
+	/* O_NONBLOCK: a FIFO or a device at the name cannot stall us; O_CREAT
+	 * without O_EXCL opens an existing file, checked below */
+	fd = openat(dfd, BP_LOCK_NAME, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+	close(dfd);
+	if (fd < 0) {
+		*why = "cannot open " BP_LOCK_DIR "/" BP_LOCK_NAME;
+		return -errno;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || !ours(&st)) {
+		*why = BP_LOCK_DIR "/" BP_LOCK_NAME " is not a regular file of root or ours";
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
 static struct busypoll *start(unsigned window_us)
 {
 	struct sched_param sp = { 0 };
 	struct busypoll *bp;
 	sigset_t all, old;
+	const char *why;
 	int rc;
 
 	if (!(bp = calloc(1, sizeof(*bp))))
 		return NULL;
 	bp->window_us = window_us;
-	/* O_CREAT only when missing: fs.protected_regular refuses O_CREAT on
-	 * another user's file in the sticky /run/lock */
-	bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CLOEXEC);
-	if (bp->lockfd < 0 && errno == ENOENT)
-		bp->lockfd = open(BP_LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+	bp->lockfd = lock_open(&why);
+	if (bp->lockfd < 0)
+		warn("--busy-poll: %s (%s): this poller spins even while another one does",
+		     why, strerror(-bp->lockfd));
 	/* the poller takes no signals: the event loop reads them from a signalfd */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -1,5 +1,17 @@
 /* log.c - logging for every vmfabric process: stderr or syslog, rate limits */
 
+/*
+ * DOC: One line per message
+ *
+ * Messages carry text a peer chose: a Bye reason, an Error text, a port name,
+ * a file name in a key directory. A newline in it would start a forged line
+ * on stderr, which journald and most collectors take as a new entry, and
+ * escape sequences would reach an operator's terminal. So every message is
+ * escaped once, here, whatever its call site: bytes outside printable ASCII
+ * become \n, \r, \t or \xNN, and a backslash becomes \\ (the escaping
+ * stays unambiguous). A message is cut at LOG_MSG_MAX bytes before escaping.
+ */
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +33,7 @@ void log_init(const char *prog)
 
 void log_set_object(const char *object)
 {
-	snprintf(log_object, sizeof(log_object), "%s", object ? object : "");
+	log_escape(log_object, sizeof(log_object), object ? object : "");
 }
 
 void log_set_debug(int on)
@@ -40,6 +52,45 @@ void log_to_syslog(void)
 	log_syslog = 1;
 }
 
+size_t log_escape(char *dst, size_t size, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (!size)
+		return 0;
+	for (; *src; src++) {
+		unsigned char c = (unsigned char)*src;
+		char e[4];
+		size_t n = 2;
+
+		e[0] = '\\';
+		if (c == '\n') {
+			e[1] = 'n';
+		} else if (c == '\r') {
+			e[1] = 'r';
+		} else if (c == '\t') {
+			e[1] = 't';
+		} else if (c == '\\') {
+			e[1] = '\\';
+		} else if (c < 0x20 || c >= 0x7f) {
+			e[1] = 'x';
+			e[2] = hex[c >> 4];
+			e[3] = hex[c & 15];
+			n = 4;
+		} else {
+			e[0] = (char)c;
+			n = 1;
+		}
+		if (o + n >= size)
+			break;
+		memcpy(dst + o, e, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	return o;
+}
+
 static void vlog(int pri, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void vlog(int pri, const char *fmt, va_list ap)
 {
@@ -47,9 +98,10 @@ static void vlog(int pri, const char *fmt, va_list ap)
 		[LOG_ERR] = "error: ", [LOG_WARNING] = "warning: ",
 		[LOG_INFO] = "", [LOG_DEBUG] = "debug: ",
 	};
-	char msg[1024];
+	char raw[LOG_MSG_MAX + 1], msg[4 * LOG_MSG_MAX + 1];
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
+	log_escape(msg, sizeof(msg), raw);
 	if (log_syslog) {
 		syslog(pri, "%s%s%s", log_object, *log_object ? ": " : "", msg);
 		return;

@@ -2,8 +2,12 @@
 #ifndef VMF_LOG_H
 #define VMF_LOG_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <syslog.h>
+
+/* longest message, before escaping: more is cut */
+#define LOG_MSG_MAX	1023
 
 void log_init(const char *prog);
 void log_set_object(const char *object);
@@ -11,6 +15,13 @@ void log_set_debug(int on);
 void log_to_syslog(void);
 int log_debug_enabled(void);
 void logmsg(int pri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/**
+ * log_escape() - @src as one printable line into @dst: \n \r \t \\ and \xNN
+ * for other bytes outside printable ASCII; cut (never mid-escape) to fit
+ * @size. Every log line goes through it. Return: length written
+ */
+size_t log_escape(char *dst, size_t size, const char *src);
 
 #define err(...)	logmsg(LOG_ERR, __VA_ARGS__)
 #define warn(...)	logmsg(LOG_WARNING, __VA_ARGS__)

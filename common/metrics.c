@@ -5,11 +5,21 @@
  *
  * The listening socket and up to METRICS_CONNS client sockets sit in the
  * daemon's poll set. A client's request is read until the blank line (at
- * most 2 KiB); GET /metrics is answered with the text the daemon renders at
- * that moment, anything else with 404; the response is written as the
- * socket takes it, then the connection closes (HTTP/1.0 semantics). A
- * client that is too slow (5 s) or sends too much is dropped; a client
- * beyond the limit is refused at once. Nothing here can stall the loop.
+ * most 2 KiB, within 1 s of the connection); GET /metrics is answered with
+ * the page, anything else with 404; the response is written as the socket
+ * takes it, then the connection closes (HTTP/1.0 semantics). Every client
+ * is cut off 5 s after it connected. Nothing here can stall the loop.
+ *
+ * Cost: the page grows with the ports (1.3 MB at 1024 ports), so it is not
+ * rendered per request: a rendering serves every request for METRICS_CACHE_MS
+ * (a scraper's interval is 10 s or more), shared by reference among the
+ * clients sending it. A request costs a lookup, not a rendering.
+ *
+ * Fairness: one address holds at most METRICS_PER_PEER connections; its
+ * next one replaces its oldest (a scraper's retry replaces its stale try).
+ * When all slots are taken a new client still gets one: the oldest client
+ * that has not sent its request yet makes room, else the oldest of all. So
+ * idle or slow connections from one address cannot lock a scraper out.
  */
 
 #define _GNU_SOURCE
@@ -24,7 +34,8 @@
 #include "metrics.h"
 #include "util.h"
 
-#define CONN_TIMEOUT_MS	5000
+#define CONN_TIMEOUT_MS	5000	/* a whole exchange */
+#define REQ_TIMEOUT_MS	1000	/* connection to complete request */
 
 int metrics_start(struct metrics *m, const char *addr, void (*render)(void *arg, FILE *f), void *arg,
 		  const char **why)
@@ -58,12 +69,19 @@ int metrics_start(struct metrics *m, const char *addr, void (*render)(void *arg,
 	return 0;
 }
 
+static void page_put(struct metrics_page *p)
+{
+	if (p && !--p->refs)
+		free(p);
+}
+
 static void conn_close(struct metrics_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	free(c->out);
+	page_put(c->page);
 	c->fd = -1;
+	c->page = NULL;
 	c->out = NULL;
 	c->rlen = c->olen = c->off = 0;
 }
@@ -74,6 +92,8 @@ void metrics_stop(struct metrics *m)
 		return;
 	for (int i = 0; i < METRICS_CONNS; i++)
 		conn_close(&m->conns[i]);
+	page_put(m->page);
+	m->page = NULL;
 	close(m->lfd);
 	m->lfd = -1;
 }
@@ -93,34 +113,116 @@ int metrics_items(struct metrics *m, zmq_pollitem_t *items)
 	return n;
 }
 
-static void respond(struct metrics *m, struct metrics_conn *c)
+/* The daemon's page, the server's own counters after it, behind the HTTP header. */
+static struct metrics_page *render(struct metrics *m)
+{
+	struct metrics_page *p;
+	char *body = NULL, hdr[160];
+	size_t blen = 0;
+	int hlen;
+	FILE *f;
+
+	f = open_memstream(&body, &blen);
+	if (!f)
+		return NULL;
+	m->render(m->arg, f);
+	m->renders++;
+	fprintf(f, "# HELP vmfabric_metrics_renders_total Renderings of this page (at most one per %u ms; "
+		"requests in between get the same page)\n"
+		"# TYPE vmfabric_metrics_renders_total counter\nvmfabric_metrics_renders_total %llu\n"
+		"# HELP vmfabric_metrics_requests_total GET /metrics requests answered\n"
+		"# TYPE vmfabric_metrics_requests_total counter\nvmfabric_metrics_requests_total %llu\n"
+		"# HELP vmfabric_metrics_evicted_total Metrics clients cut off to make room for another\n"
+		"# TYPE vmfabric_metrics_evicted_total counter\nvmfabric_metrics_evicted_total %llu\n",
+		METRICS_CACHE_MS, (unsigned long long)m->renders, (unsigned long long)m->served + 1,
+		(unsigned long long)m->evicted);
+	if (fclose(f)) {
+		free(body);
+		return NULL;
+	}
+	hlen = snprintf(hdr, sizeof(hdr), "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+			"Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
+	p = malloc(sizeof(*p) + (size_t)hlen + blen);
+	if (p) {
+		p->refs = 1;
+		p->len = (size_t)hlen + blen;
+		memcpy(p->data, hdr, (size_t)hlen);
+		memcpy(p->data + hlen, body, blen);
+	}
+	free(body);
+	return p;
+}
+
+static void respond(struct metrics *m, struct metrics_conn *c, uint64_t now)
 {
 	static const char not_found[] = "HTTP/1.0 404 Not Found\r\nContent-Type: text/plain\r\n"
 					"Connection: close\r\n\r\nonly /metrics here\n";
-	char *body = NULL;
-	size_t blen = 0;
-	FILE *f;
 
 	if (strncmp(c->req, "GET /metrics ", 13) && strncmp(c->req, "GET /metrics?", 13)) {
-		c->out = strdup(not_found);
-		c->olen = strlen(not_found);
+		c->out = not_found;
+		c->olen = sizeof(not_found) - 1;
 		return;
 	}
-	f = open_memstream(&body, &blen);
-	if (!f)
-		return;
-	m->render(m->arg, f);
-	fclose(f);
-	c->out = malloc(blen + 128);
-	if (c->out)
-		c->olen = (size_t)sprintf(c->out, "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
-					   "Content-Length: %zu\r\nConnection: close\r\n\r\n", blen);
-	if (c->out) {
-		memcpy(c->out + c->olen, body, blen);
-		c->olen += blen;
+	if (!m->page || now - m->page_ms >= METRICS_CACHE_MS) {
+		struct metrics_page *p = render(m);
+
+		if (!p)
+			return;		/* out of memory: the client times out */
+		page_put(m->page);
+		m->page = p;
+		m->page_ms = now;
 	}
-	free(body);
+	m->page->refs++;
+	c->page = m->page;
+	c->out = m->page->data;
+	c->olen = m->page->len;
 	m->served++;
+}
+
+/* the slot for a new client from @peer: free, or taken from whom the DOC block says */
+static struct metrics_conn *slot_for(struct metrics *m, const uint8_t peer[16])
+{
+	struct metrics_conn *mine = NULL, *free_slot = NULL, *waiting = NULL, *oldest = NULL, *c;
+	int n_mine = 0;
+
+	for (int i = 0; i < METRICS_CONNS; i++) {
+		c = &m->conns[i];
+		if (c->fd < 0) {
+			free_slot = free_slot ? free_slot : c;
+			continue;
+		}
+		if (!memcmp(c->peer, peer, 16)) {
+			n_mine++;
+			if (!mine || c->since_ms < mine->since_ms)
+				mine = c;
+		}
+		if (!c->out && (!waiting || c->since_ms < waiting->since_ms))
+			waiting = c;
+		if (!oldest || c->since_ms < oldest->since_ms)
+			oldest = c;
+	}
+	c = n_mine >= METRICS_PER_PEER ? mine : free_slot ? free_slot : waiting ? waiting : oldest;
+	if (c->fd >= 0) {
+		m->evicted++;
+		conn_close(c);
+	}
+	return c;
+}
+
+static void peer_key(int fd, uint8_t key[16])
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	memset(key, 0, 16);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return;
+	if (ss.ss_family == AF_INET6) {
+		memcpy(key, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+	} else if (ss.ss_family == AF_INET) {
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	}
 }
 
 void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n)
@@ -129,29 +231,14 @@ void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n)
 
 	if (n <= 0)
 		return;
-	if (items[0].revents & ZMQ_POLLIN) {
-		int fd;
-
-		while ((fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-			int i;
-
-			for (i = 0; i < METRICS_CONNS && m->conns[i].fd >= 0; i++)
-				;
-			if (i == METRICS_CONNS) {
-				close(fd);	/* too many at once */
-				continue;
-			}
-			m->conns[i].fd = fd;
-			m->conns[i].deadline_ms = now + CONN_TIMEOUT_MS;
-		}
-	}
 	for (int i = 0; i < METRICS_CONNS && i + 1 < n; i++) {
 		struct metrics_conn *c = &m->conns[i];
 		short re = items[i + 1].revents;
 
 		if (c->fd < 0 || items[i + 1].fd != c->fd)
 			continue;
-		if (now > c->deadline_ms || (re & ZMQ_POLLERR)) {
+		if (now > c->deadline_ms || (!c->out && now > c->since_ms + REQ_TIMEOUT_MS) ||
+		    (re & ZMQ_POLLERR)) {
 			conn_close(c);
 			continue;
 		}
@@ -166,7 +253,7 @@ void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n)
 			c->rlen += (size_t)r;
 			c->req[c->rlen] = '\0';
 			if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-				respond(m, c);
+				respond(m, c, now);
 			else if (c->rlen == sizeof(c->req) - 1)
 				conn_close(c);
 			if (!c->out)
@@ -185,10 +272,31 @@ void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n)
 				conn_close(c);
 		}
 	}
+	if (items[0].revents & ZMQ_POLLIN) {
+		int fd;
+
+		/* after the clients above, whose poll results are for the fds they
+		 * had; a bounded batch: a flood of connections waits in the backlog */
+		for (int k = 0; k < METRICS_CONNS &&
+		     (fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0; k++) {
+			struct metrics_conn *c;
+			uint8_t peer[16];
+
+			peer_key(fd, peer);
+			c = slot_for(m, peer);
+			c->fd = fd;
+			memcpy(c->peer, peer, 16);
+			c->since_ms = now;
+			c->deadline_ms = now + CONN_TIMEOUT_MS;
+		}
+	}
 	/* idle connections time out even when nothing happens on them */
-	for (int i = 0; i < METRICS_CONNS; i++)
-		if (m->conns[i].fd >= 0 && now > m->conns[i].deadline_ms)
-			conn_close(&m->conns[i]);
+	for (int i = 0; i < METRICS_CONNS; i++) {
+		struct metrics_conn *c = &m->conns[i];
+
+		if (c->fd >= 0 && (now > c->deadline_ms || (!c->out && now > c->since_ms + REQ_TIMEOUT_MS)))
+			conn_close(c);
+	}
 }
 
 void metrics_label(FILE *f, const char *s)

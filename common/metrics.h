@@ -6,28 +6,42 @@
 #include <stdio.h>
 #include <zmq.h>
 
-#define METRICS_CONNS	8
+#define METRICS_CONNS		8	/* clients at once */
+#define METRICS_PER_PEER	2	/* of them from one address */
+#define METRICS_CACHE_MS	1000	/* the page is rendered at most this often */
+
+/* one rendering of the page (HTTP header and body), shared by the clients sending it */
+struct metrics_page {
+	unsigned int refs;
+	size_t len;
+	char data[];
+};
 
 struct metrics_conn {
 	int fd;
+	uint8_t peer[16];		/* the client's address (IPv4 mapped) */
 	char req[2048];
 	size_t rlen;
-	char *out;
+	const char *out;		/* response: into page, or a static text */
+	struct metrics_page *page;
 	size_t olen, off;
-	uint64_t deadline_ms;
+	uint64_t since_ms, deadline_ms;
 };
 
 /**
  * struct metrics - GET /metrics on one TCP address, answered from the
  * daemon's own loop: no thread, no blocking call, at most METRICS_CONNS
- * clients at once, each cut off after 5 s
+ * clients at once (METRICS_PER_PEER per address), the page rendered at most
+ * once per METRICS_CACHE_MS whatever the number of requests
  */
 struct metrics {
 	int lfd;
 	struct metrics_conn conns[METRICS_CONNS];
 	void (*render)(void *arg, FILE *f);
 	void *arg;
-	uint64_t served;
+	struct metrics_page *page;	/* the latest rendering, or NULL */
+	uint64_t page_ms;
+	uint64_t served, renders, evicted;
 };
 
 /** metrics_start() - listen on "ADDR:PORT" ("[::1]:9464", "127.0.0.1:9464") */

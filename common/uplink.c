@@ -21,6 +21,7 @@
  */
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,6 +34,9 @@
 #define BACKOFF_MAX_MS	30000
 
 static struct ratelimit rl_up = RATELIMIT_INIT;
+/* what the switch says (Welcome, Error) is logged at most this often: a switch can say it in a loop */
+static struct ratelimit rl_join = RATELIMIT_INIT;
+static struct ratelimit rl_err = RATELIMIT_INIT;
 
 static int sock_open(struct uplink *u)
 {
@@ -51,14 +55,20 @@ static int sock_open(struct uplink *u)
 	zmq_setsockopt(s, ZMQ_SNDHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm));
 	zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg));
-	if (!u->conf.insecure &&
-	    (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, u->srv, CERT_KEY_LEN) ||
-	     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, u->pub, CERT_KEY_LEN) ||
-	     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, u->sec, CERT_KEY_LEN))) {
-		int rc = -errno;
+	if (!u->conf.insecure) {
+		int rc = 0;
 
-		zmq_close(s);
-		return rc;
+		/* the secret is readable only for as long as libzmq takes its copy */
+		sodium_mprotect_readonly(u->sec);
+		if (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, u->srv, CERT_KEY_LEN) ||
+		    zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, u->pub, CERT_KEY_LEN) ||
+		    zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, u->sec, CERT_KEY_LEN))
+			rc = -errno;
+		sodium_mprotect_noaccess(u->sec);
+		if (rc) {
+			zmq_close(s);
+			return rc;
+		}
 	}
 	snprintf(u->mon_ep, sizeof(u->mon_ep), "inproc://uplink-mon-%u", mon_seq++);
 	if (zmq_socket_monitor(s, u->mon_ep, ZMQ_EVENT_DISCONNECTED | ZMQ_EVENT_HANDSHAKE_SUCCEEDED |
@@ -129,11 +139,18 @@ int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx)
 	u->mtu = (uint32_t)c->mtu;
 	u->keepalive_ms = 1000;
 	if (!c->insecure) {
+		/* kept for every reconnect: locked memory, left out of core dumps,
+		 * inaccessible between uses, wiped when freed */
+		if (sodium_init() < 0 || !(u->sec = sodium_malloc(CERT_KEY_LEN)))
+			return -ENOMEM;
 		if (cert_load_secret(c->key, u->pub, u->sec, why, sizeof(why)) ||
 		    cert_load_public(c->server_key, u->srv, why, sizeof(why))) {
 			err("%s", why);
+			sodium_free(u->sec);
+			u->sec = NULL;
 			return -EINVAL;
 		}
+		sodium_mprotect_noaccess(u->sec);
 	}
 	rc = codec_arena_init(&u->arena, 2 * (size_t)VMF_MAX_MSG);
 	if (rc)
@@ -161,7 +178,8 @@ void uplink_free(struct uplink *u)
 		return;
 	release_cur(u);
 	sock_close(u);
-	cert_wipe(u->sec, sizeof(u->sec));
+	sodium_free(u->sec);	/* wipes it */
+	u->sec = NULL;
 	codec_arena_free(&u->arena);
 }
 
@@ -353,7 +371,8 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	case VMF_ERR_DUPLICATE:
 	case VMF_ERR_POLICY:
 	case VMF_ERR_LOOP:
-		err("switch refused this port: %s (%s)", e->text, codec_err_name(e->code));
+		log_rl(&rl_err, LOG_ERR, "switch refused this port: %s (%s)", e->text,
+		       codec_err_name(e->code));
 		break;
 	default:
 		log_rl(&rl_up, LOG_WARNING, "switch: %s (%s)", e->text, codec_err_name(e->code));
@@ -429,8 +448,8 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			u->next_ka_ms = now + u->keepalive_ms;
 			u->ctr.sessions++;
 			u->backoff_ms = 0;
-			info("joined network %s on %s as port %u", u->conf.network, u->conf.endpoint,
-			     u->port_id);
+			log_rl(&rl_join, LOG_INFO, "joined network %s on %s as port %u", u->conf.network,
+			       u->conf.endpoint, u->port_id);
 			break;
 		case VMFABRIC__ENVELOPE__MSG_ERROR:
 			handle_error(u, env->error, now);

@@ -48,7 +48,8 @@ struct uplink {
 	void *mon;
 	char mon_ep[64];
 	enum uplink_state state;
-	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN], srv[CERT_KEY_LEN];
+	uint8_t pub[CERT_KEY_LEN], srv[CERT_KEY_LEN];
+	uint8_t *sec;		/* CERT_KEY_LEN bytes, sodium_malloc(): locked, not in core dumps */
 	uint32_t port_id;
 	uint32_t mtu;
 	uint32_t keepalive_ms;

@@ -1,15 +1,18 @@
-/* util.c - small helpers shared by every process: time, signals, strings */
+/* util.c - small helpers shared by every process: time, signals, strings, files */
 
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #include "util.h"
 
@@ -53,18 +56,125 @@ int signals_read(int fd)
 	return (int)si.ssi_signo;
 }
 
+/*
+ * A file a daemon writes (pidfile, stats, leases) may sit in a directory other
+ * users can write to. Opening the final name, or a fixed "NAME.tmp", with
+ * O_CREAT|O_TRUNC follows a link planted there and truncates whatever it points
+ * to, with the daemon's rights. So: a new file under an unpredictable name,
+ * created with O_EXCL (never an existing file, never a link), then renamed
+ * over the target, which replaces a link instead of following it.
+ */
+static int tmp_create(const char *path, mode_t mode, char *tmp, size_t size)
+{
+	for (int tries = 0; tries < 16; tries++) {
+		uint64_t r;
+		int fd;
+
+		if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != sizeof(r))
+			r = now_us() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)tries;
+		if (snprintf(tmp, size, "%s.%016llx.tmp", path, (unsigned long long)r) >= (int)size)
+			return -ENAMETOOLONG;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd >= 0 || errno != EEXIST)
+			return fd >= 0 ? fd : -errno;
+	}
+	return -EEXIST;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* make the rename itself durable: a crash after it must not bring the old file back */
+static void fsync_dir(const char *path)
+{
+	char dir[4096];
+	char *slash;
+	int fd;
+
+	if (str_copy(dir, path, sizeof(dir)))
+		return;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+int file_replace(const char *path, const void *buf, size_t len, mode_t mode, unsigned int flags)
+{
+	char tmp[4096 + 32];
+	int fd, rc;
+
+	fd = tmp_create(path, mode, tmp, sizeof(tmp));
+	if (fd < 0)
+		return fd;
+	rc = write_all(fd, buf, len);
+	if (!rc && fsync(fd))
+		rc = -errno;
+	if (close(fd) && !rc)
+		rc = -errno;
+	if (!rc && !(flags & FILE_NOREPLACE) && rename(tmp, path)) {
+		rc = -errno;
+	} else if (!rc && (flags & FILE_NOREPLACE) &&
+		   renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE)) {
+		rc = -errno;
+		/* a file system without RENAME_NOREPLACE: link() refuses an existing name too */
+		if (rc == -EINVAL && !(rc = link(tmp, path) ? -errno : 0))
+			unlink(tmp);
+	}
+	if (rc)
+		unlink(tmp);
+	else
+		fsync_dir(path);
+	return rc;
+}
+
 int write_pidfile(const char *path)
 {
 	char buf[32];
-	int fd, n, rc = 0;
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -errno;
-	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
-	if (write(fd, buf, (size_t)n) != n)
-		rc = -EIO;
-	close(fd);
+	return file_replace(path, buf, (size_t)n, 0644, 0);
+}
+
+int ep_bind(void *sock, const char *ep, mode_t ipc_mode)
+{
+	mode_t old;
+	int rc;
+
+	if (strncmp(ep, "ipc://", 6))
+		return zmq_bind(sock, ep) ? -errno : 0;
+	/*
+	 * The socket file is born with @ipc_mode: bind(2) applies the umask, and
+	 * libzmq binds an ipc:// endpoint in the calling thread. A chmod() by
+	 * name afterwards would follow whatever another user put at that name
+	 * in the meantime, and leaves a window with the default mode. (The umask
+	 * is per process; no other thread creates files while a daemon binds.)
+	 */
+	old = umask(~ipc_mode & 0777);
+	rc = zmq_bind(sock, ep) ? -errno : 0;
+	umask(old);
 	return rc;
 }
 

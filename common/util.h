@@ -1,9 +1,10 @@
-/* util.h - small helpers shared by every process: time, signals, strings */
+/* util.h - small helpers shared by every process: time, signals, strings, files */
 #ifndef VMF_UTIL_H
 #define VMF_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b)	((a) < (b) ? (a) : (b))
@@ -31,8 +32,26 @@ int signals_read(int fd);
 /** daemonize() - fork to the background, detach, stdio to /dev/null */
 int daemonize(const char *pidfile);
 
-/** write_pidfile() - write our pid to @path (0644). Return: 0 or -errno */
+/** write_pidfile() - write our pid to @path (0644, with file_replace()). Return: 0 or -errno */
 int write_pidfile(const char *path);
+
+#define FILE_NOREPLACE	1	/* file_replace(): fail with -EEXIST if @path exists */
+
+/**
+ * file_replace() - write @buf to @path all at once: a new file beside it
+ * (random name, O_CREAT|O_EXCL|O_NOFOLLOW: never an existing file or a link,
+ * @mode less the umask), fsync, then rename over @path, which replaces a link
+ * at @path rather than following it. Readers see the old or the new file,
+ * never a partial one. Return: 0 or -errno (nothing is left behind)
+ */
+int file_replace(const char *path, const void *buf, size_t len, mode_t mode, unsigned int flags);
+
+/**
+ * ep_bind() - zmq_bind() @sock to @ep; an ipc:// socket file is created with
+ * @ipc_mode (set through the umask during the bind, never chmod()ed by name
+ * afterwards). Return: 0 or -errno (errno is left set, as by zmq_bind())
+ */
+int ep_bind(void *sock, const char *ep, mode_t ipc_mode);
 
 /** strlcpy_safe() - copy with truncation; Return: 0, or -ENAMETOOLONG if truncated */
 int str_copy(char *dst, const char *src, size_t size);

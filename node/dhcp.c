@@ -60,7 +60,7 @@
  * time no longer than the switch's MAC age (README, gateway section).
  *
  * Lease file: one line per slot with a MAC, "MAC IP STATE EXPIRES_WALL_MS",
- * written to PATH.tmp, fsynced and renamed over PATH.
+ * written to a new file beside PATH, fsynced and renamed over it (file_replace()).
  */
 
 #include <arpa/inet.h>
@@ -75,6 +75,7 @@
 
 #include "dhcp.h"
 #include "siphash.h"
+#include "util.h"
 
 #define ETH_P_IP_	0x0800
 #define ETH_P_ARP_	0x0806
@@ -1001,21 +1002,14 @@ uint32_t dhcp_bound(const struct dhcp *d, uint64_t now)
 
 int dhcp_save(struct dhcp *d, const char *path)
 {
-	char tmp[4096];
+	char *buf = NULL;
+	size_t len = 0;
 	FILE *f;
-	int fd, rc = 0;
+	int rc;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	f = open_memstream(&buf, &len);
+	if (!f)
 		return -errno;
-	f = fdopen(fd, "w");
-	if (!f) {
-		rc = -errno;
-		close(fd);
-		goto out;
-	}
 	fprintf(f, "# vmfabric-gateway leases: MAC IP STATE EXPIRES(unix ms)\n");
 	for (uint32_t i = 0; i < d->pool_n; i++) {
 		const struct dhcp_slot *s = &d->slot[i];
@@ -1030,16 +1024,10 @@ int dhcp_save(struct dhcp *d, const char *path)
 			s->state == DHCP_BOUND ? "bound" : s->state == DHCP_OFFERED ? "offered" : "free",
 			(unsigned long long)s->expires);
 	}
-	if (fflush(f) || fsync(fileno(f)))
-		rc = -errno;
-	if (fclose(f) && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path))
-		rc = -errno;
-out:
-	if (rc)
-		unlink(tmp);
-	else
+	/* a new file beside @path, renamed over it: never a link planted at PATH.tmp */
+	rc = fclose(f) ? -errno : file_replace(path, buf, len, 0644, 0);
+	free(buf);
+	if (!rc)
 		d->dirty = 0;
 	return rc;
 }

@@ -361,7 +361,7 @@ int control_start(struct control *c, void *ctx, const char *ep, const uint8_t *s
 		c->sock = NULL;
 		return rc;
 	}
-	if (zmq_bind(c->sock, ep)) {
+	if (ep_bind(c->sock, ep, 0600)) {
 		int rc = -errno;
 
 		zmq_close(c->sock);
@@ -369,8 +369,6 @@ int control_start(struct control *c, void *ctx, const char *ep, const uint8_t *s
 		c->ipc_path[0] = '\0';
 		return rc;
 	}
-	if (*c->ipc_path)
-		chmod(c->ipc_path, 0600);
 	return 0;
 }
 

@@ -67,20 +67,21 @@ static const struct conf_opt opts[] = {
 
 static void write_stats(struct vswitch *sw)
 {
-	char tmp[4200];
+	char *buf = NULL;
+	size_t len = 0;
 	FILE *f;
+	int rc = -ENOMEM;
 
 	if (!opt_stats)
 		return;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", opt_stats);
-	f = fopen(tmp, "we");
-	if (!f) {
-		warn("cannot write %s: %s", tmp, strerror(errno));
-		return;
+	f = open_memstream(&buf, &len);
+	if (f) {
+		stats_json(sw, f);
+		rc = fclose(f) ? -errno : file_replace(opt_stats, buf, len, 0644, 0);
 	}
-	stats_json(sw, f);
-	if (fclose(f) || rename(tmp, opt_stats))
-		warn("cannot write %s: %s", opt_stats, strerror(errno));
+	if (rc)
+		warn("cannot write %s: %s", opt_stats, strerror(-rc));
+	free(buf);
 }
 
 static void zap_warn(const char *msg)
@@ -321,10 +322,8 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < i; k++)
 			if (!strcmp(opt_listen.v[k], ep))
 				die(EXIT_USAGE, "--listen %s given twice", ep);
-		if (zmq_bind(router, ep))
+		if (ep_bind(router, ep, 0660))
 			die(EXIT_CONFIG, "cannot bind %s: %s", ep, zmq_strerror(errno));
-		if (!strncmp(ep, "ipc://", 6))
-			chmod(ep + 6, 0660);
 	}
 	if (switch_init(&sw, &sconf, router, opt_insecure ? NULL : &zap))
 		die(1, "out of memory");

@@ -14,9 +14,11 @@
  *	    public-key = "<40 Z85 characters>"
  *	    secret-key = "<40 Z85 characters>"	(only in NAME_secret)
  *
- * NAME_secret is created 0600 with O_EXCL semantics (no race with a
- * reader), and is refused at load time if group or others may read it.
- * Loaded secrets live in caller buffers that are wiped after use.
+ * NAME_secret is created 0600 under a new name and renamed into place
+ * (no race with a reader, no partial file, an existing pair kept unless
+ * --force), and is refused at load time if group or others may read it.
+ * Secret text is only ever in sodium_malloc()ed memory or wiped stack
+ * buffers; loaded secrets live in caller buffers that are wiped after use.
  */
 
 #include <errno.h>
@@ -31,6 +33,7 @@
 #include <zmq.h>
 
 #include "cert.h"
+#include "util.h"
 
 #define CERT_FILE_MAX	(64 * 1024)
 
@@ -46,53 +49,43 @@ char *cert_z85(const uint8_t key[CERT_KEY_LEN], char out[CERT_Z85_LEN + 1])
 	return out;
 }
 
+/*
+ * The text is put together in sodium_malloc()ed memory (locked, wiped when
+ * freed), never in a stdio buffer that free() would hand back to the heap
+ * with the secret in it, and written with file_replace(): a new 0600 file
+ * beside @path, renamed over it, so a failed write leaves the old pair intact.
+ */
 static int write_cert(const char *path, const char *name, const char *pub,
 		      const char *sec, int force, char *why, size_t whylen)
 {
-	char stamp[64];
+	const size_t size = strlen(name) + 1024;
+	char stamp[64], *buf;
 	time_t t = time(NULL);
 	struct tm tm;
-	FILE *f;
-	int fd, rc = 0;
+	int n, rc;
 
 	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", gmtime_r(&t, &tm));
-	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | (force ? O_TRUNC : O_EXCL),
-		  sec ? 0600 : 0644);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot create %s: %s%s", path, strerror(errno),
-			 errno == EEXIST ? " (use --force to replace the key pair)" : "");
-		return rc;
-	}
-	/* O_TRUNC keeps an existing file's mode: make sure a secret is 0600 */
-	if (sec && fchmod(fd, 0600)) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot chmod 600 %s: %s", path, strerror(errno));
-		close(fd);
-		return rc;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
+	if (sodium_init() < 0 || !(buf = sodium_malloc(size)))
 		return -ENOMEM;
+	n = snprintf(buf, size, "#   ****  Generated on %s by vmfabric-key  ****\n%s"
+		     "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n%s%s%s",
+		     stamp, sec ? "#   ZeroMQ CURVE **Secret** Certificate\n"
+				  "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n"
+				: "#   ZeroMQ CURVE Public Certificate\n"
+				  "#   Exchange securely, or use a secure mechanism to verify the contents\n"
+				  "#   of this file after exchange. Store public certificates in your home\n"
+				  "#   directory, in the .curve subdirectory.\n\n",
+		     name, pub, sec ? "    secret-key = \"" : "", sec ? sec : "", sec ? "\"\n" : "");
+	if (n < 0 || (size_t)n >= size) {
+		sodium_free(buf);
+		snprintf(why, whylen, "%s: certificate text too long", path);
+		return -EOVERFLOW;	/* cannot happen: @size leaves room for the fixed text */
 	}
-	fprintf(f, "#   ****  Generated on %s by vmfabric-key  ****\n", stamp);
-	if (sec)
-		fprintf(f, "#   ZeroMQ CURVE **Secret** Certificate\n"
-			   "#   DO NOT PROVIDE THIS FILE TO OTHER USERS nor change its permissions.\n\n");
-	else
-		fprintf(f, "#   ZeroMQ CURVE Public Certificate\n"
-			   "#   Exchange securely, or use a secure mechanism to verify the contents\n"
-			   "#   of this file after exchange. Store public certificates in your home\n"
-			   "#   directory, in the .curve subdirectory.\n\n");
-	fprintf(f, "metadata\n    name = \"%s\"\ncurve\n    public-key = \"%s\"\n", name, pub);
-	if (sec)
-		fprintf(f, "    secret-key = \"%s\"\n", sec);
-	if (fflush(f) || fsync(fileno(f))) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot write %s: %s", path, strerror(errno));
-	}
-	fclose(f);
+	rc = file_replace(path, buf, (size_t)n, sec ? 0600 : 0644, force ? 0 : FILE_NOREPLACE);
+	sodium_free(buf);
+	if (rc)
+		snprintf(why, whylen, "cannot create %s: %s%s", path, strerror(-rc),
+			 rc == -EEXIST ? " (use --force to replace the key pair)" : "");
 	return rc;
 }
 
@@ -155,12 +148,14 @@ static int find_key(const char *text, const char *key, uint8_t out[CERT_KEY_LEN]
 					return -1;
 				if ((size_t)(line + len - p) < CERT_Z85_LEN + 1 || p[CERT_Z85_LEN] != '"')
 					return -1;
+				int rc;
+
 				memcpy(z85, p, CERT_Z85_LEN);
 				z85[CERT_Z85_LEN] = '\0';
-				if (!zmq_z85_decode(out, z85))
-					return -1;
+				rc = zmq_z85_decode(out, z85) ? 1 : -1;
+				/* a secret that does not decode is still a secret */
 				cert_wipe(z85, sizeof(z85));
-				return 1;
+				return rc;
 			}
 		}
 		line = eol ? eol + 1 : NULL;

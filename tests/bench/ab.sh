@@ -11,7 +11,7 @@ B=${B:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 M=${MODE:-curve}
 D=$(mktemp -d /tmp/vmf-ab.XXXXXX)
 PIDS=()
-LOCK=/run/lock/vmfabric-busypoll	# the --busy-poll pollers' lock: removed at the end if this run made it
+LOCK=/run/vmfabric/busypoll.lock	# the --busy-poll pollers' lock: removed at the end if this run made it
 [ -e "$LOCK" ] && LOCK=
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

@@ -65,7 +65,7 @@ while [ $# -gt 0 ]; do
 done
 [ -x "$LOADGEN" ] || fail "build first: $LOADGEN missing"
 # the vmf-curve-bp path's poller lock: removed at the end if this run made it
-[ -e /run/lock/vmfabric-busypoll ] || trap 'cleanup; rm -f /run/lock/vmfabric-busypoll' EXIT
+[ -e /run/vmfabric/busypoll.lock ] || trap 'cleanup; rm -f /run/vmfabric/busypoll.lock' EXIT
 need=()
 command -v iperf3 >/dev/null || need+=(iperf3)
 command -v vde_switch >/dev/null || need+=(vde2)

@@ -8,7 +8,7 @@ PORT=7723
 WIN=20000	# us
 
 # the pollers' lock file: removed at the end if this test made it (nothing else uses it then)
-[ -e /run/lock/vmfabric-busypoll ] || trap 'cleanup; rm -f /run/lock/vmfabric-busypoll' EXIT
+[ -e /run/vmfabric/busypoll.lock ] || trap 'cleanup; rm -f /run/vmfabric/busypoll.lock' EXIT
 
 keys h1 h2
 sw_host
@@ -38,7 +38,7 @@ done
 pass "switch and nic h1 run one SCHED_IDLE poller thread each; nic h2 (no option) runs none"
 
 # frames keep a CPU awake: 1000 pings 2 ms apart. Two pollers on one machine take turns (an flock
-# on /run/lock/vmfabric-busypoll), so together they keep about one CPU busy, not two.
+# on /run/vmfabric/busypoll.lock), so together they keep about one CPU busy, not two.
 HZ=$(getconf CLK_TCK)
 s0=$(ticks "$SW_PID" "$SWP"); n0=$(ticks "$H1" "$N1P"); t0=$(date +%s%N)
 ip netns exec vfi-h1 ping -q -n -c 1000 -i 0.002 -W 1 192.168.77.2 >"$T/ping.out" 2>&1 || { cat "$T/ping.out"; fail "fast pings h1 -> h2"; }
@@ -47,7 +47,7 @@ s1=$(ticks "$SW_PID" "$SWP"); n1=$(ticks "$H1" "$N1P"); t1=$(date +%s%N)
 spun=$((s1 - s0 + n1 - n0)) wall=$(( (t1 - t0) * HZ / 1000000000 ))
 [ "$spun" -ge $((wall / 2)) ] || fail "the pollers used $spun ticks in $wall ticks of pings (expected a CPU kept awake)"
 [ "$spun" -le $((wall * 3 / 2)) ] || fail "the pollers used $spun ticks in $wall ticks of pings: both spun at once"
-[ -e /run/lock/vmfabric-busypoll ] || fail "no /run/lock/vmfabric-busypoll"
+[ -e /run/vmfabric/busypoll.lock ] || fail "no /run/vmfabric/busypoll.lock"
 pass "1000 pings 2 ms apart, 0% loss; the pollers spun $((s1 - s0)) + $((n1 - n0)) ticks in $wall: one CPU, not two"
 
 # no frames, no CPU: keepalives (every second) do not wake the pollers

@@ -12,6 +12,7 @@
  *   big                one message of VMF_MAX_MSG + 4096 bytes (over ZMQ_MAXMSGSIZE)
  *   batch              a valid FrameBatch with one 60-byte broadcast frame
  *   hello:V:NET:PORT   Hello with protocol version V
+ *   bye:REASON         a Bye; REASON is sent as given (newlines, control bytes)
  *   multipart          a two-part message
  *   welcome            a Welcome (only the switch may send one)
  *   bad-frames         one FrameBatch: a runt (10 bytes), a giant (MTU + 19) and a
@@ -397,6 +398,15 @@ static int step(struct rc_state *s, const char *arg)
 		env.hello = &h;
 		send_env(s, &env);
 		say("sent Hello version %u network %s port %s", h.version, net, port);
+	} else if (!strncmp(arg, "bye:", 4)) {
+		Vmfabric__Bye b = VMFABRIC__BYE__INIT;
+		Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+
+		b.reason = (char *)(uintptr_t)(arg + 4);
+		env.msg_case = VMFABRIC__ENVELOPE__MSG_BYE;
+		env.bye = &b;
+		send_env(s, &env);
+		say("sent a Bye (reason: %zu bytes)", strlen(arg + 4));
 	} else if (!strcmp(arg, "multipart")) {
 		send_raw(s, "part one", 8, ZMQ_SNDMORE);
 		send_raw(s, "part two", 8, 0);
@@ -543,8 +553,8 @@ static int step(struct rc_state *s, const char *arg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmf-rawclient --switch EP (--server-key PUBFILE --key SECRETFILE | --insecure) STEP...\n"
-		"steps: garbage:N big batch hello:V:NET:PORT multipart welcome bad-frames macs:N tso:MSS:LEN[:MS]\n"
-		"       keepalive churn:N:NET:PORT nets:N\n"
+		"steps: garbage:N big batch hello:V:NET:PORT bye:REASON multipart welcome bad-frames macs:N\n"
+		"       tso:MSS:LEN[:MS] keepalive churn:N:NET:PORT nets:N\n"
 		"       wait:MS expect:(welcome|error:CODE|disconnect|silence):MS\n");
 }
 

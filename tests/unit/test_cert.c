@@ -400,11 +400,75 @@ static void test_keyset_load_dir(void **state)
 	assert_int_equal(keyset_load_dir(&ks, path, cert_warn_cb), -ENOENT);
 }
 
+/* @n bytes of @needle anywhere in [lo, hi), read byte by byte: no call, no stack of our own */
+__attribute__((no_sanitize_address)) static int mem_has(const volatile char *lo, const volatile char *hi,
+							const char *needle, size_t n)
+{
+	for (; lo + n <= hi; lo++) {
+		size_t i = 0;
+
+		while (i < n && lo[i] == needle[i])
+			i++;
+		if (i == n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * vmfabric-key generate --force where the public file cannot be written (a
+ * directory has its name): the secret file was written, and its text is
+ * nowhere in the heap (a freed stdio buffer would still hold it)
+ */
+static void test_cert_no_secret_in_heap(void **state)
+{
+	struct cert_ctx *c = *state;
+	char text[2048], *p, *q, line[256];
+	unsigned long lo = 0, hi = 0, scanned = 0;
+	ssize_t n;
+	FILE *maps;
+	int fd;
+
+	assert_int_equal(mkdir(c->path, 0755), 0);
+	assert_int_not_equal(cert_generate(c->path, 1, c->why, sizeof(c->why)), 0);
+	/* read with read(2) into the stack: stdio would put the secret into the heap itself */
+	fd = open(c->secpath, O_RDONLY);
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	assert_true(n > 0);
+	text[n] = '\0';
+	p = strstr(text, "secret-key = \"");
+	assert_non_null(p);
+	p += 14;
+	q = strchr(p, '"');
+	assert_non_null(q);
+	assert_int_equal(q - p, CERT_Z85_LEN);
+	/* every writable private mapping but the stack (which holds our own copy): the heap, and
+	 * where an allocator other than glibc's (ASan's) keeps its chunks */
+	maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof(line), maps)) {
+		char perms[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 || strcmp(perms, "rw-p") ||
+		    strstr(line, "[stack]") || hi - lo > (64ul << 20))
+			continue;
+		scanned += hi - lo;
+		if (mem_has((const char *)lo, (const char *)hi, p, CERT_Z85_LEN))
+			fail_msg("the secret key's text is in %s", line);
+	}
+	fclose(maps);
+	assert_true(scanned > 0);
+	memset(text, 0, sizeof(text));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_cert_generate_load, cert_setup, cert_teardown),
 		cmocka_unit_test_setup_teardown(test_cert_no_overwrite, cert_setup, cert_teardown),
+		cmocka_unit_test_setup_teardown(test_cert_no_secret_in_heap, cert_setup, cert_teardown),
 		cmocka_unit_test_setup_teardown(test_cert_secret_mode, cert_setup, cert_teardown),
 		cmocka_unit_test_setup_teardown(test_cert_corrupt, cert_setup, cert_teardown),
 		cmocka_unit_test_setup_teardown(test_cert_missing, cert_setup, cert_teardown),
