@@ -366,16 +366,7 @@ int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg)
 int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
 			  zmq_msg_t *msg)
 {
-	Vmfabric__FrameBatch batch = VMFABRIC__FRAME_BATCH__INIT;
-	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
-
-	batch.n_frames = n;
-	batch.frames = frames;
-	batch.n_vnet = n_vnet;
-	batch.vnet = vnet;
-	env.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
-	env.batch = &batch;
-	return codec_pack(&env, msg);
+	return codec_pack_batch_trunk(frames, n, vnet, n_vnet, NULL, 0, NULL, msg);
 }
 
 int codec_pack_batch_trunk(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,

@@ -416,6 +416,35 @@ static void port_welcome(struct vswitch *sw, const struct port *p, uint32_t mtu)
 	port_send_env(sw, p->rid, p->rid_len, &env);
 }
 
+/*
+ * A welcomed session in the free slot @p: identity, counters and queues
+ * reset; the caller adds what its kind needs (network, carried networks).
+ */
+static void port_init(struct vswitch *sw, struct port *p, int kind, const uint8_t *r, size_t rlen,
+		      const char *key, const char *peer, const Vmfabric__Hello *h,
+		      const struct key_policy *pol, uint64_t now)
+{
+	memset(&p->ctr, 0, sizeof(p->ctr));
+	p->used = 1;
+	p->kind = kind;
+	p->version = h->version;
+	p->idx = (uint32_t)(p - sw->ports);
+	p->id = ++sw->next_id;
+	memcpy(p->rid, r, rlen);
+	p->rid_len = (uint8_t)rlen;
+	str_copy(p->key, key, sizeof(p->key));
+	str_copy(p->name, h->port, sizeof(p->name));
+	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
+	p->net = NULL;
+	p->pol = pol;
+	p->lock = NULL;
+	p->since_ms = p->last_rx_ms = now;
+	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
+	p->out_bytes = 0;
+	p->dirty = 0;
+	rid_insert(sw, p->idx);
+}
+
 /* A child switch's Hello: a trunk carrying its networks (h->networks, none: all). */
 static void trunk_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
 			const char *peer, struct port *old, const Vmfabric__Hello *h,
@@ -468,29 +497,11 @@ static void trunk_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const
 		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
 		return;
 	}
-	memset(&p->ctr, 0, sizeof(p->ctr));
-	p->used = 1;
-	p->kind = PORT_TRUNK;
-	p->version = h->version;
-	p->idx = (uint32_t)(p - sw->ports);
-	p->id = ++sw->next_id;
-	memcpy(p->rid, r, rlen);
-	p->rid_len = (uint8_t)rlen;
-	str_copy(p->key, key, sizeof(p->key));
-	str_copy(p->name, h->port, sizeof(p->name));
-	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
+	port_init(sw, p, PORT_TRUNK, r, rlen, key, peer, h, pol, now);
 	str_copy(p->switch_id, h->path[0], sizeof(p->switch_id));
 	p->n_carry = (uint32_t)h->n_networks;
 	for (size_t i = 0; i < h->n_networks; i++)
 		str_copy(p->carry[i], h->networks[i], VMF_NAME_MAX);
-	p->net = NULL;
-	p->pol = pol;
-	p->lock = NULL;
-	p->since_ms = p->last_rx_ms = now;
-	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
-	p->out_bytes = 0;
-	p->dirty = 0;
-	rid_insert(sw, p->idx);
 	for (long i = 0; i < sw->conf.max_networks; i++)
 		if (sw->nets[i].used && switch_carries(p, sw->nets[i].name))
 			net_add_port(sw, &sw->nets[i], p->idx);
@@ -603,28 +614,11 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
 		goto unused;
 	}
-	memset(&p->ctr, 0, sizeof(p->ctr));
-	p->used = 1;
-	p->idx = (uint32_t)(p - sw->ports);
-	p->id = ++sw->next_id;
-	memcpy(p->rid, r, rlen);
-	p->rid_len = (uint8_t)rlen;
-	str_copy(p->key, key, sizeof(p->key));
-	str_copy(p->name, h->port, sizeof(p->name));
-	str_copy(p->peer, peer ? peer : "", sizeof(p->peer));
-	p->kind = PORT_PLAIN;
-	p->version = h->version;
+	port_init(sw, p, PORT_PLAIN, r, rlen, key, peer, h, pol, now);
 	p->net = n;
-	p->pol = pol;
-	p->lock = NULL;
 	for (size_t k = 0; k < sw->n_locks; k++)
 		if (!strcmp(sw->locks[k].port, p->name))
 			p->lock = &sw->locks[k];
-	p->since_ms = p->last_rx_ms = now;
-	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
-	p->out_bytes = 0;
-	p->dirty = 0;
-	rid_insert(sw, p->idx);
 	net_add_port(sw, n, p->idx);
 	port_welcome(sw, p, n->mtu);
 	log_rl(&rl_joinleave, LOG_INFO, "port %s joined network %s (id %u, key %.8s..., %u ports)",

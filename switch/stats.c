@@ -129,12 +129,16 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 	fputc(']', f);
 }
 
-void stats_json_macs(struct vswitch *sw, FILE *f, const char *net)
+/* The MAC table of network @net (every network if NULL), as JSON or text. */
+static void macs(struct vswitch *sw, FILE *f, const char *net, int json)
 {
 	uint64_t now = now_ms();
 	int first = 1;
 
-	fputc('[', f);
+	if (json)
+		fputc('[', f);
+	else
+		fprintf(f, "%-12s %-17s %4s %-20s %8s\n", "NETWORK", "MAC", "VLAN", "PORT", "AGE");
 	for (long i = 0; i < sw->conf.max_networks; i++) {
 		struct network *n = &sw->nets[i];
 		const struct fdb_entry *e;
@@ -145,6 +149,11 @@ void stats_json_macs(struct vswitch *sw, FILE *f, const char *net)
 		while ((e = fdb_next(&n->fdb, &pos, now))) {
 			char mac[18];
 
+			if (!json) {
+				fprintf(f, "%-12s %-17s %4u %-20s %7.1fs\n", n->name, mac_fmt(e->mac, mac),
+					e->vlan, sw->ports[e->port].name, (double)(now - e->seen_ms) / 1000);
+				continue;
+			}
 			fprintf(f, "%s{\"network\":", first ? "" : ",");
 			json_str(f, n->name);
 			fprintf(f, ",\"mac\":\"%s\",\"vlan\":%u,\"port\":", mac_fmt(e->mac, mac), e->vlan);
@@ -153,7 +162,13 @@ void stats_json_macs(struct vswitch *sw, FILE *f, const char *net)
 			first = 0;
 		}
 	}
-	fputc(']', f);
+	if (json)
+		fputc(']', f);
+}
+
+void stats_json_macs(struct vswitch *sw, FILE *f, const char *net)
+{
+	macs(sw, f, net, 1);
 }
 
 void stats_json(struct vswitch *sw, FILE *f)
@@ -217,23 +232,7 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 
 void stats_text_macs(struct vswitch *sw, FILE *f, const char *net)
 {
-	uint64_t now = now_ms();
-
-	fprintf(f, "%-12s %-17s %4s %-20s %8s\n", "NETWORK", "MAC", "VLAN", "PORT", "AGE");
-	for (long i = 0; i < sw->conf.max_networks; i++) {
-		struct network *n = &sw->nets[i];
-		const struct fdb_entry *e;
-		size_t pos = 0;
-
-		if (!n->used || (net && strcmp(net, n->name)))
-			continue;
-		while ((e = fdb_next(&n->fdb, &pos, now))) {
-			char mac[18];
-
-			fprintf(f, "%-12s %-17s %4u %-20s %7.1fs\n", n->name, mac_fmt(e->mac, mac),
-				e->vlan, sw->ports[e->port].name, (double)(now - e->seen_ms) / 1000);
-		}
-	}
+	macs(sw, f, net, 0);
 }
 
 void stats_text_networks(struct vswitch *sw, FILE *f)
