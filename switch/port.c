@@ -270,9 +270,12 @@ void port_remove(struct vswitch *sw, struct port *p, uint32_t code, const char *
 	p->out_n_vnet = 0;
 	p->out_bytes = 0;
 	p->n_out_nets = 0;
-	log_rl(&rl_joinleave, LOG_INFO, "%s %s left %s: %s (%zu MAC entries flushed)",
-	       p->kind == PORT_PLAIN ? "port" : "trunk", p->name,
-	       p->kind == PORT_PLAIN ? p->net->name : "its networks", why, flushed);
+	if (p->kind == PORT_PLAIN)
+		log_rl(&rl_joinleave, LOG_INFO, "port %s left network %s: %s (%zu MAC entries flushed)",
+		       p->name, p->net->name, why, flushed);
+	else
+		log_rl(&rl_joinleave, LOG_INFO, "trunk %s (switch %s) left: %s (%zu MAC entries flushed)",
+		       p->name, p->switch_id, why, flushed);
 }
 
 void port_reap(struct vswitch *sw)
