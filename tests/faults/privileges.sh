@@ -17,7 +17,8 @@ sw_host
 guest_host h1 1
 guest_host h2 2
 guest_host g 3
-start_switch switch $PORT --user $U --stats-file "$T/run/stats.json"
+SW_STATS=$T/run/stats.json
+start_switch switch $PORT --user $U
 wait_for 5 log_has switch "running as user $U" || fail "switch did not switch user"
 [ "$(status "$SW_PID" Uid)" = "$(id -u $U)" ] || fail "switch uid is $(status "$SW_PID" Uid)"
 [ "$(status "$SW_PID" CapEff)" = 0000000000000000 ] || fail "switch CapEff $(status "$SW_PID" CapEff)"

@@ -37,10 +37,11 @@ guest_host() {
 }
 
 # start_switch NAME PORT [extra args]: switch in vfi-sw with keys, auth dir and stats file
+# ($SW_STATS, default $T/stats.json)
 start_switch() {
 	local name=$1 port=$2; shift 2
 	start "$name" ip netns exec "$SW_NS" ${SW_WRAP:-} "$SWITCH" -f --listen "tcp://0.0.0.0:$port" \
-		--key "$T/keys/switch_secret" --authorized "$T/auth" --stats-file "$T/stats.json" "${CTL_OPT[@]}" "$@"
+		--key "$T/keys/switch_secret" --authorized "$T/auth" --stats-file "${SW_STATS:-$T/stats.json}" "${CTL_OPT[@]}" "$@"
 	SW_PID=$LAST_PID
 	wait_for "${SW_WAIT:-5}" log_has "$name" "listening on" || fail "switch $name did not start"
 }
@@ -73,7 +74,7 @@ pings() { ip netns exec "$TOPO_NS-$1" ping -q -n -c "$3" -i 0.2 -W 1 "$2" >"$T/p
 ping1() { ip netns exec "$TOPO_NS-$1" ping -q -n -c 1 -W 1 "$2" >/dev/null 2>&1; }
 
 # sw_stats: the switch's counters (JSON) in $T/s.json
-sw_stats() { stats "$SW_PID" "$T/stats.json" >"$T/s.json"; }
+sw_stats() { stats "$SW_PID" "${SW_STATS:-$T/stats.json}" >"$T/s.json"; }
 
 # sj EXPR: evaluate EXPR on the last sw_stats (d is the document)
 sj() { json "$1" <"$T/s.json"; }
