@@ -97,15 +97,16 @@ static int parse_macs(const char *v, struct key_policy *p)
 	return p->n_macs ? 0 : -EINVAL;
 }
 
-/* A pattern list: printable, no spaces, no empty pattern. */
+/* A pattern list: printable, no spaces, quotes or backslashes, no empty pattern. */
 static int valid_list(const char *v)
 {
 	size_t n = strlen(v);
 
 	if (!n || n >= POLICY_LIST_MAX || *v == ',' || v[n - 1] == ',' || strstr(v, ",,"))
 		return 0;
+	/* printable, and nothing a JSON string or a log line would need to escape */
 	for (; *v; v++)
-		if ((unsigned char)*v <= ' ' || (unsigned char)*v >= 0x7f)
+		if ((unsigned char)*v <= ' ' || (unsigned char)*v >= 0x7f || *v == '"' || *v == '\\')
 			return 0;
 	return 1;
 }
