@@ -529,3 +529,19 @@ int uplink_send_msg(struct uplink *u, zmq_msg_t *m, size_t n)
 	u->ctr.tx_frames += n;
 	return 0;
 }
+
+void uplink_rarp_frame(uint8_t f[60], const uint8_t mac[6])
+{
+	memset(f, 0, 60);
+	memset(f, 0xff, 6);
+	memcpy(f + 6, mac, 6);
+	f[12] = 0x80;	/* ETH_P_RARP */
+	f[13] = 0x35;
+	f[15] = 1;	/* hardware: Ethernet */
+	f[16] = 0x08;	/* protocol: IPv4 */
+	f[18] = 6;
+	f[19] = 4;
+	f[21] = 3;	/* reverse request, as QEMU's announce-self */
+	memcpy(f + 22, mac, 6);
+	memcpy(f + 32, mac, 6);
+}

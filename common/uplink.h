@@ -119,6 +119,12 @@ size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n,
  */
 int uplink_send_msg(struct uplink *u, zmq_msg_t *m, size_t n);
 
+/**
+ * uplink_rarp_frame() - the 60-byte gratuitous RARP that announces @mac (what
+ * QEMU's announce-self sends): broadcast, ethertype 0x8035, sender and target @mac
+ */
+void uplink_rarp_frame(uint8_t f[60], const uint8_t mac[6]);
+
 /** uplink_bye() - tell the switch we are leaving */
 void uplink_bye(struct uplink *u, const char *reason);
 

@@ -428,3 +428,44 @@ void switch_pass_end(struct vswitch *sw)
 		zmq_msg_close(&sw->live[i]);
 	sw->n_live = 0;
 }
+
+/*
+ * After the uplink comes up (first time, or after a move), every MAC this
+ * switch reaches below itself is announced to the parent with a gratuitous
+ * RARP, as a port does after a move: every switch above learns at once
+ * where they are, instead of flooding to find out.
+ */
+void switch_announce(struct vswitch *sw)
+{
+	static uint8_t frames[VMF_MAX_BATCH_FRAMES][60];
+	struct port *up = sw->up;
+	uint64_t now = now_ms();
+	size_t n = 0, total = 0;
+
+	if (!up || !up->used)
+		return;
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *net = &sw->nets[i];
+		const struct fdb_entry *e;
+		size_t pos = 0;
+
+		if (!net->used || !switch_carries(up, net->name))
+			continue;
+		while ((e = fdb_next(&net->fdb, &pos, now))) {
+			ProtobufCBinaryData f = { sizeof(frames[n]), frames[n] };
+
+			if (e->port == up->idx)
+				continue;
+			uplink_rarp_frame(frames[n], e->mac);
+			enqueue(sw, up, net, &f, 0);
+			total++;
+			if (++n == VMF_MAX_BATCH_FRAMES) {
+				flush_all(sw);	/* the frames live in one static array */
+				n = 0;
+			}
+		}
+	}
+	flush_all(sw);
+	if (total)
+		debug("uplink: announced %zu MACs to the parent", total);
+}

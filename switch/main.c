@@ -118,6 +118,7 @@ static int load_keys(struct zap *z)
 static struct zap zap;
 static struct vswitch sw;
 static struct uplink up;
+static int announce_due;
 static char carry_buf[VMF_MAX_BATCH_NETS][VMF_NAME_MAX];
 static char *carry[VMF_MAX_BATCH_NETS];
 static size_t n_carry;
@@ -157,6 +158,7 @@ static int trunk_welcome(void *arg, const Vmfabric__Welcome *w)
 			     w->networks[i]->mtu, sconf.mtu);
 	if (switch_uplink_state(arg, 1, path, n))
 		return -ELOOP;
+	announce_due = 1;	/* once the uplink is UP, after this callback */
 	info("uplink: joined parent switch %s as a trunk (%zu switches above)", w->switch_id, n);
 	return 0;
 }
@@ -430,6 +432,10 @@ int main(int argc, char **argv)
 			if (usock && usock == up.sock && (items[4].revents & ZMQ_POLLIN))
 				switch_uplink_input(&sw);
 			uplink_tick(&up, now_ms());
+			if (announce_due && up.state == UPLINK_UP) {
+				announce_due = 0;
+				switch_announce(&sw);
+			}
 			if (was_up && up.state != UPLINK_UP) {
 				warn("uplink: lost the parent switch; this switch is a root until it returns");
 				switch_uplink_state(&sw, 0, NULL, 0);

@@ -265,6 +265,9 @@ void switch_uplink_input(struct vswitch *sw);
  */
 int switch_uplink_state(struct vswitch *sw, int up, char **path, size_t n_path);
 
+/** switch_announce() - a gratuitous RARP to the parent for every MAC below this switch */
+void switch_announce(struct vswitch *sw);
+
 /** switch_carries() - @p (a trunk or the uplink) carries network @net */
 int switch_carries(const struct port *p, const char *net);
 

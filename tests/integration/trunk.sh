@@ -112,8 +112,12 @@ sw root $PORT
 wait_for 15 eval '[ "$(grep -c "uplink: joined parent switch root" "$T/siteA.log")" -ge 2 ]' || fail "site A did not rejoin"
 wait_for 15 eval '[ "$(grep -c "uplink: joined parent switch root" "$T/siteB.log")" -ge 2 ]' || fail "site B did not rejoin"
 kill -0 "$A1" || fail "a NIC process died"
+# the sites announced what is below them: the new root knows a1, a2 and b1 before they send
+rootmacs() { ctlj root macs | python3 -c "import json,sys; print(' '.join(sorted(m['mac'] for m in json.load(sys.stdin)['macs'])))"; }
+announced() { [ "$(rootmacs)" = "02:95:00:00:00:01 02:95:00:00:00:02 02:95:00:00:00:03" ]; }
+wait_for 5 announced || fail "the restarted root has not learnt the sites' MACs: $(rootmacs)"
 wait_for 10 pings a1 192.168.76.3 1 || fail "a1 -> b1 after the root returned"
-pass "root killed: 0 pings lost within site A; both sites rejoined the restarted root; a1 -> b1 again"
+pass "root killed: 0 pings lost within site A; both sites rejoined the restarted root and announced their MACs to it; a1 -> b1 again"
 
 # revoking site B's key drops its trunk and every MAC behind it
 pings b1 192.168.76.1 2 || fail "b1 -> a1"
