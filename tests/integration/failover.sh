@@ -33,6 +33,14 @@ on() {
 		json "'$h/tap0' in [p['name'] for p in d['ports']]" <"$T/ports.json" | grep -q True || return 1
 	done
 }
+# at PORT HOST...: the last Welcome of each HOST's NIC process came from the switch on PORT (after a
+# SIGCONT the switch still lists the ports it held before: its port list alone does not tell)
+at() {
+	local port=$1 h; shift
+	for h in "$@"; do
+		[ "$(grep -o 'joined network lab on tcp://[^ ]*' "$T/nic-$h.log" | tail -1 | sed 's/.*://')" = "$port" ] || return 1
+	done
+}
 # macs NAME: the MACs of h1 and h2 in switch NAME's table, sorted, space-separated
 macs() {
 	"$CTL" --control "ipc://$T/$1.ctl" --json macs |
@@ -44,8 +52,9 @@ srv_up() { ip netns exec vfo-h2 ss -Hltn "sport = :$PI" | grep -q .; }
 counted() { grep -q 'counters:' "$T/nic-h1.log"; }
 # moves HOST: how many times the NIC process of HOST logged a move
 moves() { grep -c "moving" "$T/nic-$1.log"; }
-# pinger: h1 pings h2 every 50 ms with timestamps into $T/ping.out
-pinger() { start ping ip netns exec vfo-h1 stdbuf -oL ping -D -n -i 0.05 -W 1 "$H2IP"; PING=$LAST_PID; }
+# pinger: h1 pings h2 every 50 ms with timestamps into $T/ping.log; pinger_stop: SIGINT flushes its output
+pinger() { start ping ip netns exec vfo-h1 ping -D -n -i 0.05 -W 1 "$H2IP"; PING=$LAST_PID; }
+pinger_stop() { kill -INT $PING; wait $PING 2>/dev/null; }
 # gap: the longest time (ms) between two consecutive replies in $T/ping.log
 gap() { awk -F'[][]' '/bytes from/ { t = $2 * 1000; if (p && t - p > g) g = t - p; p = t } END { printf "%d", g }' "$T/ping.log"; }
 
@@ -87,12 +96,14 @@ wait_for 5 on B h1 h2 || fail "h1 and h2 did not move to B after kill -9 of A"
 log_has nic-h1 "switch tcp://10.$TOPO_NET.1.1:$PA .*moving to tcp://10.$TOPO_NET.1.1:$PB \(priority 2\)" ||
 	fail "h1 did not log its move to B"
 sleep 1
-cp "$T/ping.log" "$T/ping-kill.log"
+pinger_stop
 KILLGAP=$(gap)
+pinger
 pass "kill -9 of A: h1 and h2 moved to B; ping gap ${KILLGAP} ms"
 mv "$T/A.log" "$T/A-1.log"
 sw A $PA "$T/authA"; A=$LAST_PID
-wait_for 10 on A h1 h2 || fail "h1 and h2 did not move back to A after the hold-down"
+wait_for 10 at $PA h1 h2 || fail "h1 and h2 did not move back to A after the hold-down"
+on A h1 h2 || fail "A does not hold h1 and h2 after the failback"
 log_has nic-h1 "up for [0-9]+ s: moving back to it" || fail "h1 did not log its failback"
 on B h1 || on B h2 && fail "B still holds h1 or h2 after the failback (no Bye?)"
 on B h3 || fail "h3 left B (A refuses its key)"
@@ -102,16 +113,18 @@ kill -0 $N1 && kill -0 $N2 && kill -0 $N3 || fail "a NIC process died"
 pass "A restarted: h1 and h2 back on A after the hold-down, iperf3 TCP connection survived ($(awk '/receiver/ {print $7, $8}' "$T/iperf.log"))"
 
 # 3. SIGSTOP of A: moved within the liveness timeout, back after SIGCONT + hold-down
-stop $PING; : >"$T/ping.log"; pinger
+pinger_stop; pinger
 sleep 1
 kill -STOP $A
-wait_for 5 on B h1 h2 || { kill -CONT $A; fail "h1 and h2 did not move to B after SIGSTOP of A"; }
+wait_for 5 at $PB h1 h2 || { kill -CONT $A; fail "h1 and h2 did not move to B after SIGSTOP of A"; }
+on B h1 h2 || { kill -CONT $A; fail "B does not hold h1 and h2"; }
 sleep 1
+pinger_stop
 STOPGAP=$(gap)
 kill -CONT $A
 log_has nic-h2 "switch tcp://10.$TOPO_NET.2.1:$PA stopped answering: moving to" || fail "h2 did not log A's silence"
-wait_for 10 on A h1 h2 || fail "h1 and h2 did not move back to A after SIGCONT"
-stop $PING
+wait_for 10 at $PA h1 h2 || fail "h1 and h2 did not move back to A after SIGCONT"
+wait_for 5 on A h1 h2 || fail "A does not hold h1 and h2 after the failback"
 pass "SIGSTOP of A: h1 and h2 moved to B (ping gap ${STOPGAP} ms), back on A after SIGCONT"
 
 # 4. re-announce: the hosts are silent now; after a move B learns their MACs from the NICs alone
