@@ -56,7 +56,7 @@ pings h1 $H2IP 3 || fail "no ping over A"
 if [ -n "$LOAD" ]; then
 	start iperf-s ip netns exec "$TOPO_NS-h2" iperf3 -s -1 -p $PI
 	sleep 0.5
-	ip netns exec "$TOPO_NS-h1" iperf3 -c $H2IP -p $PI -b "$LOAD" -t 100000 --forceflush >"$T/iperf.log" 2>&1 &
+	ip netns exec "$TOPO_NS-h1" iperf3 -c $H2IP -p $PI -b "$LOAD" -t 86400 --forceflush >"$T/iperf.log" 2>&1 &
 	IPERF=$!
 	PIDS+=("$IPERF")
 fi
@@ -64,6 +64,7 @@ start ping ip netns exec "$TOPO_NS-h1" ping -D -n -i 0.02 -W 1 $H2IP
 PING=$LAST_PID
 sleep 1
 for i in $(seq "$N"); do
+	sleep 0.5	# keeps the last round's failback out of this round's window
 	K0[$i]=$(ms)
 	if [ "$MODE" = stop ]; then kill -STOP $A; else kill -KILL $A; wait $A 2>/dev/null; fi
 	wait_for 10 on $PB || { kill -CONT $A 2>/dev/null; fail "round $i: h1 and h2 did not move to B"; }
