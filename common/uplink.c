@@ -682,8 +682,9 @@ void uplink_monitor(struct uplink *u)
 			uint64_t now = now_ms();
 
 			if (u->n_ep > 1) {
-				err("switch %s refused our key %s (status %u): it is not in the switch's "
-				    "authorized directory", u->ep[u->ep_cur], cert_z85(u->pub, z85), value);
+				log_rl(&rl_up, LOG_ERR, "switch %s refused our key %s (status %u): it is not "
+				       "in the switch's authorized directory", u->ep[u->ep_cur],
+				       cert_z85(u->pub, z85), value);
 				move_on(u, now, "refused our key");
 				return;
 			}
