@@ -163,7 +163,8 @@ static void frame(uint8_t *f, const char *src_last)
 static void test_move_and_announce(void **state)
 {
 	static const uint8_t rarp_tail[] = { 0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03 };
-	struct uplink_conf c = { "inproc://sw-a,inproc://sw-b", NULL, NULL, "lab", "p1", 1500, 1, 0, 0 };
+	struct uplink_conf c = { .endpoint = "inproc://sw-a,inproc://sw-b", .network = "lab", .name = "p1",
+				 .mtu = 1500, .insecure = 1 };
 	Vmfabric__Error e = VMFABRIC__ERROR__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT, *got;
 	uint8_t f[4][64];
