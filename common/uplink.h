@@ -8,9 +8,13 @@
 #include "cert.h"
 #include "codec.h"
 
+#define UPLINK_MAX_EP	8	/* switches a port may fail over between */
+#define UPLINK_MAX_MACS	64	/* source MACs remembered for re-announcing */
+#define UPLINK_ANN_LEN	60	/* a gratuitous RARP, padded to the Ethernet minimum */
+
 struct uplink_conf {
-	const char *endpoint;
-	const char *server_key;	/* public certificate of the switch */
+	const char *endpoint;	/* EP[,EP...]: switches in priority order */
+	const char *server_key;	/* PUBFILE[,PUBFILE...]: one for all, or one per endpoint */
 	const char *key;	/* our secret certificate */
 	const char *network;
 	const char *name;
@@ -24,6 +28,8 @@ struct uplink_conf {
 	void (*hello_fill)(void *arg, Vmfabric__Hello *h);
 	int (*on_welcome)(void *arg, const Vmfabric__Welcome *w);
 	void *cb_arg;
+	int failback;		/* move back to a higher-priority switch (set by uplink_conf_failback) */
+	long failback_hold_ms;	/* ... once it has been reachable this long */
 };
 
 enum uplink_state {
@@ -39,6 +45,16 @@ struct uplink_ctr {
 	uint64_t drop_full;	/* frames dropped: queue to the switch full */
 	uint64_t malformed;	/* undecodable messages from the switch */
 	uint64_t sessions;	/* Welcomes received */
+	uint64_t moves;		/* changes of switch (failover and failback) */
+	uint64_t announces;	/* gratuitous RARPs sent after a Welcome */
+};
+
+/* A connection to a higher-priority switch that only completes the CURVE handshake. */
+struct uplink_probe {
+	void *sock, *mon;
+	uint64_t up_since;	/* handshake done at (ms); 0 while not connected */
+	uint64_t retry_ms;	/* after a refused handshake: reopen at */
+	uint64_t backoff_ms;
 };
 
 struct uplink {
@@ -46,10 +62,20 @@ struct uplink {
 	void *ctx;
 	void *sock;
 	void *mon;
-	char mon_ep[64];
 	enum uplink_state state;
-	uint8_t pub[CERT_KEY_LEN], srv[CERT_KEY_LEN];
+	uint8_t pub[CERT_KEY_LEN];
 	uint8_t *sec;		/* CERT_KEY_LEN bytes, sodium_malloc(): locked, not in core dumps */
+	char *ep_list;		/* conf.endpoint, split in place into ep[] */
+	char *ep[UPLINK_MAX_EP];
+	uint8_t srv[UPLINK_MAX_EP][CERT_KEY_LEN];
+	int n_ep, ep_cur;	/* endpoints; the one in use (0 = highest priority) */
+	int fails;		/* endpoints tried in a row without a Welcome */
+	uint64_t attempt_ms;	/* HELLO since (several endpoints: give up after a while) */
+	uint64_t round_backoff_ms, next_probe_ms;
+	struct uplink_probe probe[UPLINK_MAX_EP];
+	uint8_t macs[UPLINK_MAX_MACS][6];	/* source MACs this port sent */
+	unsigned int n_macs, mac_next, mac_last;
+	uint8_t ann[UPLINK_MAX_MACS][UPLINK_ANN_LEN];
 	uint32_t port_id;
 	uint32_t mtu;
 	uint32_t keepalive_ms;
@@ -69,6 +95,18 @@ struct uplink {
 void uplink_conf_check(const struct uplink_conf *c);
 
 /**
+ * uplink_conf_failback() - set @c's failback from --failback on|off|SECONDS
+ * (NULL: on, 10 s hold-down). Exits 64 on anything else.
+ */
+void uplink_conf_failback(struct uplink_conf *c, const char *arg);
+
+/**
+ * uplink_split() - split @list in place at commas into at most @max entries
+ * Return: the number of entries, or -EINVAL if there are more than @max or one is empty
+ */
+int uplink_split(char *list, char **out, int max);
+
+/**
  * uplink_init() - load keys and create the socket; nothing is sent yet
  * Return: 0, or -errno with the reason logged (names the key file and the fix)
  */
@@ -81,7 +119,7 @@ void uplink_pollitems(struct uplink *u, zmq_pollitem_t *items);
 /** uplink_timeout() - ms until uplink_tick() has work */
 long uplink_timeout(struct uplink *u, uint64_t now);
 
-/** uplink_tick() - Hello resends, keepalives, liveness, refusal backoff */
+/** uplink_tick() - Hello resends, keepalives, liveness, refusal backoff, failover and failback */
 void uplink_tick(struct uplink *u, uint64_t now);
 
 /** uplink_monitor() - handle socket monitor events (call when its item is readable) */

@@ -81,6 +81,7 @@
 #include "codec.h"
 #include "log.h"
 #include "nicsup.h"
+#include "uplink.h"
 #include "util.h"
 
 #define MAX_NICS	16
@@ -109,7 +110,7 @@ struct vnic {
 };
 
 static struct {
-	const char *sw, *server_key, *key, *network, *nic_binary;
+	const char *sw, *server_key, *key, *network, *nic_binary, *failback;
 	long mtu;
 	int insecure, debug, check;
 } cfg = { .mtu = 1500 };
@@ -130,8 +131,13 @@ static void usage(FILE *f)
 	fputs("\nStarts one vmfabric-nic per vmfabric NIC of the QEMU command, rewrites those NICs\n"
 	      "into -netdev dgram,local.type=fd + -device, runs QEMU as a child, restarts NIC\n"
 	      "processes that die, and exits with QEMU's status.\n\n"
-	      "  -s, --switch EP            switch endpoint (tcp://HOST:PORT or ipc://PATH)\n"
-	      "      --server-key PUBFILE   the switch's public certificate\n"
+	      "  -s, --switch EP[,EP...]    switch endpoint (tcp://HOST:PORT or ipc://PATH); several:\n"
+	      "                             failover in priority order (at most 8)\n"
+	      "      --server-key PUBFILE[,PUBFILE...]\n"
+	      "                             the switch's public certificate (one for all, or one each)\n"
+	      "      --failback on|off|SECONDS\n"
+	      "                             move back to a higher-priority switch once it has been up\n"
+	      "                             this long (on: 10 s)\n"
 	      "  -k, --key SECRETFILE       the ports' secret certificate\n"
 	      "  -N, --network NAME         network of NICs without network=\n"
 	      "      --mtu BYTES            MTU of the guest links (default 1500)\n"
@@ -436,8 +442,18 @@ static void check_keys(void)
 			"(or --insecure against an --insecure switch)\n");
 		usage_error();
 	}
-	if (cert_load_public(cfg.server_key, pub, why, sizeof(why)))
-		die(EXIT_CONFIG, "--server-key: %s", why);
+	{
+		char list[4096], *files[UPLINK_MAX_EP];
+		int n = -EINVAL;
+
+		if (strlen(cfg.server_key) < sizeof(list))
+			n = uplink_split(strcpy(list, cfg.server_key), files, UPLINK_MAX_EP);
+		if (n < 0)
+			die(EXIT_USAGE, "--server-key: 1 to %d files separated by commas", UPLINK_MAX_EP);
+		for (int i = 0; i < n; i++)
+			if (cert_load_public(files[i], pub, why, sizeof(why)))
+				die(EXIT_CONFIG, "--server-key: %s", why);
+	}
 	if (cert_load_secret(cfg.key, pub, sec, why, sizeof(why)))
 		die(EXIT_CONFIG, "--key: %s", why);
 	cert_wipe(sec, sizeof(sec));
@@ -557,6 +573,10 @@ static char **nic_argv(const struct vnic *v)
 	}
 	if (cfg.insecure)
 		argv[n++] = "--insecure";
+	if (cfg.failback) {
+		argv[n++] = "--failback";
+		argv[n++] = (char *)cfg.failback;
+	}
 	argv[n++] = "--mtu";
 	argv[n++] = mtu_arg;
 	argv[n++] = "--network";
@@ -816,6 +836,7 @@ int main(int argc, char **argv)
 		{ "network", required_argument, NULL, 'N' },
 		{ "mtu", required_argument, NULL, 'M' },
 		{ "insecure", no_argument, NULL, 'I' },
+		{ "failback", required_argument, NULL, 'F' },
 		{ "nic-binary", required_argument, NULL, 'B' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "check", no_argument, NULL, 'n' },
@@ -840,6 +861,7 @@ int main(int argc, char **argv)
 		case 'N': cfg.network = optarg; break;
 		case 'B': cfg.nic_binary = optarg; break;
 		case 'I': cfg.insecure = 1; break;
+		case 'F': cfg.failback = optarg; break;
 		case 'd': cfg.debug = 1; break;
 		case 'n': cfg.check = 1; break;
 		case 'f': break;
@@ -875,9 +897,25 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmfabric-qemu: --switch EP is required (e.g. tcp://192.0.2.1:7000)\n");
 		usage_error();
 	}
-	if (strncmp(cfg.sw, "tcp://", 6) && strncmp(cfg.sw, "ipc://", 6)) {
-		fprintf(stderr, "vmfabric-qemu: --switch '%s': tcp://HOST:PORT or ipc://PATH\n", cfg.sw);
-		usage_error();
+	{
+		/* the rest (key count, --failback) as every NIC process will check it */
+		struct uplink_conf uc = { .endpoint = cfg.sw, .server_key = cfg.server_key,
+					  .insecure = cfg.insecure, .network = "n", .name = "n" };
+		char list[4096], *eps[UPLINK_MAX_EP];
+		int n = -EINVAL;
+
+		if (strlen(cfg.sw) < sizeof(list))
+			n = uplink_split(strcpy(list, cfg.sw), eps, UPLINK_MAX_EP);
+		for (int i = 0; i < n; i++) {
+			if (strncmp(eps[i], "tcp://", 6) && strncmp(eps[i], "ipc://", 6)) {
+				fprintf(stderr, "vmfabric-qemu: --switch '%s': tcp://HOST:PORT or "
+					"ipc://PATH\n", eps[i]);
+				usage_error();
+			}
+		}
+		uc.key = cfg.key;
+		uplink_conf_failback(&uc, cfg.failback);
+		uplink_conf_check(&uc);
 	}
 	if (cfg.network && !codec_valid_name(cfg.network)) {
 		fprintf(stderr, "vmfabric-qemu: --network '%s': 1-63 characters of A-Z a-z 0-9 - _ . / : @\n",
@@ -890,8 +928,7 @@ int main(int argc, char **argv)
 	find_nic_binary();
 	if (!command_exists(cmd[0]))
 		die(127, "%s: command not found", cmd[0]);
-	if (cfg.insecure)
-		warn("--insecure: CURVE is off, frames cross the network in plain text");
+	/* uplink_conf_check() above gave the --insecure warning */
 
 	for (int i = 0; i < nnics; i++)
 		make_pair(&nics[i]);

@@ -19,6 +19,7 @@
 #include "uplink.h"
 #include "util.h"
 
+static char *opt_failback;
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
 static char *opt_bridge, *opt_ovs_bridge;
@@ -27,8 +28,9 @@ static int opt_insecure, opt_stream_replace;
 static char *opt_offload;
 
 static const struct conf_opt opts[] = {
-	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
-	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE", "the switch's public certificate", 0, 0 },
+	{ "switch", 's', CONF_STR, &opt_switch, "EP[,EP...]", "switch endpoint (tcp://HOST:PORT or ipc://PATH); several: failover in priority order (at most 8)", 0, 0 },
+	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE[,PUBFILE...]", "the switch's public certificate (one for all switches, or one per endpoint)", 0, 0 },
+	{ "failback", 0, CONF_STR, &opt_failback, "on|off|SECONDS", "with several switches: move back to a higher-priority switch once it has been up this long (on: 10 s)", 0, 0 },
 	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "this port's secret certificate", 0, 0 },
 	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to join (default: default)", 0, 0 },
 	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/backend)", 0, 0 },
@@ -54,7 +56,8 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
 	     "(dropped %llu, oversize %llu), framing errors %llu, connections refused %llu, "
 	     "foreign datagrams %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
-	     "dropped while switch away %llu, queue full %llu, sessions %llu; "
+	     "dropped while switch away %llu, queue full %llu, sessions %llu, switch moves %llu, "
+	     "MACs announced %llu; "
 	     "offloads: %llu super-frames cut into %llu segments, %llu checksums completed, %llu bad",
 	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
 	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
@@ -64,7 +67,8 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 	     (unsigned long long)u->ctr.tx_msgs,
 	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
-	     (unsigned long long)u->ctr.sessions, (unsigned long long)oo_ctr->segmented,
+	     (unsigned long long)u->ctr.sessions, (unsigned long long)u->ctr.moves,
+	     (unsigned long long)u->ctr.announces, (unsigned long long)oo_ctr->segmented,
 	     (unsigned long long)oo_ctr->segments, (unsigned long long)oo_ctr->csummed,
 	     (unsigned long long)oo_ctr->bad);
 }
@@ -108,6 +112,7 @@ int main(int argc, char **argv)
 	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
 				   .key = opt_key, .network = opt_network, .name = opt_name,
 				   .mtu = opt_mtu, .insecure = opt_insecure };
+	uplink_conf_failback(&uc, opt_failback);
 	uplink_conf_check(&uc);
 	if (nbe != 1)
 		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");

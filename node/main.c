@@ -19,6 +19,7 @@
 #include "uplink.h"
 #include "util.h"
 
+static char *opt_failback;
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name, *opt_mac;
 static char *opt_net, *opt_host, *opt_dhcpstart, *opt_dhcpend, *opt_dns, *opt_domainname;
 static char *opt_hostname, *opt_restrict, *opt_ipv4, *opt_ipv6, *opt_ipv6_net, *opt_ipv6_host;
@@ -30,8 +31,9 @@ static int opt_insecure;
 static char *opt_metrics, *opt_user;
 
 static const struct conf_opt opts[] = {
-	{ "switch", 's', CONF_STR, &opt_switch, "EP", "switch endpoint (tcp://HOST:PORT or ipc://PATH)", 0, 0 },
-	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE", "the switch's public certificate", 0, 0 },
+	{ "switch", 's', CONF_STR, &opt_switch, "EP[,EP...]", "switch endpoint (tcp://HOST:PORT or ipc://PATH); several: failover in priority order (at most 8)", 0, 0 },
+	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE[,PUBFILE...]", "the switch's public certificate (one for all switches, or one per endpoint)", 0, 0 },
+	{ "failback", 0, CONF_STR, &opt_failback, "on|off|SECONDS", "with several switches: move back to a higher-priority switch once it has been up this long (on: 10 s)", 0, 0 },
 	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "this port's secret certificate", 0, 0 },
 	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to serve (default: default)", 0, 0 },
 	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
@@ -156,7 +158,8 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     "(padded %llu, giant dropped %llu); dhcp rx %llu discover %llu request %llu offer %llu "
 	     "ack %llu nak %llu decline %llu release %llu inform %llu exhausted %llu malformed %llu "
 	     "spoofed %llu probes %llu conflicts %llu claims_capped %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
-	     "dropped while away %llu, queue full %llu, sessions %llu",
+	     "dropped while away %llu, queue full %llu, sessions %llu, switch moves %llu, "
+	     "MACs announced %llu",
 	     (unsigned long long)g->ctr.rx_frames, (unsigned long long)g->ctr.to_slirp,
 	     (unsigned long long)g->ctr.not_for_us, (unsigned long long)g->ctr.runt,
 	     (unsigned long long)g->ctr.tx_frames, (unsigned long long)g->ctr.tx_padded,
@@ -170,7 +173,8 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     (unsigned long long)d->claims_capped, dhcp_bound(&g->dhcp, now),
 	     (unsigned long long)u->ctr.tx_msgs, (unsigned long long)u->ctr.rx_msgs,
 	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
-	     (unsigned long long)u->ctr.sessions);
+	     (unsigned long long)u->ctr.sessions, (unsigned long long)u->ctr.moves,
+	     (unsigned long long)u->ctr.announces);
 }
 
 struct metrics_ctx {
@@ -204,6 +208,7 @@ static void gw_prometheus(void *arg, FILE *f)
 		{ NULL, NULL, NULL, "runt", g->ctr.runt }, { NULL, NULL, NULL, "giant", g->ctr.tx_giant },
 		{ NULL, NULL, NULL, "switch_away", m->u->ctr.drop_down }, { NULL, NULL, NULL, "queue_full", m->u->ctr.drop_full },
 		{ "vmfabric_gateway_switch_sessions_total", "counter", "Welcomes from the switch", NULL, m->u->ctr.sessions },
+		{ "vmfabric_gateway_switch_moves_total", "counter", "Changes of switch (failover, failback)", NULL, m->u->ctr.moves },
 	};
 	const char *family = NULL, *label = NULL;
 
@@ -270,6 +275,7 @@ int main(int argc, char **argv)
 	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
 				   .key = opt_key, .network = opt_network, .name = opt_name,
 				   .mtu = opt_mtu, .insecure = opt_insecure };
+	uplink_conf_failback(&uc, opt_failback);
 	uplink_conf_check(&uc);
 
 	/* addresses, defaulted and checked like QEMU's net_slirp_init() */

@@ -26,7 +26,7 @@
 static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
 static char *opt_user;
 static char *opt_uplink, *opt_uplink_server_key, *opt_uplink_key, *opt_uplink_networks;
-static char *opt_switch_id, *opt_uplink_name;
+static char *opt_switch_id, *opt_uplink_name, *opt_uplink_failback;
 static struct conf_list opt_lock, opt_listen;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
@@ -56,10 +56,11 @@ static const struct conf_opt opts[] = {
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ "lock-mac", 0, CONF_LIST, &opt_lock, "PORT=MAC[,MAC]", "port security: port PORT may only send from these MACs; others are dropped (locked_mac); repeatable", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (sockets bound, keys read), run as user NAME; needs root", 0, 0 },
-	{ "uplink", 0, CONF_STR, &opt_uplink, "EP", "make this switch a child: join the parent switch at EP over one trunk carrying its networks", 0, 0 },
-	{ "uplink-server-key", 0, CONF_STR, &opt_uplink_server_key, "PUBFILE", "the parent switch's public certificate", 0, 0 },
+	{ "uplink", 0, CONF_STR, &opt_uplink, "EP[,EP...]", "make this switch a child: join the parent switch at EP over one trunk carrying its networks; several parents in priority order fail over", 0, 0 },
+	{ "uplink-server-key", 0, CONF_STR, &opt_uplink_server_key, "PUBFILE[,PUBFILE...]", "the parent switch's public certificate (one for all parents, or one each)", 0, 0 },
 	{ "uplink-key", 0, CONF_STR, &opt_uplink_key, "SECRETFILE", "this switch's key towards its parent (admitted there with policy trunk = yes); default --key", 0, 0 },
 	{ "uplink-networks", 0, CONF_STR, &opt_uplink_networks, "NET[,NET...]", "networks the trunk carries (default: every network)", 0, 0 },
+	{ "uplink-failback", 0, CONF_STR, &opt_uplink_failback, "on|off|SECONDS", "with several --uplink endpoints: move back to a higher-priority parent once it has been up this long (on: 10 s)", 0, 0 },
 	{ "uplink-name", 0, CONF_STR, &opt_uplink_name, "NAME", "the trunk's port name at the parent (default switch/ID)", 0, 0 },
 	{ "switch-id", 0, CONF_STR, &opt_switch_id, "ID", "this switch's id in a tree of switches (default: from its public key, stable across restarts)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
@@ -274,9 +275,10 @@ int main(int argc, char **argv)
 			default_id(idbuf, sizeof(idbuf), opt_insecure ? NULL : pub);
 		sconf.id = opt_switch_id ? opt_switch_id : idbuf;
 	}
-	if (!opt_uplink && (opt_uplink_server_key || opt_uplink_key || opt_uplink_networks || opt_uplink_name))
-		die(EXIT_USAGE, "--uplink-server-key, --uplink-key, --uplink-networks and --uplink-name "
-		    "need --uplink EP");
+	if (!opt_uplink && (opt_uplink_server_key || opt_uplink_key || opt_uplink_networks ||
+			    opt_uplink_name || opt_uplink_failback))
+		die(EXIT_USAGE, "--uplink-server-key, --uplink-key, --uplink-networks, --uplink-name "
+		    "and --uplink-failback need --uplink EP");
 	if (opt_uplink && !opt_insecure && !opt_uplink_server_key)
 		die(EXIT_USAGE, "--uplink needs --uplink-server-key PUBFILE (the parent's public certificate)");
 	if (opt_uplink_networks) {
@@ -340,6 +342,7 @@ int main(int argc, char **argv)
 			.hello_fill = trunk_hello_fill, .on_welcome = trunk_welcome, .cb_arg = &sw,
 		};
 
+		uplink_conf_failback(&uc, opt_uplink_failback);
 		snprintf(uname, sizeof(uname), "switch/%s", sconf.id);
 		uc.name = opt_uplink_name ? opt_uplink_name : uname;
 		if (!codec_valid_name(uc.name))
