@@ -18,9 +18,10 @@
 #include "priv.h"
 #include "uplink.h"
 #include "util.h"
+#include "vhost_user.h"
 
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
-static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
+static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns, *opt_vhost;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
 static int opt_insecure;
 static char *opt_offload;
@@ -40,6 +41,7 @@ static const struct conf_opt opts[] = {
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
+	{ "vhost-user", 0, CONF_STR, &opt_vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
@@ -60,6 +62,8 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 	     (unsigned long long)u->ctr.sessions, (unsigned long long)oo_ctr->segmented,
 	     (unsigned long long)oo_ctr->segments, (unsigned long long)oo_ctr->csummed,
 	     (unsigned long long)oo_ctr->bad);
+	if (be->vh)
+		vhost_user_log_counters(be->vh);
 }
 
 int main(int argc, char **argv)
@@ -79,12 +83,13 @@ int main(int argc, char **argv)
 	log_init("vmfabric-nic");
 	rc = conf_parse("vmfabric-nic",
 			"--switch EP --server-key PUBFILE --key SECRETFILE --network NAME --name PORTNAME\n"
-			"       (--stream ADDR | --stream-listen ADDR | --dgram LOCAL,REMOTE | --fd N | --tap IFNAME [--netns NAME])",
+			"       (--stream ADDR | --stream-listen ADDR | --dgram LOCAL,REMOTE | --fd N | --tap IFNAME [--netns NAME] |\n"
+			"        --vhost-user PATH)",
 			opts, &std, argc, argv, NULL);
 	if (rc)
 		return rc == CONF_DONE ? 0 : -rc;
 
-	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap;
+	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap + !!opt_vhost;
 	if (!opt_network)
 		opt_network = "default";
 	if (!opt_name) {
@@ -102,7 +107,7 @@ int main(int argc, char **argv)
 				   opt_mtu, opt_insecure };
 	uplink_conf_check(&uc);
 	if (nbe != 1)
-		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");
+		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd, --tap or --vhost-user");
 	if (opt_netns && !opt_tap)
 		die(EXIT_USAGE, "--netns only applies to --tap");
 
@@ -111,7 +116,7 @@ int main(int argc, char **argv)
 	if (opt_offload && !opt_tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on") };
+				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"), opt_vhost };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
@@ -141,12 +146,12 @@ int main(int argc, char **argv)
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
 	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
-	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", TAP offloads on" : "");
+	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", offloads on" : "");
 
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
-		zmq_pollitem_t items[6];
-		int dfd, lfd, ofd;
+		zmq_pollitem_t items[7];
+		int dfd, lfd, ofd, cfd = -1;
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
 		void *sock;
@@ -160,7 +165,9 @@ int main(int argc, char **argv)
 		items[3] = (zmq_pollitem_t){ NULL, lfd, ZMQ_POLLIN, 0 };
 		items[4] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
 		items[5] = (zmq_pollitem_t){ NULL, ofd, ZMQ_POLLOUT, 0 };
-		if (zmq_poll(items, 6, t) < 0 && errno != EINTR)
+		backend_ctl_fds(&be, &cfd, 1);
+		items[6] = (zmq_pollitem_t){ NULL, cfd, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, 7, t) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 
 		if (items[4].revents & ZMQ_POLLIN) {
@@ -210,6 +217,8 @@ int main(int argc, char **argv)
 				backend_write(&be, oo.frames, oo.lens, oo.n);
 			}
 		}
+		if (cfd >= 0 && (items[6].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+			backend_ctl(&be, cfd);
 		now = now_ms();
 		uplink_tick(&up, now);
 		backend_tick(&be, now);
