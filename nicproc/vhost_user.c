@@ -770,6 +770,7 @@ size_t vhost_user_to_guest(struct vhost_user *vu, ProtobufCBinaryData *frames, s
 		const uint8_t *f = frames[i].data;
 		size_t len = frames[i].len, k;
 		uint32_t zero = 0;
+		int all;
 
 		v += (size_t)flagged;
 		if (!flagged) {
@@ -786,8 +787,10 @@ size_t vhost_user_to_guest(struct vhost_user *vu, ProtobufCBinaryData *frames, s
 		}
 		/* cut or completed here: the guest did not negotiate this offload */
 		offload_plain(&vu->oo, &frames[i], 1, &zero, 1);
+		all = vu->oo.n > 0;
 		for (k = 0; k < vu->oo.n; k++)
-			ok += (size_t)put_frame(vu, empty, vu->oo.frames[k], vu->oo.lens[k]);
+			all &= put_frame(vu, empty, vu->oo.frames[k], vu->oo.lens[k]);
+		ok += (size_t)all;
 	}
 	call_guest(r);
 	return ok;
