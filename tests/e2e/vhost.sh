@@ -11,6 +11,8 @@
 #   guest a  vhost-user, serves HTTP (/www/rand.bin: 4 MiB of random data)
 #   guest b  vhost-user, guest-client.sh: ping a, HTTP, 16 MiB, NIC restart
 #   host     TAP in vvh-t: pings a, downloads rand.bin (checksum compared)
+#   guest c  started by vmfabric-qemu -- run-guest --nic vmfabric,...,vhost=on:
+#            pings a, fetches its page; the launcher exits 0 and removes its sockets
 #
 # Checks: b reaches a (ping 0% loss, HTTP body, 16 MiB, rand.bin md5 equal
 # to the file's); a's NIC sent super-frames (guest TSO) and b's NIC handed
@@ -34,7 +36,7 @@ command -v qemu-system-x86_64 >/dev/null || fail "qemu-system-x86_64 missing aft
 
 netns_add vvh-n
 netns_add vvh-t
-keys a b t
+keys a b t c
 head -c $((4 * 1024 * 1024)) /dev/urandom >"$T/rand.bin"
 SUM=$(md5sum <"$T/rand.bin" | cut -d' ' -f1)
 
@@ -131,7 +133,7 @@ wait_for 120 serial_has b 'VMLAB-OUT: restart: waiting for outage' ||
 CTR_A=$(counters nic-a "$NIC_A")
 CTR_B=$(counters nic-b "$NIC_B")
 log "killing nic a (pid $NIC_A, SIGKILL); QEMU a (pid $A_QEMU) keeps running"
-kill -KILL "$NIC_A"
+kill -KILL "$NIC_A"; wait "$NIC_A" 2>/dev/null
 wait_for 20 serial_has b 'VMLAB-OUT: restart: outage seen' ||
 	{ wait "$B_RUN"; cat "$T/guest-b.log"; fail "guest b did not see the outage"; }
 kill -0 "$A_QEMU" 2>/dev/null || fail "QEMU a died with its NIC process"
@@ -158,6 +160,23 @@ log_has guest-b '^restart: http body: VMLAB-HTTP-OK$' || fail "guest b: HTTP aft
 log_has nic-a2 'vhost-user .*: QEMU connected' || fail "QEMU a did not reconnect to the new NIC"
 [ "$(grep -ac 'VMLAB: boot ' "$T/a-serial.log")" = 1 ] || fail "guest a rebooted"
 pass "nic a killed and restarted under running QEMU a: $(grep -o 'peer back after .*' "$T/guest-b.log")"
+
+# ---- guest c through the launcher: -nic vmfabric,vhost=on -------------------------------
+start launcher-c ip netns exec vvh-n env TMPDIR="$T" XDG_RUNTIME_DIR="$T" \
+	"$VMF_BUILD/nicproc/vmfabric-qemu" --switch "tcp://127.0.0.1:$PORT" \
+	--server-key "$T/keys/switch" --key "$T/keys/c_secret" --network "$NET" -- \
+	"$VMLAB/run-guest" --name vvh-c --log "$T/c-serial.log" --timeout 100 --ip 192.168.78.12/24 \
+	--env PEER=192.168.78.10 --env THROUGHPUT=0 --env RESTART=0 --script "$HERE/guest-client.sh" \
+	--nic "vmfabric,mac=52:54:00:78:00:0c,vhost=on"
+C_RUN=$LAST_PID
+wait "$C_RUN"; C_RC=$?
+[ "$C_RC" = 0 ] || fail "launcher c: rc=$C_RC"
+log_has launcher-c 'vhost-user .*/nic0.vhost: QEMU connected' || fail "launcher c: QEMU did not connect over vhost-user"
+log_has launcher-c '^peer 192\.168\.78\.10 reachable' || fail "guest c: a not reachable"
+log_has launcher-c '^http body: VMLAB-HTTP-OK$' || fail "guest c: wrong HTTP body"
+serial_has c 'driver=virtio_net' || fail "guest c: no virtio-net NIC"
+! ls -d "$T"/vmfabric-qemu.* >/dev/null 2>&1 || fail "launcher c left its socket directory"
+pass "vmfabric-qemu -nic vmfabric,vhost=on: guest c pings a and fetches its page; launcher exits 0, sockets removed"
 
 # ---- QEMU killed: the NIC process waits for the next one ---------------------------------
 kill -KILL "$A_QEMU"
