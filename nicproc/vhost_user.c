@@ -370,12 +370,8 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p, uint3
 	default:
 		break;
 	}
-	if (req >= VHOST_USER_SET_VRING_NUM && req <= VHOST_USER_SET_VRING_ERR) {
-		if (idx > 1)
-			return -EINVAL;
-		r = &vu->vr[idx];
-	}
-	if (req == VHOST_USER_SET_VRING_ENABLE) {
+	if ((req >= VHOST_USER_SET_VRING_NUM && req <= VHOST_USER_SET_VRING_ERR) ||
+	    req == VHOST_USER_SET_VRING_ENABLE) {
 		if (idx > 1)
 			return -EINVAL;
 		r = &vu->vr[idx];
@@ -389,6 +385,7 @@ static int dispatch(struct vhost_user *vu, uint32_t req, const uint8_t *p, uint3
 		if (v & ~vhost_user_offered())
 			return -EINVAL;
 		vu->features = v;
+		vu->ctr.last_features = v;
 		vu->features_set = 1;
 		vu->hdr_len = v & (F(VIRTIO_F_VERSION_1) | F(VIRTIO_NET_F_MRG_RXBUF)) ? 12 : 10;
 		/* without protocol features a ring is enabled from the start */
@@ -811,5 +808,5 @@ void vhost_user_log_counters(const struct vhost_user *vu)
 	     (unsigned long long)vu->ctr.giant, (unsigned long long)vu->ctr.no_buffers,
 	     (unsigned long long)(rx->calls + tx->calls), (unsigned long long)vu->ctr.gso_from_guest,
 	     (unsigned long long)vu->ctr.gso_to_guest, (unsigned long long)vu->oo.segmented,
-	     (unsigned long long)vu->features);
+	     (unsigned long long)vu->ctr.last_features);
 }

@@ -65,6 +65,7 @@ struct vhost_ctr {
 	uint64_t runt, giant;	/* frames from the guest dropped for their length */
 	uint64_t gso_from_guest;	/* super-frames the guest sent (host TSO) */
 	uint64_t gso_to_guest;		/* super-frames the guest received whole (guest TSO) */
+	uint64_t last_features;		/* the last front-end's acked features, for the log */
 };
 
 /**

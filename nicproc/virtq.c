@@ -283,42 +283,36 @@ void vq_notify_on(struct vq *q, int on)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
+/* Copy between @buf and @iov from offset @off, towards @iov if @to_iov. */
+static size_t iov_copy(const struct iovec *iov, unsigned int n, size_t off, uint8_t *buf,
+		       size_t len, int to_iov)
 {
 	size_t done = 0;
 	unsigned int i;
 
 	for (i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len;
+		uint8_t *p;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
+		p = (uint8_t *)iov[i].iov_base + off;
 		l = MIN(l - off, len - done);
-		memcpy((uint8_t *)buf + done, (uint8_t *)iov[i].iov_base + off, l);
+		memcpy(to_iov ? p : buf + done, to_iov ? buf + done : p, l);
 		done += l;
 		off = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned int n, size_t off, void *buf, size_t len)
+{
+	return iov_copy(iov, n, off, buf, len, 0);
+}
+
 size_t buf_to_iov(const struct iovec *iov, unsigned int n, size_t off, const void *buf, size_t len)
 {
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l = MIN(l - off, len - done);
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)buf + done, l);
-		done += l;
-		off = 0;
-	}
-	return done;
+	return iov_copy(iov, n, off, (uint8_t *)(uintptr_t)buf, len, 1);
 }
