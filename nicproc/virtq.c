@@ -246,9 +246,12 @@ void vq_flush(struct vq *q)
 	if (!q->used)
 		return;
 	__atomic_store_n(&q->used->idx, htole16(q->used_idx), __ATOMIC_RELEASE);
-	if (q->event_idx && !q->kicks_off)	/* the next kick: right after what we took */
+	if (q->event_idx && !q->kicks_off) {	/* the next kick: right after what we took */
 		__atomic_store_n((uint16_t *)&q->used->ring[q->num], htole16(q->last_avail),
 				 __ATOMIC_RELAXED);
+		/* before the caller looks at avail->idx again (a buffer added meanwhile) */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
 }
 
 int vq_need_call(struct vq *q)
