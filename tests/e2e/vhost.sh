@@ -19,8 +19,8 @@
 # super-frames whole to b (guest TSO), none cut; the TAP host (no offloads)
 # gets rand.bin intact (segments made by its NIC); a's NIC killed (SIGKILL)
 # and started again under the running QEMU: b sees traffic resume; QEMU b
-# killed: its NIC logs "waiting for QEMU" and keeps running; a second
-# connection to a's socket is refused.
+# a killed: its NIC logs "waiting for QEMU", keeps running and serves a new
+# QEMU a; a second connection to a's socket is refused.
 
 TEST_NAME=e2e_vhost
 . "$(dirname "$0")/../lib.sh"
@@ -184,7 +184,13 @@ wait_for 10 log_has nic-a2 'front-end gone .*waiting for QEMU' || fail "nic a: n
 sleep 0.5
 kill -0 "$NIC_A" || fail "nic a exited when QEMU died"
 test -S "$T/a.vhost" || fail "nic a no longer listens"
-pass "QEMU a killed: nic a is back to waiting, still listening"
+A_QEMU=$(ip netns exec vvh-n "$VMLAB/run-guest" --name vvh-a2 --log "$T/a2-serial.log" \
+	--background --timeout 100 --serve --ip 192.168.78.10/24 "${ARGS_A[@]}" 2>>"$T/run-guest-a.log")
+[[ "$A_QEMU" =~ ^[0-9]+$ ]] || fail "a new QEMU a did not start: $A_QEMU"
+PIDS+=("$A_QEMU")
+wait_for 30 ip netns exec vvh-t ping -c 1 -W 1 192.168.78.10 || fail "TAP host cannot reach the new guest a"
+[ "$(grep -c 'QEMU connected' "$T/nic-a2.log")" = 2 ] || fail "nic a: the new QEMU did not connect"
+pass "QEMU a killed: nic a went back to waiting; a new QEMU a connected and answers the TAP host"
 
 log "figures (TCG guests, vhost-user both ends, CURVE fabric):"
 for k in http_devnull http_tmpfs nc_sink; do
