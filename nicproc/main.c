@@ -146,7 +146,8 @@ int main(int argc, char **argv)
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
 	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
-	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", offloads on" : "");
+	     opt_network, opt_insecure ? "insecure" : "CURVE", be.kind == BE_VHOST ? ", offloads as the guest negotiates" :
+	     be.vnet ? ", TAP offloads on" : "");
 
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
