@@ -34,6 +34,9 @@
  *   A udp: LOCAL beyond loopback is warned about at start: UDP sources can
  *   be forged.
  * TAP: IFF_TAP | IFF_NO_PI, one frame per read()/write().
+ * vhost-user: QEMU connects to our socket and shares the guest's rings and
+ *   RAM; protocol and rings live in vhost_user.c and virtq.c. Frames carry
+ *   a virtio-net header both ways, as with a TAP with offloads.
  *
  * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
  * it over as one batch; nothing waits for a batch to fill. A stream read
@@ -64,6 +67,7 @@
 #include "codec.h"
 #include "log.h"
 #include "util.h"
+#include "vhost_user.h"
 
 #define RX_BUF		(1024 * 1024)
 #define TX_BUF		(1024 * 1024)
@@ -110,6 +114,9 @@ const char *backend_describe(const struct backend *be, char *buf, size_t len)
 		break;
 	case BE_TAP:
 		snprintf(buf, len, "tap %s%s%s", be->ifname, *be->netns ? " netns " : "", be->netns);
+		break;
+	case BE_VHOST:
+		snprintf(buf, len, "vhost-user %s", be->vh ? be->vh->path : "");
 		break;
 	}
 	return buf;
@@ -278,6 +285,20 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 		return -ENOMEM;
 	}
 
+	if (c->vhost_user) {
+		be->kind = BE_VHOST;
+		be->vnet = 1;
+		be->vh = malloc(sizeof(*be->vh));
+		if (!be->vh || vhost_user_init(be->vh, be->max_frame)) {
+			*why = "out of memory";
+			return -ENOMEM;
+		}
+		if ((rc = vhost_user_listen(be->vh, c->vhost_user))) {
+			snprintf(buf, len, "cannot listen on %s", c->vhost_user);
+			*why = buf;
+		}
+		return rc;
+	}
 	if (c->stream) {
 		be->kind = BE_STREAM_CONNECT;
 		if (addr_parse(c->stream, SOCK_STREAM, &be->remote, why))
@@ -376,6 +397,9 @@ void backend_close(struct backend *be)
 	if (be->kind == BE_DGRAM && be->local.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
 	be->fd = be->lfd = be->txfd = -1;
+	vhost_user_free(be->vh);
+	free(be->vh);
+	be->vh = NULL;
 	stream_rx_free(&be->rx);
 	stream_tx_free(&be->tx);
 	free(be->slots);
@@ -388,6 +412,12 @@ void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *ou
 {
 	int out = is_stream(be) ? be->fd : be->txfd;
 
+	if (be->kind == BE_VHOST) {
+		*data_fd = vhost_user_kick_fd(be->vh);
+		*listen_fd = be->vh->lfd;
+		*out_fd = -1;
+		return;
+	}
 	*data_fd = be->fd;
 	*listen_fd = be->lfd;
 	*out_fd = out >= 0 && stream_tx_pending(&be->tx) > 0 ? out : -1;
@@ -607,6 +637,13 @@ int backend_read(struct backend *be)
 	be->n = 0;
 	be->n_bytes = 0;
 	be->more = 0;
+	if (be->kind == BE_VHOST) {
+		be->n = vhost_user_from_guest(be->vh, be->frames, be->lens, BE_BATCH);
+		for (size_t i = 0; i < be->n; i++)
+			be->ctr.rx_bytes += be->lens[i];
+		be->ctr.rx_frames += be->n;
+		return (int)be->n;
+	}
 	if (be->fd < 0)
 		return 0;
 	if (is_stream(be)) {
@@ -636,6 +673,17 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 {
 	size_t i, ok = 0, bytes = 0;
 
+	if (be->kind == BE_VHOST) {
+		for (i = 0; i < n; i++) {
+			ProtobufCBinaryData f = { lens[i], (uint8_t *)(uintptr_t)frames[i] };
+			size_t k = vhost_user_to_guest(be->vh, &f, 1, NULL, 0);
+
+			be->ctr.tx_frames += k;
+			be->ctr.tx_bytes += k ? lens[i] : 0;
+			be->ctr.tx_drop += 1 - k;
+		}
+		return;
+	}
 	if (be->fd < 0) {
 		be->ctr.tx_drop += n;
 		return;
@@ -688,6 +736,14 @@ void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t 
 	static const uint8_t empty[VMF_VNET_HDR_LEN];
 	size_t i, v = 0;
 
+	if (be->kind == BE_VHOST) {
+		size_t ok = vhost_user_to_guest(be->vh, frames, n, vnet, n_vnet);
+
+		be->ctr.tx_frames += ok;
+		be->ctr.tx_drop += n > ok ? n - ok : 0;
+		return;
+	}
+
 	for (i = 0; i < n; i++) {
 		int flagged = v < n_vnet && vnet[v] == i;
 		struct iovec iov[2] = {
@@ -733,8 +789,13 @@ static int peer_live(int fd)
 void backend_accept(struct backend *be)
 {
 	char d[300];
-	int fd = accept4(be->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int fd;
 
+	if (be->kind == BE_VHOST) {
+		vhost_user_accept(be->vh);
+		return;
+	}
+	fd = accept4(be->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0)
 		return;
 	if (be->fd >= 0 && !be->replace && peer_live(be->fd)) {
@@ -756,6 +817,20 @@ void backend_accept(struct backend *be)
 	be->fd = fd;
 	be->ctr.connects++;
 	info("%s: peer connected", backend_describe(be, d, sizeof(d)));
+}
+
+int backend_ctl_fds(const struct backend *be, int *fds, int max)
+{
+	if (be->kind != BE_VHOST || max < 1 || be->vh->fd < 0)
+		return 0;
+	fds[0] = be->vh->fd;
+	return 1;
+}
+
+void backend_ctl(struct backend *be, int fd)
+{
+	if (be->kind == BE_VHOST && fd == be->vh->fd)
+		vhost_user_readable(be->vh);
 }
 
 long backend_timeout(const struct backend *be, uint64_t now)

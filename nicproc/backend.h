@@ -9,6 +9,8 @@
 #include "codec.h"
 #include "stream.h"
 
+struct vhost_user;
+
 enum be_kind {
 	BE_STREAM_CONNECT,	/* --stream: we connect to QEMU (server=on / socket,listen) */
 	BE_STREAM_LISTEN,	/* --stream-listen: QEMU connects to us (server=off / socket,connect) */
@@ -16,6 +18,7 @@ enum be_kind {
 	BE_DGRAM,		/* --dgram LOCAL,REMOTE */
 	BE_DGRAM_FD,		/* --fd N, SOCK_DGRAM or SOCK_SEQPACKET */
 	BE_TAP,			/* --tap IFNAME [--netns NAME] */
+	BE_VHOST,		/* --vhost-user PATH (vhost_user.c) */
 };
 
 struct be_ctr {
@@ -57,6 +60,7 @@ struct backend {
 	int replace;		/* --stream-replace: a new connection takes over from a live one */
 	int more;		/* the last read stopped at a full batch: frames may be buffered */
 	struct be_ctr ctr;
+	struct vhost_user *vh;	/* BE_VHOST */
 	/* the current batch, filled by backend_read() */
 	const uint8_t *frames[BE_BATCH];
 	size_t lens[BE_BATCH];
@@ -72,6 +76,7 @@ struct backend_conf {
 	const char *bridge;	/* --tap: make the TAP a port of this Linux bridge */
 	const char *ovs_bridge;	/* --tap: add the TAP to this Open vSwitch bridge */
 	int stream_replace;	/* --stream-listen: a new connection replaces a live one */
+	const char *vhost_user;	/* --vhost-user PATH */
 };
 
 /** backend_open() - open what the configuration names; start-up errors are fatal and explained */
@@ -123,6 +128,15 @@ void backend_writable(struct backend *be);
  * if no peer is connected (or be->replace), else refuse (close) and count it
  */
 void backend_accept(struct backend *be);
+
+/**
+ * backend_ctl_fds() - further fds to poll for input (BE_VHOST: the
+ * vhost-user connection); Return: how many were put in @fds (at most @max)
+ */
+int backend_ctl_fds(const struct backend *be, int *fds, int max);
+
+/** backend_ctl() - @fd from backend_ctl_fds() is readable (or hung up) */
+void backend_ctl(struct backend *be, int fd);
 
 /** backend_timeout() / backend_tick() - reconnect timing (stream connect, dgram send socket) */
 long backend_timeout(const struct backend *be, uint64_t now);

@@ -55,6 +55,21 @@
  * NIC process gets SIGTERM (SIGKILL after 5 s) and the launcher exits with
  * COMMAND's status (128 + signal if it was killed).
  *
+ * vhost=on (-nic form only): the NIC is served by "vmfabric-nic --vhost-user
+ * PATH" instead, PATH in a private directory (mode 0700, removed at exit),
+ * and the NIC becomes -chardev socket,id=vmfchrI,path=PATH,reconnect=1
+ * -netdev vhost-user,id=ID,chardev=vmfchrI -device MODEL,netdev=ID,mac=MAC;
+ * once per guest the RAM is made shareable: -object
+ * memory-backend-memfd,id=vmfmem,size=(-m, run-guest --mem; default 128M),
+ * share=on -numa node,memdev=vmfmem (a command that has -numa already is a
+ * usage error). Without KVM (-enable-kvm, accel=kvm, -accel kvm,
+ * VMLAB_ACCEL=kvm) the device also gets vectors=0: QEMU 7.2 under TCG
+ * crashes in the MSI-X unmask when a vhost-user net device starts. For
+ * run-guest the added QEMU options go through --qemu-arg. The NIC processes
+ * are started, and their sockets waited for (5 s at most), before QEMU;
+ * QEMU reconnects by itself to a restarted one, so there is no socketpair
+ * to drain or watch.
+ *
  * Limits: at most 16 vmfabric NICs; options only on the command line (no
  * -c file). If the launcher itself is killed with SIGKILL, QEMU and the
  * running NIC processes go on (the guest keeps its network, without restarts)
@@ -107,6 +122,8 @@ struct vnic {
 	unsigned int backoff_ms;
 	char id[ID_MAX], network[VMF_NAME_MAX], name[VMF_NAME_MAX], mac[18], model[64];
 	char netdev_arg[160], device_arg[200];
+	int vhost;			/* vhost=on: served over vhost-user at @sock */
+	char sock[108], chardev_arg[200];
 };
 
 static struct {
@@ -119,11 +136,16 @@ static struct vnic nics[MAX_NICS];
 static int nnics;
 static char nic_binary_buf[PATH_MAX];
 static char mtu_arg[16];
+static int run_guest;			/* the command is vmlab's run-guest (--qemu-arg) */
+static int use_kvm;			/* the command runs QEMU with KVM */
+static char mem_size[32] = "128M";	/* guest RAM, for vhost=on's shared backend */
+static char vhost_dir[PATH_MAX];	/* private directory of the vhost-user sockets */
+static char mem_obj_arg[96];
 
 static const char synopsis[] =
 	"usage: vmfabric-qemu --switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
 	"                     [options] -- QEMU-COMMAND ... -nic vmfabric,mac=MAC[,network=NAME]\n"
-	"                     [,model=DEVICE][,name=PORTNAME][,id=ID] ...\n";
+	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,vhost=on] ...\n";
 
 static void usage(FILE *f)
 {
@@ -149,8 +171,9 @@ static void usage(FILE *f)
 	      "  -h, --help                 this text\n"
 	      "  -V, --version              print the version\n\n"
 	      "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
-	      "name= (port name), id= (netdev id). Or: -netdev vmfabric,id=ID[,network=][,name=]\n"
-	      "with your own -device DEVICE,netdev=ID,mac=MAC.\n", f);
+	      "name= (port name), id= (netdev id), vhost=on (vhost-user: the guest's rings in\n"
+	      "shared memory, offloads; adds a shared memfd RAM backend). Or: -netdev\n"
+	      "vmfabric,id=ID[,network=][,name=] with your own -device DEVICE,netdev=ID,mac=MAC.\n", f);
 }
 
 static void __attribute__((noreturn)) usage_error(void)
@@ -194,7 +217,7 @@ static void copy_val(char *dst, size_t size, const char *val, const char *key, c
 /* Parse the value of one -nic vmfabric,... or -netdev vmfabric,... into @v. */
 static void parse_spec(struct vnic *v, const char *opt, const char *spec)
 {
-	static const char *const nic_keys[] = { "network", "mac", "model", "name", "id", NULL };
+	static const char *const nic_keys[] = { "network", "mac", "model", "name", "id", "vhost", NULL };
 	static const char *const netdev_keys[] = { "network", "name", "id", NULL };
 	const char *const *keys = v->form == FORM_NIC ? nic_keys : netdev_keys;
 	char *copy = strdup(spec), *rest, *item;
@@ -240,6 +263,13 @@ static void parse_spec(struct vnic *v, const char *opt, const char *spec)
 			copy_val(v->model, sizeof(v->model), eq + 1, item, spec);
 		else if (!strcmp(item, "name"))
 			copy_val(v->name, sizeof(v->name), eq + 1, item, spec);
+		else if (!strcmp(item, "vhost")) {
+			if (strcmp(eq + 1, "on") && strcmp(eq + 1, "off")) {
+				fprintf(stderr, "vmfabric-qemu: %s '%s': vhost= is on or off\n", opt, spec);
+				usage_error();
+			}
+			v->vhost = !strcmp(eq + 1, "on");
+		}
 		else
 			copy_val(v->id, sizeof(v->id), eq + 1, item, spec);
 	}
@@ -324,6 +354,26 @@ static void guest_name(const char *val, char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)MIN((size_t)(end - p), size - 1), p);
 }
 
+/* -m VALUE (QEMU: MiB, or a K/M/G/T suffix, maybe size=...) or run-guest --mem MiB into mem_size. */
+static void parse_mem(const char *opt, const char *val, int mib_only)
+{
+	const char *p = val;
+	char *end;
+	unsigned long long n;
+
+	if (!strncmp(p, "size=", 5))
+		p += 5;
+	errno = 0;
+	n = strtoull(p, &end, 10);
+	if (errno || end == p || !n || (mib_only && *end) || strchr(end, ',') ||
+	    (*end && (!strchr("KkMmGgTt", *end) || end[1]))) {
+		fprintf(stderr, "vmfabric-qemu: %s '%s': vhost=on needs a plain size (e.g. 512M or 2G) "
+			"to share the guest's RAM\n", opt, val);
+		usage_error();
+	}
+	snprintf(mem_size, sizeof(mem_size), "%llu%c", n, *end ? (char)(*end & ~0x20) : 'M');
+}
+
 /* With -netdev vmfabric,id=X: a -device ...,netdev=X must exist and carry mac=. */
 static void check_device(const struct vnic *v, char **cmd, int n, const char *spec)
 {
@@ -368,6 +418,7 @@ static void check_device(const struct vnic *v, char **cmd, int n, const char *sp
 static void scan_command(char **cmd, int n)
 {
 	char guest[VMF_NAME_MAX] = "";
+	int vhost_nics = 0;
 	const char *base = strrchr(cmd[0], '/') ? strrchr(cmd[0], '/') + 1 : cmd[0];
 	int i;
 
@@ -385,7 +436,13 @@ static void scan_command(char **cmd, int n)
 		}
 		if (i + 1 < n && is_opt(cmd[i], "name"))
 			guest_name(cmd[i + 1], guest, sizeof(guest));
+		if (is_opt(cmd[i], "enable-kvm") || strstr(cmd[i], "accel=kvm") ||
+		    (i + 1 < n && is_opt(cmd[i], "accel") && !strncmp(cmd[i + 1], "kvm", 3)))
+			use_kvm = 1;
 	}
+	run_guest = !strcmp(base, "run-guest");
+	if (run_guest && getenv("VMLAB_ACCEL") && !strcmp(getenv("VMLAB_ACCEL"), "kvm"))
+		use_kvm = 1;
 	for (i = 1; i + 1 < n; i++) {
 		struct vnic *v;
 
@@ -401,9 +458,16 @@ static void scan_command(char **cmd, int n)
 		v->dash = cmd[i][1] == '-' ? "--" : "-";
 		v->qfd = v->nfd = -1;
 		parse_spec(v, cmd[i], cmd[i + 1]);
+		if (v->vhost && v->form == FORM_NETDEV) {
+			fprintf(stderr, "vmfabric-qemu: %s '%s': vhost= only with -nic vmfabric,...\n",
+				cmd[i], cmd[i + 1]);
+			usage_error();
+		}
 		finish_spec(v, nnics, cmd[i], cmd[i + 1], *guest ? guest : NULL);
 		if (v->form == FORM_NETDEV)
 			check_device(v, cmd, n, cmd[i + 1]);
+		if (v->vhost)
+			vhost_nics++;
 		for (int j = 0; j < nnics; j++) {
 			if (!strcmp(nics[j].id, v->id)) {
 				fprintf(stderr, "vmfabric-qemu: two vmfabric NICs with id=%s\n", v->id);
@@ -426,6 +490,17 @@ static void scan_command(char **cmd, int n)
 		fprintf(stderr, "vmfabric-qemu: the command has no -nic vmfabric,... or "
 			"-netdev vmfabric,... to serve\n");
 		usage_error();
+	}
+	/* vhost=on: the guest's RAM must be a shared memfd of the -m size */
+	for (i = 1; vhost_nics && i < n; i++) {
+		if (is_opt(cmd[i], "numa") || (run_guest && !strcmp(cmd[i], "--qemu-arg") &&
+					       i + 1 < n && !strcmp(cmd[i + 1], "-numa"))) {
+			fprintf(stderr, "vmfabric-qemu: vhost=on adds -numa node,memdev=vmfmem for the "
+				"shared guest RAM; the command has its own -numa\n");
+			usage_error();
+		}
+		if (i + 1 < n && (run_guest ? !strcmp(cmd[i], "--mem") : is_opt(cmd[i], "m")))
+			parse_mem(cmd[i], cmd[i + 1], run_guest);
 	}
 }
 
@@ -496,12 +571,38 @@ static int command_exists(const char *prog)
 	return 0;
 }
 
+/* vhost=on: the socket path of NIC @idx in the private directory, and the QEMU options */
+static void make_vhost(struct vnic *v, int idx)
+{
+	if (!*vhost_dir) {
+		const char *rt = getenv("XDG_RUNTIME_DIR");
+
+		snprintf(vhost_dir, sizeof(vhost_dir), "%s/vmfabric-qemu.XXXXXX",
+			 rt && *rt && !access(rt, W_OK) ? rt : "/tmp");
+		if (!mkdtemp(vhost_dir))
+			die(1, "mkdtemp %s: %s", vhost_dir, strerror(errno));
+		snprintf(mem_obj_arg, sizeof(mem_obj_arg), "memory-backend-memfd,id=vmfmem,size=%s,share=on",
+			 mem_size);
+	}
+	if (snprintf(v->sock, sizeof(v->sock), "%s/nic%d.vhost", vhost_dir, idx) >= (int)sizeof(v->sock))
+		die(1, "socket path %s/nic%d.vhost is too long (set XDG_RUNTIME_DIR)", vhost_dir, idx);
+	snprintf(v->chardev_arg, sizeof(v->chardev_arg), "socket,id=vmfchr%d,path=%s,reconnect=1",
+		 idx, v->sock);
+	snprintf(v->netdev_arg, sizeof(v->netdev_arg), "vhost-user,id=%s,chardev=vmfchr%d", v->id, idx);
+	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s%s", v->model, v->id,
+		 v->mac, use_kvm ? "" : ",vectors=0");
+}
+
 /* The socketpair of @v: QEMU's end at fd QEMU_FD_BASE or above, ours wherever. */
-static void make_pair(struct vnic *v)
+static void make_pair(struct vnic *v, int idx)
 {
 	int sv[2], sz = SOCK_BUF;
 	struct stat st;
 
+	if (v->vhost) {
+		make_vhost(v, idx);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv))
 		die(1, "socketpair: %s", strerror(errno));
 	for (int i = 0; i < 2; i++)
@@ -519,10 +620,22 @@ static void make_pair(struct vnic *v)
 	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s", v->model, v->id, v->mac);
 }
 
+/* Append QEMU option @opt @val to @out at @o (through --qemu-arg for run-guest). */
+static int add_qemu_opt(char **out, int o, const char *opt, const char *val)
+{
+	if (run_guest)
+		out[o++] = "--qemu-arg";
+	out[o++] = (char *)opt;
+	if (run_guest)
+		out[o++] = "--qemu-arg";
+	out[o++] = (char *)val;
+	return o;
+}
+
 /* The command with every vmfabric NIC rewritten; NULL-terminated. */
 static char **rewrite_command(char **cmd, int n)
 {
-	char **out = calloc((size_t)n + 2 * (size_t)nnics + 1, sizeof(*out));
+	char **out = calloc((size_t)n + 8 * (size_t)nnics + 9, sizeof(*out));
 	int o = 0, k = 0;
 
 	if (!out)
@@ -533,6 +646,13 @@ static char **rewrite_command(char **cmd, int n)
 		if (!v) {
 			out[o++] = cmd[i];
 			continue;
+		}
+		if (!k && *mem_obj_arg) {	/* vhost=on: shared RAM and chardevs, before the first NIC */
+			o = add_qemu_opt(out, o, "-object", mem_obj_arg);
+			o = add_qemu_opt(out, o, "-numa", "node,memdev=vmfmem");
+			for (int j = 0; j < nnics; j++)
+				if (nics[j].vhost)
+					o = add_qemu_opt(out, o, "-chardev", nics[j].chardev_arg);
 		}
 		if (asprintf(&out[o++], "%snetdev", v->dash) < 0)
 			die(1, "out of memory");
@@ -583,8 +703,13 @@ static char **nic_argv(const struct vnic *v)
 	argv[n++] = (char *)v->network;
 	argv[n++] = "--name";
 	argv[n++] = (char *)v->name;
-	argv[n++] = "--fd";
-	argv[n++] = fdarg;
+	if (v->vhost) {
+		argv[n++] = "--vhost-user";
+		argv[n++] = (char *)v->sock;
+	} else {
+		argv[n++] = "--fd";
+		argv[n++] = fdarg;
+	}
 	argv[n] = NULL;
 	return argv;
 }
@@ -626,7 +751,7 @@ static void nic_spawn(struct vnic *v, int idx)
 	if (pid == 0) {
 		nicsup_child_reset();
 		setpgid(0, 0);
-		if (dup2(v->nfd, NIC_FD) < 0 || fcntl(NIC_FD, F_SETFD, 0) < 0)
+		if (!v->vhost && (dup2(v->nfd, NIC_FD) < 0 || fcntl(NIC_FD, F_SETFD, 0) < 0))
 			_exit(127);
 		execv(cfg.nic_binary, argv);
 		fprintf(stderr, "vmfabric-qemu: cannot run %s: %s\n", cfg.nic_binary, strerror(errno));
@@ -677,7 +802,7 @@ static void nic_died(struct vnic *v, int idx, int st, int stopping)
 		info("nic%d %s: vmfabric-nic %s", idx, v->name, what);
 		return;
 	}
-	if (!qemu_end_open(v->qino)) {
+	if (!v->vhost && !qemu_end_open(v->qino)) {
 		v->ended = 1;
 		info("nic%d %s: vmfabric-nic %s; QEMU's end of its socket is closed: not restarted",
 		     idx, v->name, what);
@@ -702,6 +827,32 @@ static void drain(struct vnic *v)
 		v->drained++;
 		v->drained_total++;
 	}
+}
+
+/* vhost=on: QEMU waits for the sockets at start-up, so give the NIC processes 5 s to listen. */
+static void vhost_wait(void)
+{
+	uint64_t end = now_ms() + 5000;
+
+	for (int i = 0; i < nnics; i++) {
+		struct stat st;
+
+		while (nics[i].vhost && (stat(nics[i].sock, &st) || !S_ISSOCK(st.st_mode)) &&
+		       now_ms() < end)
+			usleep(20000);
+	}
+}
+
+/* vhost=on: remove the sockets' directory (the NIC processes remove their sockets). */
+static void vhost_cleanup(void)
+{
+	if (!*vhost_dir)
+		return;
+	for (int i = 0; i < nnics; i++)
+		if (nics[i].vhost)
+			unlink(nics[i].sock);
+	if (rmdir(vhost_dir))
+		warn("cannot remove %s: %s", vhost_dir, strerror(errno));
 }
 
 static int exit_code(int st)
@@ -730,7 +881,7 @@ static int supervise(int sfd, pid_t qpid)
 				running++;
 				continue;
 			}
-			if (stopping || v->ended)
+			if (stopping || v->ended || v->vhost)
 				continue;
 			map[n] = i;
 			pfd[n++] = (struct pollfd){ v->nfd, POLLIN, 0 };
@@ -807,7 +958,7 @@ static int supervise(int sfd, pid_t qpid)
 
 			if (v->pid || v->ended || now < v->restart_ms)
 				continue;
-			if (!qemu_end_open(v->qino)) {
+			if (!v->vhost && !qemu_end_open(v->qino)) {
 				v->ended = 1;
 				info("nic%d %s: QEMU's end of its socket is closed: not restarted", i, v->name);
 				continue;
@@ -846,7 +997,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char **cmd, **qargv;
-	int c, ncmd, sfd;
+	int c, ncmd, sfd, rc;
 	pid_t qpid;
 
 	log_init("vmfabric-qemu");
@@ -931,7 +1082,7 @@ int main(int argc, char **argv)
 	/* uplink_conf_check() above gave the --insecure warning */
 
 	for (int i = 0; i < nnics; i++)
-		make_pair(&nics[i]);
+		make_pair(&nics[i], i);
 	qargv = rewrite_command(cmd, ncmd);
 	if (cfg.check) {
 		for (int i = 0; i < nnics; i++) {
@@ -941,6 +1092,7 @@ int main(int argc, char **argv)
 			print_argv(stdout, label, nic_argv(&nics[i]));
 		}
 		print_argv(stdout, "qemu:", qargv);
+		vhost_cleanup();
 		return 0;
 	}
 
@@ -949,24 +1101,29 @@ int main(int argc, char **argv)
 		die(1, "signalfd: %s", strerror(-sfd));
 	for (int i = 0; i < nnics; i++)
 		nic_spawn(&nics[i], i);
+	vhost_wait();
 	qpid = fork();
 	if (qpid < 0)
 		die(1, "fork: %s", strerror(errno));
 	if (qpid == 0) {
 		nicsup_child_reset();
 		for (int i = 0; i < nnics; i++)
-			fcntl(nics[i].qfd, F_SETFD, 0);
+			if (nics[i].qfd >= 0)
+				fcntl(nics[i].qfd, F_SETFD, 0);
 		execvp(qargv[0], qargv);
 		fprintf(stderr, "vmfabric-qemu: cannot run %s: %s\n", qargv[0], strerror(errno));
 		_exit(127);
 	}
 	for (int i = 0; i < nnics; i++) {
-		close(nics[i].qfd);
+		if (nics[i].qfd >= 0)
+			close(nics[i].qfd);
 		nics[i].qfd = -1;
 	}
 	info("QEMU command %s: pid %d, %d vmfabric NIC%s via %s", qargv[0], (int)qpid, nnics,
 	     nnics == 1 ? "" : "s", cfg.sw);
 	if (cfg.debug)
 		print_argv(stderr, "vmfabric-qemu: QEMU command:", qargv);
-	return supervise(sfd, qpid);
+	rc = supervise(sfd, qpid);
+	vhost_cleanup();
+	return rc;
 }

@@ -18,10 +18,11 @@
 #include "priv.h"
 #include "uplink.h"
 #include "util.h"
+#include "vhost_user.h"
 
 static char *opt_failback;
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
-static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns;
+static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns, *opt_vhost;
 static char *opt_bridge, *opt_ovs_bridge;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
 static int opt_insecure, opt_stream_replace;
@@ -44,6 +45,7 @@ static const struct conf_opt opts[] = {
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
+	{ "vhost-user", 0, CONF_STR, &opt_vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
 	{ "bridge", 0, CONF_STR, &opt_bridge, "BR", "with --tap: make the TAP a port of the existing Linux bridge BR, with its MTU (an uplink into a host L2 fabric)", 0, 0 },
 	{ "ovs-bridge", 0, CONF_STR, &opt_ovs_bridge, "BR", "with --tap: add the TAP to Open vSwitch bridge BR (ovs-vsctl add-port; offloads off)", 0, 0 },
@@ -71,6 +73,8 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 	     (unsigned long long)u->ctr.announces, (unsigned long long)oo_ctr->segmented,
 	     (unsigned long long)oo_ctr->segments, (unsigned long long)oo_ctr->csummed,
 	     (unsigned long long)oo_ctr->bad);
+	if (be->vh)
+		vhost_user_log_counters(be->vh);
 }
 
 int main(int argc, char **argv)
@@ -90,12 +94,13 @@ int main(int argc, char **argv)
 	log_init("vmfabric-nic");
 	rc = conf_parse("vmfabric-nic",
 			"--switch EP --server-key PUBFILE --key SECRETFILE --network NAME --name PORTNAME\n"
-			"       (--stream ADDR | --stream-listen ADDR | --dgram LOCAL,REMOTE | --fd N | --tap IFNAME [--netns NAME])",
+			"       (--stream ADDR | --stream-listen ADDR | --dgram LOCAL,REMOTE | --fd N | --tap IFNAME [--netns NAME] |\n"
+			"        --vhost-user PATH)",
 			opts, &std, argc, argv, NULL);
 	if (rc)
 		return rc == CONF_DONE ? 0 : -rc;
 
-	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap;
+	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap + !!opt_vhost;
 	if (!opt_network)
 		opt_network = "default";
 	if (!opt_name) {
@@ -115,7 +120,7 @@ int main(int argc, char **argv)
 	uplink_conf_failback(&uc, opt_failback);
 	uplink_conf_check(&uc);
 	if (nbe != 1)
-		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd or --tap");
+		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd, --tap or --vhost-user");
 	if (opt_netns && !opt_tap)
 		die(EXIT_USAGE, "--netns only applies to --tap");
 	if ((opt_bridge || opt_ovs_bridge) && !opt_tap)
@@ -129,7 +134,7 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--stream-replace only applies to --stream-listen");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
 				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"),
-				    opt_bridge, opt_ovs_bridge, opt_stream_replace };
+				    opt_bridge, opt_ovs_bridge, opt_stream_replace, opt_vhost };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
@@ -159,12 +164,13 @@ int main(int argc, char **argv)
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
 	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
-	     opt_network, opt_insecure ? "insecure" : "CURVE", be.vnet ? ", TAP offloads on" : "");
+	     opt_network, opt_insecure ? "insecure" : "CURVE", be.kind == BE_VHOST ? ", offloads as the guest negotiates" :
+	     be.vnet ? ", TAP offloads on" : "");
 
 	bp = busypoll_start((unsigned)opt_busy_poll);
 	while (running) {
-		zmq_pollitem_t items[6];
-		int dfd, lfd, ofd, be_more = backend_pending(&be);
+		zmq_pollitem_t items[7];
+		int dfd, lfd, ofd, cfd = -1, be_more = backend_pending(&be);
 		uint64_t now = now_ms();
 		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
 		void *sock;
@@ -180,7 +186,9 @@ int main(int argc, char **argv)
 		items[3] = (zmq_pollitem_t){ NULL, lfd, ZMQ_POLLIN, 0 };
 		items[4] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
 		items[5] = (zmq_pollitem_t){ NULL, ofd, ZMQ_POLLOUT, 0 };
-		if (zmq_poll(items, 6, t) < 0 && errno != EINTR)
+		backend_ctl_fds(&be, &cfd, 1);
+		items[6] = (zmq_pollitem_t){ NULL, cfd, ZMQ_POLLIN, 0 };
+		if (zmq_poll(items, 7, t) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 
 		if (items[4].revents & ZMQ_POLLIN) {
@@ -234,6 +242,8 @@ int main(int argc, char **argv)
 			}
 			up_more = !budget;
 		}
+		if (cfd >= 0 && (items[6].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
+			backend_ctl(&be, cfd);
 		now = now_ms();
 		uplink_tick(&up, now);
 		backend_tick(&be, now);

@@ -26,6 +26,16 @@
 # none for the kernel paths) and the whole machine (busy time from /proc/stat, so it includes
 # iperf3, the kernel and anything else running).
 #
+# Guest paths (QEMU TCG guests from ../shared/vmlab, 256 MiB, namespace vfb-g): guest b
+# downloads guest a's /big.bin (32 MiB, tmpfs) over HTTP ROUNDS (4) times (tests/bench/guest-http.sh):
+#   guest-direct    QEMU's own -netdev socket between the two QEMUs (listen / connect): no fabric
+#   guest-dgram     -netdev dgram + vmfabric-nic --dgram per guest, CURVE switch (offloads off in QEMU)
+#   guest-vhost     -netdev vhost-user + vmfabric-nic --vhost-user per guest (RAM from
+#                   memory-backend-memfd,share=on; TSO super-frames), CURVE switch
+# HTTP Mbit/s from the guest's clock; CPU seconds per GB of the NIC processes, the switch and the
+# two QEMUs over the download window (sampled at the guest's start/end markers, 1 s of quiet
+# around them). They start QEMU: run the suite under flock /tmp/vmf-heavy.lock on a shared host.
+#
 # Switch scaling, no TAP in the way: a fresh vmfabric-switch in namespace vfb-sc per run,
 # driven over loopback by vmf-loadgen (tests/bench/loadgen.c) with 2, 16, 64 and 256 ports,
 # --insecure and CURVE (a key per port): forwarding rate (64-byte frames in batches of 32,
@@ -38,8 +48,8 @@
 # also puts results.md into README.md's Performance section (between the bench markers).
 #
 # Usage: tests/bench/run.sh [--seconds S (5)] [--pings N (1000)] [--out DIR] [--paths "LIST"]
-#                           [--ports "2 16 64 256"] [--readme] [--smoke]
-# --smoke: 1-second measurements, 2 and 16 ports, then checks that every output exists and
+#                           [--guests "direct dgram vhost"] [--ports "2 16 64 256"] [--readme] [--smoke]
+# --smoke: 1-second measurements, 2 and 16 ports, no guest paths, then checks that every output exists and
 # holds well-formed numbers (what ctest's bench_smoke runs). Root; a benchmark, not a test.
 set -u
 TEST_NAME=bench
@@ -50,6 +60,7 @@ LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
 SECS=5 PINGS=1000 OUT=$VMF_BUILD/bench SMOKE=0 README=0
 PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff vmf-curve-bp vmf-curve-trunk"
 PORTS="2 16 64 256" LG_WARM=1 LG_RTT=2
+GUESTS="direct dgram vhost" ROUNDS=4
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECS=$2; shift ;;
@@ -57,9 +68,10 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--paths) PATHS=$2; shift ;;
 	--ports) PORTS=$2; shift ;;
+	--guests) GUESTS=$2; shift ;;
 	--readme) README=1 ;;
-	--smoke) SMOKE=1 SECS=1 PINGS=30 PORTS="2 16" LG_WARM=0.3 LG_RTT=0.5 ;;
-	*) echo "usage: $0 [--seconds S] [--pings N] [--out DIR] [--paths LIST] [--ports LIST] [--readme] [--smoke]"; exit 64 ;;
+	--smoke) SMOKE=1 SECS=1 PINGS=30 PORTS="2 16" LG_WARM=0.3 LG_RTT=0.5 GUESTS= ;;
+	*) echo "usage: $0 [--seconds S] [--pings N] [--out DIR] [--paths LIST] [--guests LIST] [--ports LIST] [--readme] [--smoke]"; exit 64 ;;
 	esac
 	shift
 done
@@ -261,6 +273,90 @@ path_trunk() {
 	done
 	measure "$id" "vmfabric CURVE, site -> root -> site (two trunks)" "${pids[@]}"
 	teardown "${pids[@]}"
+# guest_path direct|dgram|vhost: two vmlab guests, b downloads a's big.bin; one JSON line into $RAW
+guest_path() {
+	local kind=$1 id=guest-$1 na=() nb=() pids=() sw=() qa qb g w0 w1 q0 q1 s0 s1 res label
+	local vl=$SHARED/vmlab mac=52:54:00:98:00
+	netns_add vfb-g
+	if [ "$kind" != direct ]; then
+		[ -f "$T/keys/g1_secret" ] || { mkdir -p "$T/gauth" "$T/keys"; for g in g1 g2; do
+			"$KEYTOOL" generate "$T/keys/$g" >/dev/null && cp "$T/keys/$g" "$T/gauth/$g"; done; }
+		[ -f "$T/keys/switch" ] || "$KEYTOOL" generate "$T/keys/switch" >/dev/null
+		start "sw-$id" ip netns exec vfb-g "$SWITCH" -f --listen tcp://127.0.0.1:7880 --control none \
+			--key "$T/keys/switch_secret" --authorized "$T/gauth"
+		sw=("$LAST_PID")
+		wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
+	fi
+	for g in 1 2; do
+		local a=()
+		case $kind in
+		direct)
+			[ $g = 1 ] && a=(--netdev "socket,id=n0,listen=127.0.0.1:7881") ||
+				a=(--netdev "socket,id=n0,connect=127.0.0.1:7881")
+			a+=(--device "virtio-net-pci,netdev=n0,mac=$mac:0$g") ;;
+		dgram)
+			a=(--netdev "dgram,id=n0,local.type=unix,local.path=$T/g$g-qemu.sock,remote.type=unix,remote.path=$T/g$g-nic.sock"
+			   --device "virtio-net-pci,netdev=n0,mac=$mac:0$g")
+			start "nic$g-$id" ip netns exec vfb-g "$NIC" -f --switch tcp://127.0.0.1:7880 \
+				--server-key "$T/keys/switch" --key "$T/keys/g${g}_secret" --network gbench --name g$g \
+				--dgram "unix:$T/g$g-nic.sock,unix:$T/g$g-qemu.sock"
+			pids+=("$LAST_PID") ;;
+		vhost)
+			a=(--qemu-arg -object --qemu-arg "memory-backend-memfd,id=mem0,size=256M,share=on"
+			   --qemu-arg -numa --qemu-arg "node,memdev=mem0"
+			   --qemu-arg -chardev --qemu-arg "socket,id=c0,path=$T/g$g.vhost,reconnect=1"
+			   --netdev "vhost-user,id=n0,chardev=c0"
+			   --device "virtio-net-pci,netdev=n0,mac=$mac:0$g,rx_queue_size=1024,tx_queue_size=1024,vectors=0")
+			start "nic$g-$id" ip netns exec vfb-g "$NIC" -f --switch tcp://127.0.0.1:7880 \
+				--server-key "$T/keys/switch" --key "$T/keys/g${g}_secret" --network gbench --name g$g \
+				--vhost-user "$T/g$g.vhost"
+			pids+=("$LAST_PID")
+			wait_for 5 test -S "$T/g$g.vhost" || fail "nic$g ($id) is not listening" ;;
+		esac
+		eval "args$g=(\"\${a[@]}\")"
+	done
+	[ "$kind" = dgram ] && { wait_for 5 test -S "$T/g1-nic.sock" && wait_for 5 test -S "$T/g2-nic.sock" || fail "dgram NICs ($id)"; }
+	qa=$(ip netns exec vfb-g "$vl/run-guest" --name vfb-g1 --log "$T/$id-a.log" --background --timeout 300 \
+		--mem 256 --serve --cmdline-extra vmlab.bigmb=32 --ip 10.98.0.1/24 "${args1[@]}" 2>>"$T/run-guest.log")
+	[[ "$qa" =~ ^[0-9]+$ ]] || { log "$id: guest a did not start"; teardown "${pids[@]}" "${sw[@]}"; return 1; }
+	PIDS+=("$qa")
+	wait_for 60 grep -aq 'VMLAB: serve ' "$T/$id-a.log" || log "$id: guest a is not serving"
+	qb=$(ip netns exec vfb-g "$vl/run-guest" --name vfb-g2 --log "$T/$id-b.log" --background --timeout 300 \
+		--mem 256 --ip 10.98.0.2/24 --env PEER=10.98.0.1 --env ROUNDS=$ROUNDS --env BIGMB=32 \
+		--script "$(dirname "$0")/guest-http.sh" "${args2[@]}" 2>>"$T/run-guest.log")
+	[[ "$qb" =~ ^[0-9]+$ ]] || { log "$id: guest b did not start"; teardown "$qa" "${pids[@]}" "${sw[@]}"; return 1; }
+	PIDS+=("$qb")
+	if wait_for 120 grep -aq 'VMLAB-OUT: bench start' "$T/$id-b.log"; then
+		w0=$(ticks "${pids[@]}"); q0=$(ticks "$qa" "$qb"); s0=$(ticks "${sw[@]}")
+		wait_for 300 grep -aq 'VMLAB-OUT: bench end' "$T/$id-b.log"
+		w1=$(ticks "${pids[@]}"); q1=$(ticks "$qa" "$qb"); s1=$(ticks "${sw[@]}")
+	fi
+	res=$(sed -n 's/^VMLAB-OUT: bench http \([0-9]*\) bytes \([0-9.]*\) s.*/\1 \2/p' "$T/$id-b.log" | tr -d '\r')
+	[ -n "$res" ] || { log "$id: no result"; grep -a 'VMLAB-OUT' "$T/$id-b.log" | tail -3; }
+	case $kind in
+	direct) label="QEMU -netdev socket, guest to guest (no fabric)" ;;
+	dgram) label="vmfabric CURVE, QEMU -netdev dgram" ;;
+	vhost) label="vmfabric CURVE, vhost-user (offloads)" ;;
+	esac
+	python3 - "$id" "$label" "$res" "$((${w1:-0} - ${w0:-0}))" "$((${q1:-0} - ${q0:-0}))" \
+		"$((${s1:-0} - ${s0:-0}))" "$HZ" "${#pids[@]}" >>"$RAW" <<'PY'
+import json, sys
+idn, label, res, nic, qemu, sw, hz, nnic = sys.argv[1:]
+hz = float(hz)
+r = {"id": idn, "label": label}
+if res:
+    b, s = res.split()
+    gb = int(b) / 1e9
+    r["http_mbit"] = int(b) * 8 / float(s) / 1e6 if float(s) > 0 else None
+    r["http_bytes"] = int(b)
+    r["cpu_nic_s_per_gb"] = int(nic) / hz / gb if int(nnic) else None
+    r["cpu_switch_s_per_gb"] = int(sw) / hz / gb if int(nnic) else None
+    r["cpu_qemu_s_per_gb"] = int(qemu) / hz / gb
+print(json.dumps(r))
+PY
+	log "$(tail -1 "$RAW")"
+	stop "$qa"; stop "$qb"
+	teardown "${pids[@]}" "${sw[@]}"
 }
 
 # scale curve|insecure N: a fresh switch, vmf-loadgen with N ports; one JSON line into $RAW
@@ -305,7 +401,17 @@ for p in $PATHS; do
 	*) fail "unknown path $p" ;;
 	esac
 done
-for mode in insecure curve; do
+if [ -n "$GUESTS" ]; then
+	"$SHARED/vmlab/build-guest" >"$T/build-guest.log" 2>&1 || fail "vmlab/build-guest"
+fi
+for g in $GUESTS; do
+	log "guest path $g"
+	case $g in
+	direct|dgram|vhost) guest_path "$g" ;;
+	*) fail "unknown guest path $g" ;;
+	esac
+done
+for mode in ${PORTS:+insecure curve}; do
 	# keys for the largest run first, so every size reuses them
 	max=0; for n in $PORTS; do [ "$n" -gt "$max" ] && max=$n; done
 	[ "$mode" = curve ] && { mkdir -p "$T/lg"; "$LOADGEN" --gen-keys "$T/lg" "$max" || fail "loadgen keys"; }
