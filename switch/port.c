@@ -420,6 +420,30 @@ static void port_welcome(struct vswitch *sw, const struct port *p, uint32_t mtu)
 }
 
 /*
+ * A slot for a new session: @same (the same key's session under this name,
+ * or NULL) is taken over first; with no free slot, removed ports are reaped
+ * (we are between two messages). Return: the slot, or NULL (table full).
+ * *@reaped tells the caller that networks may have gone with the reap.
+ */
+static struct port *port_slot(struct vswitch *sw, struct port *same, int *reaped)
+{
+	struct port *p;
+
+	if (same) {
+		sw->ctr.takeovers++;
+		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
+	}
+	*reaped = 0;
+	p = port_alloc(sw);
+	if (!p) {
+		port_reap(sw);
+		*reaped = 1;
+		p = port_alloc(sw);
+	}
+	return p;
+}
+
+/*
  * A welcomed session in the free slot @p: identity, counters and queues
  * reset; the caller adds what its kind needs (network, carried networks).
  */
@@ -455,6 +479,7 @@ static void trunk_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const
 {
 	struct port *p, *same = NULL;
 	char text[200];
+	int reaped;
 
 	if (sw->zap && !(pol && pol->trunk)) {
 		sw->ctr.policy++;
@@ -487,15 +512,7 @@ static void trunk_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const
 		port_send_error(sw, r, rlen, VMF_ERR_DUPLICATE, "trunk name in use by another key");
 		return;
 	}
-	if (same) {
-		sw->ctr.takeovers++;
-		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
-	}
-	p = port_alloc(sw);
-	if (!p) {
-		port_reap(sw);
-		p = port_alloc(sw);
-	}
+	p = port_slot(sw, same, &reaped);
 	if (!p || (h->n_networks && !(p->carry = calloc(h->n_networks, sizeof(*p->carry))))) {
 		port_send_error(sw, r, rlen, VMF_ERR_FULL, "switch port table full");
 		return;
@@ -522,6 +539,7 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 	struct network *n, *free_net;
 	struct port *p, *same;
 	char text[200];
+	int reaped;
 
 	if (sw->zap && !ke) {
 		sw->ctr.revoked++;
@@ -592,20 +610,13 @@ void port_hello(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *k
 		       h->port, h->network);
 		goto unused;
 	}
-	if (same) {
-		sw->ctr.takeovers++;
-		port_remove(sw, same, VMF_ERR_DUPLICATE, "taken over by a new session of the same key");
-	}
-	p = port_alloc(sw);
-	if (!p) {
+	p = port_slot(sw, same, &reaped);
+	if (reaped) {
 		/*
-		 * Between two messages, slots of ports removed so far may be given
-		 * back; the reap may free the network too, if its last ports were
-		 * the ones this Hello replaced: it existed when the Hello came, so
-		 * it is made again whatever the key's create policy says.
+		 * The reap may have freed the network, if its last ports were the
+		 * ones this Hello replaced: it existed when the Hello came, so it
+		 * is made again whatever the key's create policy says.
 		 */
-		port_reap(sw);
-		p = port_alloc(sw);
 		n = net_find(sw, h->network, &free_net);
 		if (!n && (!free_net || net_create(sw, free_net, h->network))) {
 			port_send_error(sw, r, rlen, VMF_ERR_FULL, "too many networks on this switch");

@@ -209,9 +209,27 @@ path_vde() {
 	teardown "${pids[@]}"
 }
 
+# nics_up ID PORT curve|insecure [NIC args]: NIC processes for vfb-h1 and vfb-h2 (TAP tap0 at
+# 192.0.2.N) to the switch at 10.97.N.1:PORT, joined; their PIDs are added to the caller's pids
+nics_up() {
+	local id=$1 port=$2 mode=$3 i sec=()
+	shift 3
+	for i in 1 2; do
+		if [ "$mode" = curve ]; then sec=(--server-key "$T/keys/switch" --key "$T/keys/h${i}_secret"); else sec=(--insecure); fi
+		start "nic$i-$id" ip netns exec vfb-h$i "$NIC" -f --switch tcp://10.97.$i.1:$port "${sec[@]}" \
+			--network bench --name h$i --tap tap0 "$@"
+		pids+=("$LAST_PID")
+	done
+	for i in 1 2; do
+		wait_for 5 ip -n vfb-h$i link show tap0 || fail "no tap0 in vfb-h$i ($id)"
+		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
+		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
+	done
+}
+
 # path_vmf ID curve|insecure on|off [BUSY_POLL_USEC]
 path_vmf() {
-	local id=$1 mode=$2 off=$3 bp=${4:-0} sec=() pids=() i label
+	local id=$1 mode=$2 off=$3 bp=${4:-0} pids=() label
 	netns_add vfb-sw; hosts
 	veth_link vfb-sw v1 10.97.1.1/24 vfb-h1 up0 10.97.1.2/24
 	veth_link vfb-sw v2 10.97.2.1/24 vfb-h2 up0 10.97.2.2/24
@@ -223,17 +241,7 @@ path_vmf() {
 		start "sw-$id" ip netns exec vfb-sw "$SWITCH" -f --listen tcp://0.0.0.0:7790 --control none --insecure
 	fi
 	pids+=("$LAST_PID")
-	for i in 1 2; do
-		if [ "$mode" = curve ]; then sec=(--server-key "$T/keys/switch" --key "$T/keys/h${i}_secret"); else sec=(--insecure); fi
-		start "nic$i-$id" ip netns exec vfb-h$i "$NIC" -f --switch tcp://10.97.$i.1:7790 "${sec[@]}" \
-			--network bench --name h$i --tap tap0 --offload "$off"
-		pids+=("$LAST_PID")
-	done
-	for i in 1 2; do
-		wait_for 5 ip -n vfb-h$i link show tap0 || fail "no tap0 in vfb-h$i ($id)"
-		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
-		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
-	done
+	nics_up "$id" 7790 "$mode" --offload "$off"
 	label="vmfabric $([ "$mode" = curve ] && echo CURVE || echo --insecure)$([ "$off" = off ] && echo ", --offload off")$([ "$bp" != 0 ] && echo ", switch --busy-poll $bp")"
 	measure "$id" "$label" "${pids[@]}"
 	teardown "${pids[@]}"
@@ -261,18 +269,11 @@ path_trunk() {
 		pids+=("$LAST_PID")
 		wait_for 10 log_has "$site-$id" "joined parent switch" || fail "$site did not join the root ($id)"
 	done
-	for i in 1 2; do
-		start "nic$i-$id" ip netns exec vfb-h$i "$NIC" -f --switch tcp://10.97.$i.1:7791 \
-			--server-key "$T/keys/switch" --key "$T/keys/h${i}_secret" --network bench --name h$i --tap tap0
-		pids+=("$LAST_PID")
-	done
-	for i in 1 2; do
-		wait_for 5 ip -n vfb-h$i link show tap0 || fail "no tap0 in vfb-h$i ($id)"
-		ip -n vfb-h$i addr add 192.0.2.$i/24 dev tap0
-		wait_for 10 log_has "nic$i-$id" joined || fail "nic$i did not join ($id)"
-	done
+	nics_up "$id" 7791 curve
 	measure "$id" "vmfabric CURVE, site -> root -> site (two trunks)" "${pids[@]}"
 	teardown "${pids[@]}"
+}
+
 # guest_path direct|dgram|vhost: two vmlab guests, b downloads a's big.bin; one JSON line into $RAW
 guest_path() {
 	local kind=$1 id=guest-$1 na=() nb=() pids=() sw=() qa qb g w0 w1 q0 q1 s0 s1 res label

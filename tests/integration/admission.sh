@@ -12,12 +12,7 @@ guest_host h1 1
 guest_host h2 2
 guest_host h3 3
 start_switch switch $PORT
-start_nic h1 1 h1 lab $PORT
-start_nic h2 2 h2 lab $PORT
-tap_setup h1 1 192.168.77.1/24
-tap_setup h2 2 192.168.77.2/24
-wait_for 10 joined nic-h1 || fail "h1 did not join"
-wait_for 10 joined nic-h2 || fail "h2 did not join"
+hosts_up $PORT lab h1 h2
 pings h1 192.168.77.2 3 || fail "admitted hosts cannot ping"
 
 # 1. h3's key is not admitted: refused, told so, no port, no traffic

@@ -14,12 +14,7 @@ guest_host h1 1
 guest_host h2 2
 start_switch switch $PORT --metrics "10.99.1.1:$MPORT"
 log_has switch "metrics on http://10.99.1.1:$MPORT/metrics" || fail "switch does not announce its metrics endpoint"
-start_nic h1 1 h1 lab $PORT
-start_nic h2 2 h2 lab $PORT
-tap_setup h1 1 192.168.77.1/24
-tap_setup h2 2 192.168.77.2/24
-wait_for 10 joined nic-h1 || fail "h1 did not join"
-wait_for 10 joined nic-h2 || fail "h2 did not join"
+hosts_up $PORT lab h1 h2
 pings h1 192.168.77.2 20 || fail "ping h1 -> h2"
 
 scrape() { ip netns exec vfi-h1 curl -s -m 5 "http://10.99.1.1:$MPORT$1"; }

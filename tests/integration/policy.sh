@@ -34,12 +34,7 @@ set_policy nocreate 'create = "no"'
 set_policy typo 'netwroks = "lab"'
 # --keepalive 5000: the raw client's extra connections (nets:N) send none for 15 s
 start_switch switch $PORT --max-ports 16 --port-macs 20 --max-macs 1048576 --keepalive 5000
-start_nic h1 1 h1 lab $PORT
-start_nic h2 2 h2 lab $PORT
-tap_setup h1 1 192.168.77.1/24
-tap_setup h2 2 192.168.77.2/24
-wait_for 10 joined nic-h1 || fail "h1 did not join"
-wait_for 10 joined nic-h2 || fail "h2 did not join"
+hosts_up $PORT lab h1 h2
 pings h1 192.168.77.2 2 || fail "ping before the tests"
 log_has switch "typo.*unknown metadata key 'netwroks'" || fail "the switch did not refuse the certificate with a typo"
 

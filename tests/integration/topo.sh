@@ -97,3 +97,12 @@ PY
 
 # log_fixed NAME TEXT: the process log contains TEXT (no regex: Z85 keys are full of metacharacters)
 log_fixed() { grep -Fq -- "$2" "$T/$1.log"; }
+
+# hosts_up PORT NET HOST...: for each hN, a NIC process (key hN, network NET) to the switch at
+# PORT, its TAP at 192.168.77.N/24 (or SUBNET.N with HOSTS_SUBNET set), and wait until it joined
+hosts_up() {
+	local port=$1 net=$2 h; shift 2
+	for h in "$@"; do start_nic "$h" "${h#h}" "$h" "$net" "$port"; done
+	for h in "$@"; do tap_setup "$h" "${h#h}" "${HOSTS_SUBNET:-192.168.77}.${h#h}/24"; done
+	for h in "$@"; do wait_for 10 joined "nic-$h" || fail "$h did not join"; done
+}
