@@ -166,7 +166,6 @@ static struct network *net_find(struct vswitch *sw, const char *name, struct net
 	return NULL;
 }
 
-/* A new network in the free slot @n. Return: 0 or -ENOMEM */
 static uint32_t port_mac_limit(const struct vswitch *sw, const struct port *p);
 
 /* @idx joins @n's flooding list, with its MAC limit there. */
@@ -200,6 +199,7 @@ int switch_carries(const struct port *p, const char *net)
 	return 0;
 }
 
+/* A new network in the free slot @n, with every trunk that carries it. Return: 0 or -ENOMEM */
 static int net_create(struct vswitch *sw, struct network *n, const char *name)
 {
 	/* the MAC table starts small and grows with use (fdb.c) */
