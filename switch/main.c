@@ -164,6 +164,28 @@ static int trunk_welcome(void *arg, const Vmfabric__Welcome *w)
 	return 0;
 }
 
+/*
+ * The uplink's state as the tree sees it: once up (after its Welcome), the
+ * MACs below are announced; once it is lost, this switch is a root (what
+ * was learnt behind the parent goes, children are told) before any new
+ * Hello leaves with the old path.
+ */
+static void uplink_watch(void)
+{
+	static int was_up;
+	int is_up = up.state == UPLINK_UP;
+
+	if (announce_due && is_up) {
+		announce_due = 0;
+		switch_announce(&sw);
+	}
+	if (was_up && !is_up) {
+		warn("uplink: lost the parent switch; this switch is a root until it returns");
+		switch_uplink_state(&sw, 0, NULL, 0);
+	}
+	was_up = is_up;
+}
+
 /* A stable default id: from the public key (or, without one, the host and endpoints). */
 static void default_id(char *id, size_t len, const uint8_t *pub)
 {
@@ -428,21 +450,14 @@ int main(int argc, char **argv)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
 		t1 = now_us();
 		if (opt_uplink) {
-			int was_up = up.state == UPLINK_UP;
-
 			if (items[5].revents & ZMQ_POLLIN)
 				uplink_monitor(&up);
 			if (usock && usock == up.sock && (items[4].revents & ZMQ_POLLIN))
 				switch_uplink_input(&sw);
+			/* before the tick sends a Hello, which must not carry the lost path */
+			uplink_watch();
 			uplink_tick(&up, now_ms());
-			if (announce_due && up.state == UPLINK_UP) {
-				announce_due = 0;
-				switch_announce(&sw);
-			}
-			if (was_up && up.state != UPLINK_UP) {
-				warn("uplink: lost the parent switch; this switch is a root until it returns");
-				switch_uplink_state(&sw, 0, NULL, 0);
-			}
+			uplink_watch();
 		}
 		if (items[3].revents & ZMQ_POLLIN)
 			zap_handle(&zap);
