@@ -30,6 +30,11 @@
  * time (all threads, CURVE included) is reported too, since on a small machine
  * the generator and the switch share the cores.
  *
+ * With --trunk every port joins as a trunk (a child switch's connection:
+ * Hello kind 1 with a path of its own id, every batch tagged with the
+ * network), so the switch's cost of forwarding between trunks can be set
+ * next to its cost between ports (tests/bench/trunk.sh).
+ *
  * Output: one JSON object on stdout, a summary on stderr. Exit 0, 1 on a
  * failure (ports not welcomed, session lost), 64 on a bad command line.
  */
@@ -71,7 +76,7 @@ struct lport {
 
 struct opts {
 	const char *ep, *server_key, *keydir, *network;
-	int insecure, nports, batch, window, size, io_threads, inflight;
+	int insecure, trunk, nports, batch, window, size, io_threads, inflight;
 	double seconds, warmup, rtt_seconds;
 	long switch_pid;
 };
@@ -195,11 +200,19 @@ static void send_hello(int i)
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
 	char name[32];
 
+	char id[32], *path[1] = { id };
+
 	snprintf(name, sizeof(name), "lg/%d", i);
+	snprintf(id, sizeof(id), "lg-%d", i);
 	h.version = VMF_PROTO_VERSION;
 	h.network = (char *)(uintptr_t)o.network;
 	h.port = name;
 	h.mtu = 1500;
+	if (o.trunk) {
+		h.kind = VMF_KIND_TRUNK;
+		h.path = path;
+		h.n_path = 1;
+	}
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
 	env.hello = &h;
 	send_env(&ports[i], &env);
@@ -219,9 +232,11 @@ static void send_keepalive(int i)
 
 static int send_batch(int i, ProtobufCBinaryData *f, size_t n)
 {
+	static uint32_t net0[VMF_MAX_BATCH_FRAMES];	/* every frame in nets[0] */
+	char *nets[1] = { (char *)(uintptr_t)o.network };
 	zmq_msg_t m;
 
-	if (codec_pack_batch(f, n, &m))
+	if (o.trunk ? codec_pack_batch_trunk(f, n, NULL, 0, nets, 1, net0, &m) : codec_pack_batch(f, n, &m))
 		return -1;
 	if (zmq_msg_send(&m, ports[i].sock, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&m);
@@ -465,7 +480,8 @@ static void usage(void)
 		"options: --ports N (even, default 2)  --network NAME (bench)  --batch FRAMES (32)\n"
 		"         --window BATCHES (8, per port)  --inflight FRAMES (8192, all ports)\n"
 		"          --size BYTES (64, >= 60)  --seconds S (5)  --warmup S (1)\n"
-		"         --rtt-seconds S (2)  --switch-pid PID (RSS and CPU of the switch)  --io-threads N (1)\n");
+		"         --rtt-seconds S (2)  --switch-pid PID (RSS and CPU of the switch)  --io-threads N (1)\n"
+		"         --trunk (every port joins as a trunk: tagged batches)\n");
 }
 
 static int gen_keys(const char *dir, int n)
@@ -498,6 +514,10 @@ int main(int argc, char **argv)
 
 		if (!strcmp(a, "--gen-keys") && v && i + 2 < argc)
 			return gen_keys(v, atoi(argv[i + 2]));
+		if (!strcmp(a, "--trunk")) {
+			o.trunk = 1;
+			continue;
+		}
 		if (!strcmp(a, "--insecure")) {
 			o.insecure = 1;
 			continue;
