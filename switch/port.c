@@ -788,6 +788,8 @@ int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router
 
 	memset(sw, 0, sizeof(*sw));
 	sw->conf = *conf;
+	if (!sw->conf.id)
+		sw->conf.id = "switch";	/* every switch has an id: trees, loops, vmfabric-ctl tree */
 	sw->router = router;
 	sw->zap = zap;
 	sw->start_ms = now_ms();
