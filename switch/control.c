@@ -41,7 +41,7 @@
 #include "util.h"
 #include "zap.h"
 
-#define REQ_MAX		4096
+#define REQ_MAX		CONTROL_REQ_MAX
 #define ARGS_MAX	8
 
 static struct ratelimit rl_ctl = RATELIMIT_INIT;

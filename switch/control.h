@@ -8,6 +8,7 @@
 
 #define CONTROL_DEFAULT		"ipc:///run/vmfabric/switch.ctl"
 #define CONTROL_MAX_CAPTURES	8
+#define CONTROL_REQ_MAX		4096	/* bytes of one request (ZMQ_MAXMSGSIZE: a longer one closes the connection) */
 
 struct control {
 	void *sock;		/* ROUTER */
