@@ -26,16 +26,31 @@ ip -n vfg-m1 -batch "$T/links" || fail "cannot create macvlans"
 mkdir -p "$T/l1" "$T/l2"
 # run_clients DIR FIRST LAST: udhcpc on mvFIRST..mvLAST in parallel, leases in DIR
 run_clients() {
-	seq "$2" "$3" | NO_CONFIG=1 LEASE_DIR=$1 xargs -P 64 -I{} ip netns exec vfg-m1 \
-		busybox udhcpc -i mv{} -f -q -n -t 4 -T 2 -s "$GWT/udhcpc.script" >>"$T/udhcpc.log" 2>&1
+	mkdir -p "$1.log"
+	# one netns exec for all of them: 250 parallel "ip netns exec" mounts are a test of ip
+	seq "$2" "$3" | NO_CONFIG=1 LEASE_DIR=$1 ip netns exec vfg-m1 xargs -P 64 -I{} sh -c \
+		'exec busybox udhcpc -i mv$1 -f -q -n -t 4 -T 2 -s "$2" >"$3/mv$1" 2>&1' \
+		_ {} "$GWT/udhcpc.script" "$1.log"
 	return 0
+}
+
+# missing DIR FIRST LAST: say which clients got no lease, with their udhcpc output
+missing() {
+	local i
+	for i in $(seq "$2" "$3"); do
+		[ -s "$1/mv$i" ] && continue
+		echo "--- mv$i (no lease):"
+		cat "$1.log/mv$i"
+	done
+	echo "--- gateway counters: $(counters gw "$GW_PID")"
 }
 
 T0=$(date +%s)
 run_clients "$T/l1" 1 $N
 GOT=$(cat "$T"/l1/mv* 2>/dev/null | wc -l)
 DISTINCT=$(cat "$T"/l1/mv* 2>/dev/null | awk '{print $1}' | sort -u | wc -l)
-[ "$GOT" = $N ] || fail "$GOT of $N clients got a lease"
+[ "$GOT" = $N ] || fail "$GOT of $N clients got a lease
+$(missing "$T/l1" 1 $N)"
 [ "$DISTINCT" = $N ] || fail "only $DISTINCT distinct addresses for $N clients"
 pass "$N clients, $N distinct leases in $(( $(date +%s) - T0 )) s"
 [ "$(grep -c ' bound ' "$LEASES")" = $N ] || fail "lease file holds $(grep -c ' bound ' "$LEASES") bound leases"
@@ -65,6 +80,7 @@ for i in $(seq 1 $N); do
 	b=$(awk '{print $1}' "$T/l2/mv$i" 2>/dev/null)
 	[ -n "$a" ] && [ "$a" = "$b" ] && SAME=$((SAME + 1))
 done
-[ "$SAME" = $N ] || fail "after restart only $SAME of $N clients got their address back"
+[ "$SAME" = $N ] || fail "after restart only $SAME of $N clients got their address back
+$(missing "$T/l2" 1 $N)"
 pass "gateway restart: all $N clients got the same address back"
 exit 0
