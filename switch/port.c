@@ -42,6 +42,7 @@
 
 #include "log.h"
 #include "port.h"
+#include "portconf.h"
 #include "siphash.h"
 #include "util.h"
 
@@ -465,6 +466,7 @@ static void port_init(struct vswitch *sw, struct port *p, int kind, const uint8_
 	p->net = NULL;
 	p->pol = pol;
 	p->lock = NULL;
+	p->pconf = portconf_find(sw, p->name);
 	p->since_ms = p->last_rx_ms = now;
 	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
 	p->out_bytes = 0;
@@ -801,7 +803,8 @@ int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router
 	sw->nets = calloc((size_t)conf->max_networks, sizeof(*sw->nets));
 	sw->dirty = calloc((size_t)conf->max_ports, sizeof(uint32_t));
 	sw->dead = calloc((size_t)conf->max_ports, sizeof(uint32_t));
-	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty || !sw->dead ||
+	sw->pconf = calloc((size_t)conf->max_ports, sizeof(*sw->pconf));
+	if (!sw->rid_tab || !sw->ports || !sw->nets || !sw->dirty || !sw->dead || !sw->pconf ||
 	    sip_key_random(&sw->rid_key) || codec_arena_init(&sw->arena, 4 * (size_t)VMF_MAX_MSG)) {
 		switch_free(sw);
 		return -ENOMEM;
@@ -831,12 +834,14 @@ void switch_free(struct vswitch *sw)
 	free(sw->rid_tab);
 	free(sw->dirty);
 	free(sw->dead);
+	free(sw->pconf);
 	codec_arena_free(&sw->arena);
 	sw->nets = NULL;
 	sw->ports = NULL;
 	sw->rid_tab = NULL;
 	sw->dirty = NULL;
 	sw->dead = NULL;
+	sw->pconf = NULL;
 }
 
 /* --- the uplink: this switch as a child of another ---------------------- */

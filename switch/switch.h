@@ -13,7 +13,7 @@
 /*
  * The switch in files: port.c (ports, networks, Hello, admission, policy,
  * removal), fwd.c (the forwarding pass: input, forward, enqueue, flush),
- * capture.c (live capture), stats.c (counters rendered), control.c (the
+ * portconf.c (settings kept by port name), capture.c (live capture), stats.c (counters rendered), control.c (the
  * management channel), main.c (options, sockets, the event loop).
  */
 
@@ -97,6 +97,7 @@ struct switch_ctr {
 };
 
 struct network;
+struct port_conf;
 
 #define LOCK_MACS_MAX	16
 
@@ -143,6 +144,7 @@ struct port {
 	uint32_t n_carry;
 	const struct mac_lock *lock;	/* --lock-mac for this port name, or NULL */
 	const struct key_policy *pol;	/* its key's policy (NULL: open default, --insecure) */
+	struct port_conf *pconf;	/* settings kept by its name (portconf.h), or NULL */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
 	struct port_ctr ctr;
@@ -204,6 +206,8 @@ struct vswitch {
 	uint64_t start_ms;
 	struct capture *captures;	/* live capture sessions (capture.c), or NULL */
 	const struct mac_lock *locks;	/* --lock-mac entries (owned by the caller) */
+	struct port_conf *pconf;	/* settings by port name (portconf.c), max_ports of them */
+	uint32_t n_pconf;
 	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 	/* the tree: the ids above this switch (nearest first), and its uplink port */
