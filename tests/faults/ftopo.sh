@@ -7,6 +7,7 @@
 
 TOPO_NS=vfh
 TOPO_NET=98
+HOSTS_SUBNET=${HOSTS_SUBNET:-192.168.78}	# hosts_up, pair_up: the guest hosts' TAP subnet
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/topo.sh"
 CTL_OPT=(--control "ipc://$T/switch.ctl")
 CTL=$VMF_BUILD/switch/vmfabric-ctl

@@ -7,17 +7,7 @@ PORT=7780
 IPORT=7788
 ROUNDS=${ROUNDS:-2}
 
-keys h1 h2
-sw_host
-guest_host h1 1
-guest_host h2 2
-start_switch switch $PORT
-start_nic h1 1 h1 lab $PORT; H1=$NIC_PID
-start_nic h2 2 h2 lab $PORT; H2=$NIC_PID
-tap_setup h1 1 192.168.78.1/24
-tap_setup h2 2 192.168.78.2/24
-wait_for 10 joined nic-h1 || fail "h1 did not join"
-wait_for 10 joined nic-h2 || fail "h2 did not join"
+pair_up $PORT
 pings h1 192.168.78.2 3 || fail "ping before the test"
 iperf_server h2 $IPORT
 

@@ -8,13 +8,8 @@ MPORT=7718
 command -v promtool >/dev/null || EXTRA_PKGS=prometheus "$VMF_ROOT/deploy/install-deps.sh"
 command -v curl >/dev/null || EXTRA_PKGS=curl "$VMF_ROOT/deploy/install-deps.sh"
 
-keys h1 h2
-sw_host
-guest_host h1 1
-guest_host h2 2
-start_switch switch $PORT --metrics "10.99.1.1:$MPORT"
+pair_up $PORT --metrics "10.99.1.1:$MPORT"
 log_has switch "metrics on http://10.99.1.1:$MPORT/metrics" || fail "switch does not announce its metrics endpoint"
-hosts_up $PORT lab h1 h2
 pings h1 192.168.77.2 20 || fail "ping h1 -> h2"
 
 scrape() { ip netns exec vfi-h1 curl -s -m 5 "http://10.99.1.1:$MPORT$1"; }

@@ -4,17 +4,7 @@
 . "$(dirname "$0")/topo.sh"
 PORT=7715
 
-keys h1 h2
-sw_host
-guest_host h1 1
-guest_host h2 2
-start_switch switch $PORT
-start_nic h1 1 h1 lab $PORT; H1=$NIC_PID
-start_nic h2 2 h2 lab $PORT; H2=$NIC_PID
-tap_setup h1 1 192.168.77.1/24
-tap_setup h2 2 192.168.77.2/24
-wait_for 10 joined nic-h1 || fail "h1 did not join"
-wait_for 10 joined nic-h2 || fail "h2 did not join"
+pair_up $PORT
 pings h1 192.168.77.2 5 || fail "ping before the switch restart"
 pass "fabric up: NIC pids h1=$H1 h2=$H2"
 

@@ -98,11 +98,26 @@ PY
 # log_fixed NAME TEXT: the process log contains TEXT (no regex: Z85 keys are full of metacharacters)
 log_fixed() { grep -Fq -- "$2" "$T/$1.log"; }
 
-# hosts_up PORT NET HOST...: for each hN, a NIC process (key hN, network NET) to the switch at
-# PORT, its TAP at 192.168.77.N/24 (or SUBNET.N with HOSTS_SUBNET set), and wait until it joined
+# hosts_up PORT NET HOST...: for each hN, a NIC process (key hN, network NET, PID in $HN) to the
+# switch at PORT, its TAP at 192.168.77.N/24 (or SUBNET.N with HOSTS_SUBNET set), and wait until it joined
 hosts_up() {
 	local port=$1 net=$2 h; shift 2
-	for h in "$@"; do start_nic "$h" "${h#h}" "$h" "$net" "$port"; done
+	for h in "$@"; do
+		start_nic "$h" "${h#h}" "$h" "$net" "$port"
+		printf -v "H${h#h}" '%s' "$NIC_PID"	# H1=..., H2=...: each NIC's PID
+	done
 	for h in "$@"; do tap_setup "$h" "${h#h}" "${HOSTS_SUBNET:-192.168.77}.${h#h}/24"; done
 	for h in "$@"; do wait_for 10 joined "nic-$h" || fail "$h did not join"; done
+}
+
+# pair_up PORT [SWITCH OPTION...]: the common start of a test: keys h1 h2, the switch host, guest
+# hosts h1 and h2, a switch on PORT, and h1 and h2 joined to network lab (hosts_up)
+pair_up() {
+	local port=$1; shift
+	keys h1 h2
+	sw_host
+	guest_host h1 1
+	guest_host h2 2
+	start_switch switch "$port" "$@"
+	hosts_up "$port" lab h1 h2
 }
