@@ -34,6 +34,15 @@ static void setup_conf(struct dhcp_conf *c, const char *start, const char *end, 
 	memcpy(c->mac, GW, 6);
 }
 
+/* start(): a server on the pool START..END (setup_conf()) that must come up */
+static void start(struct dhcp *d, struct dhcp_conf *c, const char *start, const char *end, unsigned probe)
+{
+	const char *why;
+
+	setup_conf(c, start, end, probe);
+	assert_int_equal(dhcp_init(d, c, &why), 0);
+}
+
 /* a DHCP request frame from @mac; @req/@sid/@ciaddr NULL = absent */
 static size_t mkreq(uint8_t *f, const uint8_t *mac, int type, uint32_t xid, const char *req,
 		    const char *sid, const char *ciaddr)
@@ -131,13 +140,11 @@ static void test_dora(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	char yi[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.20", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.20", 0);
 	n = dhcp_input(&d, f, mkreq(f, M1, 1, 7, NULL, NULL, NULL), 1000, r, sizeof(r));
 	assert_true(n > 0);
 	assert_int_equal(rtype(r, (size_t)n, yi), 2);
@@ -166,12 +173,10 @@ static void test_exhausted(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 0, 1, 0 };
 	char yi[16];
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.17", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.17", 0);
 	for (int i = 0; i < 3; i++) {
 		mac[5] = (uint8_t)i;
 		assert_int_equal(dora(&d, mac, 10, yi), 5);
@@ -187,13 +192,11 @@ static void test_in_use(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	char yi[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.30", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.30", 0);
 	assert_int_equal(dhcp_input(&d, f, mkarp(f, STATIC, "10.0.2.15", 1), 5, r, sizeof(r)), DHCP_NOT_DHCP);
 	n = dhcp_input(&d, f, mkreq(f, M1, 1, 7, NULL, NULL, NULL), 10, r, sizeof(r));
 	assert_int_equal(rtype(r, (size_t)n, yi), 2);
@@ -201,8 +204,7 @@ static void test_in_use(void **state)
 	dhcp_free(&d);
 
 	/* with probes: DISCOVER -> ARP probe; an answer -> next address probed */
-	setup_conf(&c, "10.0.2.15", "10.0.2.30", 200);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.30", 200);
 	n = dhcp_input(&d, f, mkreq(f, M1, 1, 7, NULL, NULL, NULL), 1000, r, sizeof(r));
 	assert_int_equal(n, 60);
 	assert_int_equal(r[13], 6);		/* ARP */
@@ -236,8 +238,7 @@ static void test_persist(void **state)
 
 	assert_true(fd >= 0);
 	close(fd);
-	setup_conf(&c, "10.0.2.15", "10.0.2.30", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.30", 0);
 	dhcp_input(&d, f, mkreq(f, M1, 1, 1, NULL, NULL, NULL), 10, r, sizeof(r));
 	dhcp_input(&d, f, mkreq(f, M2, 1, 1, NULL, NULL, NULL), 10, r, sizeof(r));
 	n = dhcp_input(&d, f, mkreq(f, M2, 3, 1, "10.0.2.16", "10.0.2.2", NULL), 11, r, sizeof(r));
@@ -264,12 +265,10 @@ static void test_malformed(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	size_t n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.30", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.30", 0);
 	n = mkreq(f, M1, 1, 1, NULL, NULL, NULL);
 	for (size_t cut = 0; cut < n; cut++)
 		assert_true(dhcp_input(&d, f, cut, 1, r, sizeof(r)) <= 0);
@@ -291,13 +290,11 @@ static void test_spoofed_chaddr(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	char yi[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.30", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.30", 0);
 	assert_int_equal(dora(&d, M1, 1000, yi), 5);
 	assert_string_equal(yi, "10.0.2.15");
 	d.dirty = 0;
@@ -388,13 +385,11 @@ static void test_claim_cap(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	char yi[16], ip[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.254", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.254", 0);
 	for (int i = 15; i <= 254; i++) {
 		snprintf(ip, sizeof(ip), "10.0.2.%d", i);
 		dhcp_input(&d, f, mkarp(f, EVIL, ip, 2), 1000 + (uint64_t)i, r, sizeof(r));
@@ -405,8 +400,7 @@ static void test_claim_cap(void **state)
 	assert_string_equal(yi, "10.0.2.23");	/* .15 - .22 are claimed */
 	/* a probe answered by a capped MAC is no conflict */
 	dhcp_free(&d);
-	setup_conf(&c, "10.0.2.15", "10.0.2.254", 200);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.254", 200);
 	for (int round = 0; round < 4; round++) {
 		uint8_t mac[6] = { 2, 0, 0, 0, 3, (uint8_t)round };
 
@@ -438,13 +432,11 @@ static void test_invented_chaddr(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 7, 0, 0 };
 	char yi[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.254", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.254", 0);
 	for (int i = 0; i < 240; i++) {
 		mac[5] = (uint8_t)i;
 		n = dhcp_input(&d, f, from(f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), EVIL), 10, r, sizeof(r));
@@ -465,13 +457,11 @@ static void test_offer_hold(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX], mac[6] = { 2, 0, 0, 8, 0, 0 };
 	char yi[16];
 	int n;
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.17", 0);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.17", 0);
 	for (int i = 0; i < 3; i++) {
 		mac[5] = (uint8_t)i;
 		n = dhcp_input(&d, f, mkreq(f, mac, 1, 1, NULL, NULL, NULL), 1000, r, sizeof(r));
@@ -497,13 +487,11 @@ static void test_index_random(void **state)
 {
 	struct dhcp d;
 	struct dhcp_conf c;
-	const char *why;
 	uint8_t f[600], r[DHCP_FRAME_MAX];
 	uint64_t rng = 0x243f6a8885a308d3ull, now = 1000;
 	char ip[16];
 
-	setup_conf(&c, "10.0.2.15", "10.0.2.60", 20);
-	assert_int_equal(dhcp_init(&d, &c, &why), 0);
+	start(&d, &c, "10.0.2.15", "10.0.2.60", 20);
 	for (int i = 0; i < 40000; i++) {
 		uint8_t mac[6] = { 2, 0, 0, 9, 0, 0 };
 		uint32_t k;
