@@ -238,23 +238,34 @@ static void lv_state_remove(const char *dir)
 	rmdir(dir);
 }
 
-/* True if @pid is the supervisor of @uuid: "...vmfabric-libvirt-hook --supervise UUID". */
-static int lv_is_ours(pid_t pid, const char *uuid)
+/* /proc/@pid/@what into @buf, NUL-terminated. Return: its length, or 0 (gone, empty, unreadable) */
+static ssize_t lv_proc_read(pid_t pid, const char *what, char *buf, size_t size)
 {
-	char path[64], buf[PATH_MAX + 128];
-	const char *arg0, *base;
+	char path[64];
 	ssize_t n;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
+	return n;
+}
+
+/* True if @pid is the supervisor of @uuid: "...vmfabric-libvirt-hook --supervise UUID". */
+static int lv_is_ours(pid_t pid, const char *uuid)
+{
+	char buf[PATH_MAX + 128];
+	const char *arg0, *base;
+	ssize_t n = lv_proc_read(pid, "cmdline", buf, sizeof(buf));
+
+	if (!n)
+		return 0;
 	arg0 = buf;
 	base = strrchr(arg0, '/') ? strrchr(arg0, '/') + 1 : arg0;
 	if (strcmp(base, LV_SELF))
@@ -269,19 +280,10 @@ static int lv_is_ours(pid_t pid, const char *uuid)
 /* True while @pid runs (a zombie has ended; init may not have reaped it yet). */
 static int lv_alive(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	ssize_t n;
-	int fd;
+	char buf[256], *p;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (!lv_proc_read(pid, "stat", buf, sizeof(buf)))
 		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
 	/* "PID (COMM) STATE ...": COMM may hold anything, the state follows its last ')' */
 	p = strrchr(buf, ')');
 	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';

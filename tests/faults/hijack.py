@@ -8,7 +8,10 @@ Usage: hijack.py TMPDIR LISTEN-PORT REPLACE-PORT UDP-LOCAL-PORT UDP-REMOTE-PORT
   udp      NIC --dgram udp:127.0.0.1:UDP-LOCAL-PORT,udp:127.0.0.1:UDP-REMOTE-PORT
 Prints one "ok:" line per check; exits 1 with "FAIL:" on the first failure.
 """
-import os, select, socket, struct, sys, time
+import os, socket, struct, sys, time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from qemustream import Stream  # noqa: E402
 
 T = sys.argv[1]
 LPORT, RPORT, ULOCAL, UREMOTE = map(int, sys.argv[2:6])
@@ -24,31 +27,6 @@ def fail(msg):
 
 def frame(src, text):
     return (BC + MAC[src] + ETYPE + text.encode()).ljust(60, b"\0")
-
-
-class Stream:
-    def __init__(self, sock):
-        self.s, self.buf = sock, b""
-
-    def send(self, f):
-        self.s.sendall(struct.pack(">I", len(f)) + f)
-
-    def recv(self, secs):
-        """the next frame, or None after secs"""
-        end = time.time() + secs
-        while True:
-            if len(self.buf) >= 4:
-                n = struct.unpack(">I", self.buf[:4])[0]
-                if len(self.buf) >= 4 + n:
-                    f, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-                    return f
-            r, _, _ = select.select([self.s], [], [], max(0, end - time.time()))
-            if not r:
-                return None
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError
-            self.buf += d
 
 
 def connect(port):

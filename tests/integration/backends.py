@@ -8,6 +8,9 @@ exits nonzero on the first failure.
 """
 import os, select, socket, struct, subprocess, sys, time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from qemustream import Stream  # noqa: E402
+
 T = sys.argv[1]
 NIC_FD_CMD = sys.argv[2:]
 MAC = {n: bytes([2, 0x99, 0, 0, 2, i]) for i, n in enumerate(["client", "server", "dgram", "fd"], 1)}
@@ -17,40 +20,6 @@ ETYPE = b"\x88\xb5"   # local experimental ethertype: no kernel anywhere cares
 def frame(dst, src, text, size=0):
     f = dst + src + ETYPE + text.encode()
     return f + b"\0" * max(0, max(60, size) - len(f))
-
-
-class Stream:
-    def __init__(self, sock):
-        self.s, self.buf = sock, b""
-
-    def send(self, f, chunk=0):
-        data = struct.pack(">I", len(f)) + f
-        if not chunk:
-            self.s.sendall(data)
-            return
-        # in pieces, so the NIC process must reassemble across partial reads
-        for i in range(0, len(data), chunk):
-            self.s.sendall(data[i:i + chunk])
-            time.sleep(0.002)
-
-    def recv(self):
-        while True:
-            if len(self.buf) >= 4:
-                n = struct.unpack(">I", self.buf[:4])[0]
-                if len(self.buf) >= 4 + n:
-                    f, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-                    return f
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError
-            self.buf += d
-
-    def buffered(self):
-        """a complete frame waits in self.buf, where select() cannot see it"""
-        return len(self.buf) >= 4 and len(self.buf) >= 4 + struct.unpack(">I", self.buf[:4])[0]
-
-    def fileno(self):
-        return self.s.fileno()
 
 
 class Dgram:
