@@ -38,6 +38,17 @@ enum uplink_state {
 	UPLINK_REFUSED,		/* the switch refused our key: new socket after a backoff */
 };
 
+/*
+ * The option rows of every port that joins switches through an uplink
+ * (vmfabric-nic, vmfabric-gateway): --switch, --server-key, --failback,
+ * --key, written into the four char * variables. For a conf_opt table.
+ */
+#define UPLINK_CONF_OPTS(sw, server_key, failback, key)						\
+	{ "switch", 's', CONF_STR, sw, "EP[,EP...]", "switch endpoint (tcp://HOST:PORT or ipc://PATH); several: failover in priority order (at most 8)", 0, 0 }, \
+	{ "server-key", 0, CONF_STR, server_key, "PUBFILE[,PUBFILE...]", "the switch's public certificate (one for all switches, or one per endpoint)", 0, 0 }, \
+	{ "failback", 0, CONF_STR, failback, "on|off|SECONDS", "with several switches: move back to a higher-priority switch once it has been up this long (on: 10 s)", 0, 0 }, \
+	{ "key", 'k', CONF_STR, key, "SECRETFILE", "this port's secret certificate", 0, 0 }
+
 struct uplink_ctr {
 	uint64_t tx_msgs, tx_frames, tx_bytes;
 	uint64_t rx_msgs, rx_frames, rx_bytes;

@@ -31,10 +31,7 @@ static int opt_insecure;
 static char *opt_metrics, *opt_user;
 
 static const struct conf_opt opts[] = {
-	{ "switch", 's', CONF_STR, &opt_switch, "EP[,EP...]", "switch endpoint (tcp://HOST:PORT or ipc://PATH); several: failover in priority order (at most 8)", 0, 0 },
-	{ "server-key", 0, CONF_STR, &opt_server_key, "PUBFILE[,PUBFILE...]", "the switch's public certificate (one for all switches, or one per endpoint)", 0, 0 },
-	{ "failback", 0, CONF_STR, &opt_failback, "on|off|SECONDS", "with several switches: move back to a higher-priority switch once it has been up this long (on: 10 s)", 0, 0 },
-	{ "key", 'k', CONF_STR, &opt_key, "SECRETFILE", "this port's secret certificate", 0, 0 },
+	UPLINK_CONF_OPTS(&opt_switch, &opt_server_key, &opt_failback, &opt_key),
 	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to serve (default: default)", 0, 0 },
 	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
 	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },

@@ -73,6 +73,32 @@ stop() {
 	return 0
 }
 
+# finish PID SECONDS: wait until PID (a child) ends, at most SECONDS; its exit status goes to $RC.
+# False if it still runs.
+finish() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$1" 2>/dev/null && return 1
+	wait "$1"; RC=$?
+	return 0
+}
+
+# guest_client_ok LOGNAME PEER [PINGS]: the vmlab client in $T/LOGNAME.log reached PEER: "peer
+# PEER reachable", pings without loss (exactly PINGS ping runs when given) and the right HTTP body
+guest_client_ok() {
+	local g=$1 peer=${2//./\\.} n
+	log_has "$g" "^peer $peer reachable" || fail "$g: peer $2 not reachable"
+	n=$(grep -c ' 0% packet loss' "$T/$g.log")
+	[ "$n" -ge 1 ] && [ -z "${3:-}" -o "$n" = "${3:-}" ] || fail "$g: ping lost packets"
+	log_has "$g" '^http body: VMLAB-HTTP-OK$' || fail "$g: wrong HTTP body"
+}
+
+# guest_figures LOGNAME: log the vmlab client's throughput lines
+guest_figures() {
+	local k
+	for k in http_devnull http_tmpfs nc_sink; do log "  $(grep "^$k " "$T/$1.log")"; done
+}
+
 # wait_for SECONDS CMD...: true once CMD succeeds, false after SECONDS
 wait_for() {
 	local deadline=$(( $(date +%s%N) / 1000000 + $1 * 1000 )); shift

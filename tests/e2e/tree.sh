@@ -58,11 +58,9 @@ wait_for 90 serial_has b 'download: start' || { grep -a VMLAB-OUT "$T/b-serial.l
 sleep 0.3
 log "kill -9 the root A while b downloads"
 kill -9 "$A"; wait "$A" 2>/dev/null
-for _ in $(seq 1200); do kill -0 "$LB" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$LB" 2>/dev/null && fail "guest b did not finish within 120 s"
-wait "$LB"; rc=$?
+finish "$LB" 120 || fail "guest b did not finish within 120 s"
 grep -v '^[0-9.]* vmfabric-' "$T/launcher-b.log"
-[ "$rc" = 0 ] || fail "guest b: rc $rc"
+[ "$RC" = 0 ] || fail "guest b: rc $RC"
 log_has launcher-b "^download: done $BIG bytes$" || fail "the download did not complete whole"
 for s in S1 S2; do log_has $s "joined parent switch B" || fail "$s did not move its trunk to B"; done
 log_has B "lost the parent switch" || fail "B did not become the root"

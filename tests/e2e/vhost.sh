@@ -193,9 +193,7 @@ wait_for 30 ip netns exec vvh-t ping -c 1 -W 1 192.168.78.10 || fail "TAP host c
 pass "QEMU a killed: nic a went back to waiting; a new QEMU a connected and answers the TAP host"
 
 log "figures (TCG guests, vhost-user both ends, CURVE fabric):"
-for k in http_devnull http_tmpfs nc_sink; do
-	log "  $(grep "^$k " "$T/guest-b.log")"
-done
+guest_figures guest-b
 log "  nic a: $CTR_A"
 log "  nic b: $CTR_B"
 log "  wall time $(( ($(date +%s%N) - T_START) / 1000000 )) ms"
