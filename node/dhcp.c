@@ -74,6 +74,7 @@
 #include <unistd.h>
 
 #include "dhcp.h"
+#include "offload.h"
 #include "siphash.h"
 #include "util.h"
 
@@ -476,17 +477,6 @@ static int observe(struct dhcp *d, uint32_t ip, const uint8_t *mac, uint64_t now
 
 /* ---- reply construction ---- */
 
-static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
-{
-	for (; n > 1; p += 2, n -= 2)
-		sum += get16(p);
-	if (n)
-		sum += (uint32_t)p[0] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 struct opts {
 	uint8_t *p, *end;
 };
@@ -622,7 +612,7 @@ static int build(struct dhcp *d, const struct req *r, int type, uint32_t yiaddr,
 	ip[9] = 17;
 	memcpy(ip + 12, &c->router, 4);
 	memcpy(ip + 16, &to_ip, 4);
-	v = htons(csum(ip, 20, 0));
+	v = htons(inet_csum(ip, 20, 0));
 	memcpy(ip + 10, &v, 2);
 	udp[1] = 67;
 	udp[3] = 68;
@@ -632,7 +622,7 @@ static int build(struct dhcp *d, const struct req *r, int type, uint32_t yiaddr,
 		/* pseudo header: src, dst, proto, UDP length */
 		uint32_t sum = get16(ip + 12) + get16(ip + 14) + get16(ip + 16) + get16(ip + 18) +
 			       17 + (uint32_t)(8 + blen);
-		uint16_t cs = csum(udp, 8 + blen, sum);
+		uint16_t cs = inet_csum(udp, 8 + blen, sum);
 
 		v = htons(cs ? cs : 0xffff);
 		memcpy(udp + 6, &v, 2);
