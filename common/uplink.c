@@ -57,7 +57,14 @@
 #define BACKOFF_MIN_MS	1000
 #define BACKOFF_MAX_MS	30000
 
+/* The next wait of a doubling backoff: @min first, then twice the last, at most @max (ms). */
+static uint64_t backoff_next(uint64_t cur, uint64_t min, uint64_t max)
+{
+	return cur ? MIN(2 * cur, max) : min;
+}
+
 /* what the switch says (Welcome, Error) is logged at most this often: a switch can say it in a loop */
+
 static struct ratelimit rl_join = RATELIMIT_INIT;
 static struct ratelimit rl_err = RATELIMIT_INIT;
 /* several endpoints: fast liveness, so that a silent switch is left within 2 s */
@@ -235,8 +242,7 @@ static void move_on(struct uplink *u, uint64_t now, const char *why)
 	u->ctr.moves++;
 	if (++u->fails >= u->n_ep) {
 		u->fails = 0;
-		u->round_backoff_ms = u->round_backoff_ms ? MIN(2 * u->round_backoff_ms, ROUND_BACKOFF_MAX_MS)
-							  : BACKOFF_MIN_MS;
+		u->round_backoff_ms = backoff_next(u->round_backoff_ms, BACKOFF_MIN_MS, ROUND_BACKOFF_MAX_MS);
 		log_rl(&rl_move, LOG_WARNING, "switch %s %s, and no other switch answered either: "
 		       "trying %s (priority %d) in %llu ms", u->ep[from], why, u->ep[u->ep_cur], u->ep_cur + 1,
 		       (unsigned long long)u->round_backoff_ms);
@@ -290,8 +296,7 @@ static int probes_tick(struct uplink *u, uint64_t now)
 			case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
 				/* libzmq never retries a refused handshake: a new socket later */
 				probe_close(p);
-				p->backoff_ms = p->backoff_ms ? MIN(2 * p->backoff_ms, PROBE_RETRY_MAX_MS)
-							      : PROBE_RETRY_MS;
+				p->backoff_ms = backoff_next(p->backoff_ms, PROBE_RETRY_MS, PROBE_RETRY_MAX_MS);
 				p->retry_ms = now + p->backoff_ms;
 				break;
 			default:
@@ -695,7 +700,7 @@ void uplink_monitor(struct uplink *u)
 				move_on(u, now, "refused our key");
 				return;
 			}
-			u->backoff_ms = u->backoff_ms ? MIN(2 * u->backoff_ms, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+			u->backoff_ms = backoff_next(u->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 			err("switch %s refused our key %s (status %u): it is not in the switch's "
 			    "authorized directory; add it there and send the switch SIGHUP. Retrying in %llu s",
 			    u->ep[u->ep_cur], cert_z85(u->pub, z85), value,
@@ -758,7 +763,7 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 	}
 	if (e->code == VMF_ERR_DENIED || e->code == VMF_ERR_REVOKED) {
 		/* the connection itself is no longer wanted: back off and reconnect */
-		u->backoff_ms = u->backoff_ms ? MIN(2 * u->backoff_ms, BACKOFF_MAX_MS) : BACKOFF_MIN_MS;
+		u->backoff_ms = backoff_next(u->backoff_ms, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
 		u->state = UPLINK_REFUSED;
 		u->retry_ms = now + u->backoff_ms;
 		sock_close(u);
@@ -812,7 +817,7 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 					move_on(u, now, "is below this switch (a loop)");
 					return 0;
 				}
-				u->backoff_ms = u->backoff_ms ? MIN(2 * u->backoff_ms, BACKOFF_MAX_MS) : 5000;
+				u->backoff_ms = backoff_next(u->backoff_ms, 5000, BACKOFF_MAX_MS);
 				u->state = UPLINK_REFUSED;
 				u->retry_ms = now + u->backoff_ms;
 				sock_close(u);
