@@ -63,6 +63,10 @@ put("envelope", "welcome", env(2, field(1, 0, 7) + field(2, 0, 1500) + field(3, 
 put("envelope", "error", env(3, field(1, 0, 6) + s(2, "malformed message")))
 put("envelope", "keepalive", env(4, field(1, 0, 123456789)))
 put("envelope", "bye", env(6, s(1, "NIC process stopping")))
+put("envelope", "welcome-link-down", env(2, field(1, 0, 7) + field(2, 0, 9000) + field(3, 0, 1000) +
+                                          field(7, 0, 1)))
+put("envelope", "link-down", env(7, b""))
+put("envelope", "link-up", env(7, field(1, 0, 1)))
 put("envelope", "batch1", env(5, s(1, arp)))
 put("envelope", "batch3", env(5, s(1, arp) + s(1, ping) + s(1, b"\x01" * 10)))
 put("envelope", "batch-vnet", env(5, s(1, arp) + s(1, vnet + ping) + field(2, 2, varint(1))))
