@@ -135,7 +135,9 @@ put("capture", "complex", req("json", "capture", "network", "lab", "5",
     + cap_frames(ping))
 for cmd in (["json", "ports"], ["text", "ports"], ["json", "macs", "lab"], ["text", "networks"],
             ["json", "stats"], ["text", "stats"], ["json", "kick", "vm1/eth0"], ["json", "reload"],
-            ["json", "stop"], ["xml", "ports"], ["json"]):
+            ["json", "stop"], ["xml", "ports"], ["json"], ["json", "link", "vm1/eth0", "down"],
+            ["text", "link", "vm1/eth0", "up"], ["json", "link", "vm1/eth0"],
+            ["json", "link", "bad!name", "down"]):
     put("capture", "cmd-" + "-".join(cmd).replace("/", "_"), req(*cmd))
 
 # --- dhcp: the gateway harness's format, frames with a 2-byte length ----------
