@@ -45,6 +45,13 @@
  * before it waits (else they would wait for the guest's next bytes). Frames
  * outside 14 .. max_frame bytes are dropped and counted here, before they
  * cost a trip to the switch.
+ *
+ * MTU and link state (backend_set_state(), after every Welcome and
+ * LinkState): max_frame is the larger of --mtu and the network's MTU, + 18,
+ * within the buffers' bound (sized at start for MAX(--mtu, 9216)); a TAP
+ * takes the network's MTU (tap.c's helper) and the link state as carrier.
+ * The other back ends have no carrier: their frames are dropped at the
+ * switch while the link is down.
  */
 
 #define _GNU_SOURCE

@@ -171,7 +171,7 @@ static struct qmp qmp;
 static const char synopsis[] =
 	"usage: vmfabric-qemu --switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
 	"                     [options] -- QEMU-COMMAND ... -nic vmfabric,mac=MAC[,network=NAME]\n"
-	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,vhost=on] ...\n";
+	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,mtu=BYTES][,vhost=on] ...\n";
 
 static void usage(FILE *f)
 {
@@ -188,7 +188,8 @@ static void usage(FILE *f)
 	      "                             this long (on: 10 s)\n"
 	      "  -k, --key SECRETFILE       the ports' secret certificate\n"
 	      "  -N, --network NAME         network of NICs without network=\n"
-	      "      --mtu BYTES            MTU of the guest links (default 1500)\n"
+	      "      --mtu BYTES            MTU of the guest links (default 1500); not 1500: also\n"
+	      "                             host_mtu= of virtio-net devices\n"
 	      "      --insecure             no CURVE (the switch must be --insecure too)\n"
 	      "      --nic-binary PATH      vmfabric-nic to run (default: next to this program)\n"
 	      "  -d, --debug                debug logging, also in the NIC processes\n"
@@ -197,9 +198,12 @@ static void usage(FILE *f)
 	      "  -h, --help                 this text\n"
 	      "  -V, --version              print the version\n\n"
 	      "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
-	      "name= (port name), id= (netdev id), vhost=on (vhost-user: the guest's rings in\n"
-	      "shared memory, offloads; adds a shared memfd RAM backend). Or: -netdev\n"
-	      "vmfabric,id=ID[,network=][,name=] with your own -device DEVICE,netdev=ID,mac=MAC.\n", f);
+	      "name= (port name), id= (netdev id), mtu= (this NIC's MTU, default --mtu),\n"
+	      "vhost=on (vhost-user: the guest's rings in shared memory, offloads; adds a shared\n"
+	      "memfd RAM backend). Or: -netdev vmfabric,id=ID[,network=][,name=][,mtu=] with your\n"
+	      "own -device DEVICE,netdev=ID,mac=MAC.\n\n"
+	      "QEMU also gets -qmp unix:DIR/qmp.sock (a private directory): the launcher passes the\n"
+	      "switch's link state (vmfabric-ctl link PORT down|up) to the guest with set_link.\n", f);
 }
 
 static void __attribute__((noreturn)) usage_error(void)
