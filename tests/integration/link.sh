@@ -3,7 +3,9 @@
 # A switch with --network-mtu jumbo=9000 and the default 1500 elsewhere. The TAP hosts of network
 # jumbo take MTU 9000 from the Welcome (their NIC processes run with the default --mtu 1500) and
 # carry unfragmented 8972-byte pings and TCP; on network small a host whose TAP was raised to 9000
-# by hand gets its giants dropped and counted, per port and per network. Then "vmfabric-ctl link
+# by hand gets its giants dropped and counted, per port and per network. A child switch without
+# --network-mtu takes the parent's 9000 for network jumbo: its host c1 gets MTU 9000 and reaches j1
+# with 8972-byte pings across the trunk. Then "vmfabric-ctl link
 # j2/tap0 down": j2's TAP loses carrier, no frame crosses (ping fails, link_down counted, nothing
 # sent to j2), the state survives a restart of j2's NIC process, and "up" brings carrier and
 # pings back.
@@ -23,9 +25,10 @@ netj() {
 	ctl --json networks | python3 -c "import json,sys; d=json.load(sys.stdin); n=[n for n in d['networks'] if n['name']=='$1']; n=n[0] if n else None; print($2)"
 }
 
-keys j1 j2 s1 s2
+keys j1 j2 s1 s2 c1 child
+sed -i 's/^metadata$/metadata\n    trunk = "yes"/' "$T/auth/child"
 sw_host
-for h in j1:1 j2:2 s1:3 s2:4; do guest_host "${h%:*}" "${h#*:}"; done
+for h in j1:1 j2:2 s1:3 s2:4 c1:5; do guest_host "${h%:*}" "${h#*:}"; done
 start_switch switch $PORT --network-mtu jumbo=9000
 
 # --- per-network MTU -------------------------------------------------------
@@ -85,6 +88,23 @@ GIANT=$(portj s1/tap0 'p["drops"]["giant"]')
 	fail "giants per network: $(ctl --json networks)"
 ctl networks | grep -Eq '^small +1500 +2 +[0-9]+ +[0-9]+ +'"$GIANT"'$' || fail "ctl networks text: $(ctl networks)"
 pass "network small (MTU 1500) on the same switch: $GIANT giants dropped, counted on the port and the network"
+
+# a child switch (no --network-mtu) under this one: network jumbo takes the parent's MTU
+start child ip netns exec "$SW_NS" "$SWITCH" -f --listen "tcp://0.0.0.0:$((PORT + 3))" \
+	--key "$T/keys/switch_secret" --authorized "$T/auth" --control "ipc://$T/child.ctl" \
+	--switch-id child --uplink "tcp://127.0.0.1:$PORT" --uplink-server-key "$T/keys/switch" \
+	--uplink-key "$T/keys/child_secret"
+wait_for 10 log_has child "uplink: joined parent switch" || fail "the child switch did not join"
+start_nic c1 5 c1 jumbo $((PORT + 3))
+tap_setup c1 5 192.168.84.5/24
+wait_for 10 joined nic-c1 || fail "c1 did not join the child switch"
+wait_for 5 test "$(ip netns exec $TOPO_NS-c1 cat /sys/class/net/tap0/mtu)" = 9000 ||
+	fail "c1's TAP on the child switch: MTU $(ip netns exec $TOPO_NS-c1 cat /sys/class/net/tap0/mtu), want the parent's 9000"
+"$CTL" --control "ipc://$T/child.ctl" networks | grep -Eq '^jumbo +9000 ' ||
+	fail "child's networks: $("$CTL" --control "ipc://$T/child.ctl" networks)"
+ip netns exec $TOPO_NS-c1 ping -q -n -M do -s 8972 -c 3 -i 0.2 -W 2 192.168.84.1 >"$T/ping.out" 2>&1 ||
+	fail "8972-byte pings c1 -> j1 across the trunk: $(cat "$T/ping.out")"
+pass "a child switch takes the parent's MTU 9000 for network jumbo: 8972-byte pings cross the trunk"
 
 # --- link state ----------------------------------------------------------
 [ "$(carrier j2)" = 1 ] || fail "j2's carrier before link down: $(carrier j2)"
