@@ -140,6 +140,15 @@ for cmd in (["json", "ports"], ["text", "ports"], ["json", "macs", "lab"], ["tex
             ["json", "link", "bad!name", "down"]):
     put("capture", "cmd-" + "-".join(cmd).replace("/", "_"), req(*cmd))
 
+# --- qmp: what QEMU writes to vmfabric-qemu's QMP client, reads cut at NUL bytes --------------
+greet = b'{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}}, "capabilities": ["oob"]}}\r\n'
+put("qmp", "session", greet + b'\0{"return": {}}\r\n\0{"return": {}}\r\n{"timestamp": {"seconds": 1, '
+    b'"microseconds": 2}, "event": "NIC_RX_FILTER_CHANGED", "data": {"path": "/x"}}\r\n')
+put("qmp", "error", greet + b'{"return": {}}\n\0{"error": {"class": "DeviceNotFound", "desc": "Device '
+    b'\'x\' not found"}}\n')
+put("qmp", "split", b'{"ret\0urn": {}}\n\0\0{"return"\0: {}}')
+put("qmp", "long-line", greet + b"x" * 9000 + b"\n\0" + b'{"return": {}}\n')
+
 # --- dhcp: the gateway harness's format, frames with a 2-byte length ----------
 def dhcp(mtype, mac_last, reqip=None):
     mac = bytes([2, 0, 0, 0, 0, mac_last])
