@@ -8,7 +8,7 @@
 # with 8972-byte pings across the trunk. Then "vmfabric-ctl link
 # j2/tap0 down": j2's TAP loses carrier, no frame crosses (ping fails, link_down counted, nothing
 # sent to j2), the state survives a restart of j2's NIC process, and "up" brings carrier and
-# pings back.
+# pings back; j2's NIC processes write each state to --link-fd.
 . "$(dirname "$0")/../lib.sh"
 TOPO_NS=vlk TOPO_NET=84
 . "$(dirname "$0")/topo.sh"
@@ -33,7 +33,9 @@ start_switch switch $PORT --network-mtu jumbo=9000
 
 # --- per-network MTU -------------------------------------------------------
 start_nic j1 1 j1 jumbo $PORT
-start_nic j2 2 j2 jumbo $PORT; J2=$NIC_PID
+# j2's NIC reports the link state on fd 5 as vmfabric-qemu's NICs do (--link-fd)
+exec 5>"$T/j2.link"
+start_nic j2 2 j2 jumbo $PORT --link-fd 5; J2=$NIC_PID
 start_nic s1 3 s1 small $PORT --mtu 9000
 start_nic s2 4 s2 small $PORT
 tap_setup j1 1 192.168.84.1/24
@@ -121,7 +123,7 @@ pass "link j2/tap0 down: carrier 0, ping fails, nothing sent to j2, link_down dr
 
 # the state is kept by port name: a restarted NIC process (a new TAP, carrier on) is told again
 stop "$J2"
-start_nic j2 2 j2 jumbo $PORT
+start_nic j2 2 j2 jumbo $PORT --link-fd 5
 tap_setup j2 2 192.168.84.2/24
 wait_for 10 joined nic-j2 || fail "j2 did not join again"
 wait_for 3 test "$(carrier j2)" = 0 || fail "j2's new TAP has carrier $(carrier j2) though its link is down"
@@ -136,4 +138,6 @@ wait_for 5 ping1 j1 192.168.84.2 || fail "j1 -> j2 after link up"
 ip netns exec $TOPO_NS-j1 ping -q -n -M do -s 8972 -c 2 -i 0.2 -W 2 192.168.84.2 >/dev/null 2>&1 ||
 	fail "jumbo pings after link up (the new TAP's MTU)"
 [ "$(portj j2/tap0 'p["link"]')" = up ] || fail "ports --json: link of j2/tap0 not up"
+# up at the first Welcome, down, down at the restarted process's Welcome, up
+grep -Eqx '1+0+1+' "$T/j2.link" || fail "--link-fd wrote '$(cat "$T/j2.link")'"
 pass "link j2/tap0 up: carrier 1, pings (jumbo too) cross again"
