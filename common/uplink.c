@@ -36,6 +36,11 @@
  * created there; ZMTP heartbeats notice a stopped switch). Once one has
  * been connected for the hold-down, the port says Bye and moves to it.
  *
+ * Link state: Welcome says whether the port's link is down (vmfabric-ctl
+ * link), LinkState tells each change; conf.on_state hears both, with the
+ * network's MTU, so the NIC process can show them to the guest. A switch
+ * without link state never sends either: the link stays up.
+ *
  * Re-announce: the port remembers the first UPLINK_MAX_MACS source MACs it
  * sent (oldest forgotten first; a guest with more loses the surplus), and
  * after every Welcome it sends one gratuitous RARP per MAC (as QEMU's
@@ -483,6 +488,7 @@ int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx)
 	u->conf = *c;
 	u->ctx = ctx;
 	u->mtu = (uint32_t)c->mtu;
+	u->link_up = 1;
 	u->keepalive_ms = 1000;
 	u->ep_list = strdup(c->endpoint);
 	if (!u->ep_list)
@@ -827,11 +833,18 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			u->port_id = env->welcome->port_id;
 			if (env->welcome->keepalive_ms >= 100)
 				u->keepalive_ms = env->welcome->keepalive_ms;
-			if (env->welcome->mtu && env->welcome->mtu != u->mtu) {
-				warn("network %s has MTU %u, this port asked for %u", u->conf.network,
-				     env->welcome->mtu, u->mtu);
+			if (env->welcome->mtu >= VMF_MTU_MIN && env->welcome->mtu <= VMF_MTU_MAX &&
+			    env->welcome->mtu != u->mtu) {
+				log_rl(&rl_join, LOG_INFO, "network %s has MTU %u (this port had %u): taking it",
+				       u->conf.network, env->welcome->mtu, u->mtu);
 				u->mtu = env->welcome->mtu;
 			}
+			if (u->link_up == env->welcome->link_down)
+				log_rl(&rl_join, LOG_INFO, "link %s (set at the switch)",
+				       env->welcome->link_down ? "down" : "up");
+			u->link_up = !env->welcome->link_down;
+			if (u->conf.on_state)
+				u->conf.on_state(u->conf.cb_arg, u->mtu, u->link_up);
 			u->next_ka_ms = now + u->keepalive_ms;
 			u->ctr.sessions++;
 			u->backoff_ms = 0;
@@ -846,6 +859,16 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			handle_error(u, env->error, now);
 			break;
 		case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+			break;
+		case VMFABRIC__ENVELOPE__MSG_LINK:
+			if (u->state != UPLINK_UP)
+				break;
+			if (u->link_up != (int)env->link->up)
+				log_rl(&rl_join, LOG_INFO, "link %s (set at the switch)",
+				       env->link->up ? "up" : "down");
+			u->link_up = env->link->up;
+			if (u->conf.on_state)
+				u->conf.on_state(u->conf.cb_arg, u->mtu, u->link_up);
 			break;
 		default:
 			u->ctr.malformed++;

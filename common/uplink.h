@@ -27,6 +27,11 @@ struct uplink_conf {
 	 */
 	void (*hello_fill)(void *arg, Vmfabric__Hello *h);
 	int (*on_welcome)(void *arg, const Vmfabric__Welcome *w);
+	/*
+	 * A port: after every Welcome and LinkState, the network's MTU and
+	 * whether the switch forwards for this port (vmfabric-ctl link).
+	 */
+	void (*on_state)(void *arg, uint32_t mtu, int link_up);
 	void *cb_arg;
 	int failback;		/* move back to a higher-priority switch (set by uplink_conf_failback) */
 	long failback_hold_ms;	/* ... once it has been reachable this long */
@@ -89,6 +94,7 @@ struct uplink {
 	uint8_t ann[UPLINK_MAX_MACS][UPLINK_ANN_LEN];
 	uint32_t port_id;
 	uint32_t mtu;
+	int link_up;		/* the switch's word (Welcome.link_down, LinkState); 1 until told */
 	uint32_t keepalive_ms;
 	uint64_t last_rx_ms, next_hello_ms, next_ka_ms, retry_ms, backoff_ms;
 	uint64_t ka_seq;

@@ -45,6 +45,13 @@
  * before it waits (else they would wait for the guest's next bytes). Frames
  * outside 14 .. max_frame bytes are dropped and counted here, before they
  * cost a trip to the switch.
+ *
+ * MTU and link state (backend_set_state(), after every Welcome and
+ * LinkState): max_frame is the larger of --mtu and the network's MTU, + 18,
+ * within the buffers' bound (sized at start for MAX(--mtu, 9216)); a TAP
+ * takes the network's MTU (tap.c's helper) and the link state as carrier.
+ * The other back ends have no carrier: their frames are dropped at the
+ * switch while the link is down.
  */
 
 #define _GNU_SOURCE
@@ -274,9 +281,13 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 	int rc;
 
 	memset(be, 0, sizeof(*be));
-	be->fd = be->lfd = be->txfd = -1;
+	be->fd = be->lfd = be->txfd = be->tap_ifsock = be->mtu_fd = -1;
+	be->carrier = 1;
+	be->conf_mtu = c->mtu;
 	be->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
-	be->slot_size = be->max_frame + 1;	/* one spare byte detects oversize datagrams */
+	/* the network's MTU, told later, may be larger: jumbo frames fit without a restart */
+	be->max_frame_cap = (size_t)MAX(c->mtu, VMF_MTU_JUMBO) + VMF_ETH_OVERHEAD;
+	be->slot_size = be->max_frame_cap + 1;	/* one spare byte detects oversize datagrams */
 	be->n_slots = MIN((size_t)BE_BATCH, VMF_MAX_BATCH_BYTES / be->slot_size);
 	be->slots = malloc(be->n_slots * be->slot_size);
 	if (!be->slots || stream_rx_init(&be->rx, RX_BUF, VMF_MAX_FRAME) ||
@@ -361,10 +372,11 @@ int backend_open(struct backend *be, const struct backend_conf *c, const char **
 		if (c->netns)
 			str_copy(be->netns, c->netns, sizeof(be->netns));
 		be->vnet = c->offload;
-		rc = tap_open(c, &be->vnet, why);
+		rc = tap_open(c, &be->vnet, &be->tap_ifsock, why);
 		if (rc < 0)
 			return rc;
 		be->fd = rc;
+		be->tap_fixed_mtu = c->bridge || c->ovs_bridge;
 		if (be->vnet) {
 			/* room for a 64 KiB TSO super-frame behind its header in every slot */
 			free(be->slots);
@@ -392,6 +404,11 @@ void backend_close(struct backend *be)
 		close(be->lfd);
 	if (be->kind == BE_DGRAM && be->txfd >= 0)
 		close(be->txfd);
+	if (be->tap_ifsock >= 0)
+		close(be->tap_ifsock);
+	if (be->mtu_fd >= 0)
+		close(be->mtu_fd);	/* the helper ends when it reads EOF */
+	be->tap_ifsock = be->mtu_fd = -1;
 	if (be->kind == BE_STREAM_LISTEN && be->local.family == AF_UNIX)
 		unlink(((struct sockaddr_un *)&be->local.ss)->sun_path);
 	if (be->kind == BE_DGRAM && be->local.family == AF_UNIX)
@@ -404,6 +421,62 @@ void backend_close(struct backend *be)
 	stream_tx_free(&be->tx);
 	free(be->slots);
 	be->slots = NULL;
+}
+
+int backend_priv_start(struct backend *be, const char **why)
+{
+	int fd;
+
+	if (be->kind != BE_TAP || be->tap_ifsock < 0)
+		return 0;
+	fd = tap_helper_start(be->ifname, be->tap_ifsock);
+	if (fd < 0) {
+		*why = "cannot start the TAP MTU helper";
+		return fd;
+	}
+	/* only the helper needs the socket */
+	close(be->tap_ifsock);
+	be->tap_ifsock = -1;
+	be->mtu_fd = fd;
+	return 0;
+}
+
+void backend_set_state(struct backend *be, uint32_t mtu, int link_up)
+{
+	size_t want = (size_t)MAX((uint32_t)be->conf_mtu, mtu) + VMF_ETH_OVERHEAD;
+	int rc = 0;
+
+	if (want > be->max_frame_cap) {
+		log_rl(&rl_be, LOG_WARNING, "network MTU %u: this NIC process takes frames up to MTU %zu "
+		       "(restart it with --mtu %u)", mtu, be->max_frame_cap - VMF_ETH_OVERHEAD, mtu);
+		want = be->max_frame_cap;
+	}
+	be->max_frame = want;
+	if (be->vh)
+		be->vh->max_frame = want;
+	if (be->kind != BE_TAP)
+		return;
+	if (mtu != be->net_mtu) {
+		be->net_mtu = mtu;
+		if (be->tap_fixed_mtu)
+			info("network MTU %u: TAP %s keeps its bridge's MTU (--bridge / --ovs-bridge)",
+			     mtu, be->ifname);
+		else if (be->mtu_fd < 0 || (rc = tap_helper_mtu(be->mtu_fd, mtu)))
+			log_rl(&rl_be, LOG_WARNING, "cannot give TAP %s the network's MTU %u: %s", be->ifname,
+			       mtu, be->mtu_fd < 0 ? "no MTU helper" : strerror(-rc));
+		else
+			info("TAP %s: MTU %u (the network's)", be->ifname, mtu);
+	}
+	if (link_up != be->carrier) {
+		rc = tap_carrier(be->fd, link_up);
+		if (rc)
+			log_rl(&rl_be, LOG_WARNING, "TAP %s: cannot set carrier %s: %s", be->ifname,
+			       link_up ? "on" : "off", strerror(-rc));
+		else
+			info("TAP %s: carrier %s (link %s at the switch)", be->ifname, link_up ? "on" : "off",
+			     link_up ? "up" : "down");
+		be->carrier = rc ? be->carrier : link_up;
+	}
 }
 
 static int is_stream(const struct backend *be);

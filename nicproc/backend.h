@@ -47,7 +47,14 @@ struct backend {
 	struct vmf_addr local, remote;
 	char ifname[16];
 	char netns[64];
-	size_t max_frame;
+	size_t max_frame;	/* the larger of --mtu and the network's MTU, + 18 */
+	size_t max_frame_cap;	/* what the buffers take: MAX(--mtu, VMF_MTU_JUMBO) + 18 */
+	long conf_mtu;		/* --mtu */
+	uint32_t net_mtu;	/* the network's MTU, from the Welcome (0: not yet) */
+	int tap_ifsock;		/* TAP: an AF_INET socket in the TAP's namespace (MTU helper), or -1 */
+	int tap_fixed_mtu;	/* TAP: --bridge / --ovs-bridge decide its MTU */
+	int mtu_fd;		/* TAP: our end of the MTU helper (tap_helper_start), or -1 */
+	int carrier;		/* TAP: carrier as last set (1 at start) */
 	struct stream_rx rx;
 	struct stream_tx tx;
 	uint8_t *slots;
@@ -138,6 +145,23 @@ int backend_ctl_fds(const struct backend *be, int *fds, int max);
 /** backend_ctl() - @fd from backend_ctl_fds() is readable (or hung up) */
 void backend_ctl(struct backend *be, int fd);
 
+/**
+ * backend_priv_start() - what must keep a privilege after the NIC process
+ * drops its capabilities (before it does, after it has detached): a TAP's
+ * MTU helper. Return: 0 or -errno with *@why set
+ */
+int backend_priv_start(struct backend *be, const char **why);
+
+/**
+ * backend_set_state() - the switch told the network's MTU and the link
+ * state (Welcome, LinkState): frames up to the larger of --mtu and @mtu
+ * (+ 18) are taken from the guest side (at most max_frame_cap); a TAP
+ * takes @mtu as its MTU (through the helper; not with --bridge/--ovs-bridge)
+ * and @link_up as its carrier (TUNSETCARRIER). Other backends have no
+ * carrier to show: the switch drops their frames while the link is down.
+ */
+void backend_set_state(struct backend *be, uint32_t mtu, int link_up);
+
 /** backend_timeout() / backend_tick() - reconnect timing (stream connect, dgram send socket) */
 long backend_timeout(const struct backend *be, uint64_t now);
 void backend_tick(struct backend *be, uint64_t now);
@@ -148,6 +172,19 @@ void backend_tick(struct backend *be, uint64_t now);
  * @offload:	in: ask for IFF_VNET_HDR with TSO/checksum offloads; out: whether they are on
  * Return: the TAP's fd, or -errno with @why set
  */
-int tap_open(const struct backend_conf *c, int *offload, const char **why);
+int tap_open(const struct backend_conf *c, int *offload, int *ifsock, const char **why);
+
+/**
+ * tap_helper_start() - fork the TAP MTU helper: a child that keeps only
+ * CAP_NET_ADMIN and sets the MTU of TAP @ifname (through @ifsock, a socket
+ * in its namespace) when asked, nothing else. Return: our end, or -errno
+ */
+int tap_helper_start(const char *ifname, int ifsock);
+
+/** tap_helper_mtu() - ask helper @fd to set the TAP's MTU. Return: 0 or -errno */
+int tap_helper_mtu(int fd, uint32_t mtu);
+
+/** tap_carrier() - TAP @fd's carrier on or off (TUNSETCARRIER; no privilege needed) */
+int tap_carrier(int fd, int on);
 
 #endif /* VMF_BACKEND_H */

@@ -70,6 +70,25 @@
  * QEMU reconnects by itself to a restarted one, so there is no socketpair
  * to drain or watch.
  *
+ * MTU: mtu=BYTES (per NIC, default --mtu) is the NIC process's --mtu and,
+ * for a virtio-net model other than 1500, the device's host_mtu=, so that
+ * the guest takes that MTU (a network with --network-mtu NAME=9000 wants
+ * mtu=9000). QEMU fixes host_mtu at start: the launcher cannot learn it
+ * from the switch, so the NIC process logs the network's MTU when it
+ * differs. With vhost=on the guest sees host_mtu only if the vhost-user
+ * backend offers VIRTIO_NET_F_MTU, which vmfabric-nic does not yet.
+ *
+ * Link state (vmfabric-ctl link PORT down|up): QEMU gets -qmp
+ * unix:DIR/qmp.sock,server=on,wait=off (DIR private, mode 0700, removed at
+ * exit) and the launcher is its only QMP client (qmp.c). Each NIC process
+ * gets the write end of a pipe as fd 4 (--link-fd 4) and writes '0' or '1'
+ * after every Welcome and link change; the launcher reads the read end and
+ * sends set_link for the NIC's netdev id whenever what the switch says
+ * differs from what QEMU has (QEMU starts with every link up). The pipe
+ * outlives NIC process restarts, and a state that arrives before QMP is
+ * ready is sent once it is. The guest's virtio-net (or e1000) then reports
+ * carrier off, and the switch forwards nothing to or from the port anyway.
+ *
  * Limits: at most 16 vmfabric NICs; options only on the command line (no
  * -c file). If the launcher itself is killed with SIGKILL, QEMU and the
  * running NIC processes go on (the guest keeps its network, without restarts)
@@ -96,12 +115,14 @@
 #include "codec.h"
 #include "log.h"
 #include "nicsup.h"
+#include "qmp.h"
 #include "uplink.h"
 #include "util.h"
 
 #define MAX_NICS	16
 #define QEMU_FD_BASE	10
 #define NIC_FD		3
+#define LINK_FD		4	/* the NIC process's --link-fd */
 #define SOCK_BUF	(4 * 1024 * 1024)
 #define STOP_GRACE_MS	5000
 #define ID_MAX		64
@@ -124,6 +145,10 @@ struct vnic {
 	char netdev_arg[160], device_arg[200];
 	int vhost;			/* vhost=on: served over vhost-user at @sock */
 	char sock[108], chardev_arg[200];
+	long mtu;			/* mtu=, else --mtu */
+	char mtu_arg[16];
+	int link_rfd, link_wfd;		/* the link state pipe: ours, the NIC process's fd 4 */
+	int link_want, link_qemu;	/* link up as the switch says (-1: not yet), as QEMU has */
 };
 
 static struct {
@@ -135,17 +160,18 @@ static struct {
 static struct vnic nics[MAX_NICS];
 static int nnics;
 static char nic_binary_buf[PATH_MAX];
-static char mtu_arg[16];
 static int run_guest;			/* the command is vmlab's run-guest (--qemu-arg) */
 static int use_kvm;			/* the command runs QEMU with KVM */
 static char mem_size[32] = "128M";	/* guest RAM, for vhost=on's shared backend */
 static char vhost_dir[PATH_MAX];	/* private directory of the vhost-user sockets */
 static char mem_obj_arg[96];
+static char qmp_arg[160];		/* -qmp unix:DIR/qmp.sock,server=on,wait=off */
+static struct qmp qmp;
 
 static const char synopsis[] =
 	"usage: vmfabric-qemu --switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
 	"                     [options] -- QEMU-COMMAND ... -nic vmfabric,mac=MAC[,network=NAME]\n"
-	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,vhost=on] ...\n";
+	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,mtu=BYTES][,vhost=on] ...\n";
 
 static void usage(FILE *f)
 {
@@ -162,7 +188,8 @@ static void usage(FILE *f)
 	      "                             this long (on: 10 s)\n"
 	      "  -k, --key SECRETFILE       the ports' secret certificate\n"
 	      "  -N, --network NAME         network of NICs without network=\n"
-	      "      --mtu BYTES            MTU of the guest links (default 1500)\n"
+	      "      --mtu BYTES            MTU of the guest links (default 1500); not 1500: also\n"
+	      "                             host_mtu= of virtio-net devices\n"
 	      "      --insecure             no CURVE (the switch must be --insecure too)\n"
 	      "      --nic-binary PATH      vmfabric-nic to run (default: next to this program)\n"
 	      "  -d, --debug                debug logging, also in the NIC processes\n"
@@ -171,9 +198,12 @@ static void usage(FILE *f)
 	      "  -h, --help                 this text\n"
 	      "  -V, --version              print the version\n\n"
 	      "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
-	      "name= (port name), id= (netdev id), vhost=on (vhost-user: the guest's rings in\n"
-	      "shared memory, offloads; adds a shared memfd RAM backend). Or: -netdev\n"
-	      "vmfabric,id=ID[,network=][,name=] with your own -device DEVICE,netdev=ID,mac=MAC.\n", f);
+	      "name= (port name), id= (netdev id), mtu= (this NIC's MTU, default --mtu),\n"
+	      "vhost=on (vhost-user: the guest's rings in shared memory, offloads; adds a shared\n"
+	      "memfd RAM backend). Or: -netdev vmfabric,id=ID[,network=][,name=][,mtu=] with your\n"
+	      "own -device DEVICE,netdev=ID,mac=MAC.\n\n"
+	      "QEMU also gets -qmp unix:DIR/qmp.sock (a private directory): the launcher passes the\n"
+	      "switch's link state (vmfabric-ctl link PORT down|up) to the guest with set_link.\n", f);
 }
 
 static void __attribute__((noreturn)) usage_error(void)
@@ -217,8 +247,9 @@ static void copy_val(char *dst, size_t size, const char *val, const char *key, c
 /* Parse the value of one -nic vmfabric,... or -netdev vmfabric,... into @v. */
 static void parse_spec(struct vnic *v, const char *opt, const char *spec)
 {
-	static const char *const nic_keys[] = { "network", "mac", "model", "name", "id", "vhost", NULL };
-	static const char *const netdev_keys[] = { "network", "name", "id", NULL };
+	static const char *const nic_keys[] = { "network", "mac", "model", "name", "id", "vhost", "mtu",
+						NULL };
+	static const char *const netdev_keys[] = { "network", "name", "id", "mtu", NULL };
 	const char *const *keys = v->form == FORM_NIC ? nic_keys : netdev_keys;
 	char *copy = strdup(spec), *rest, *item;
 	unsigned int seen = 0;
@@ -269,8 +300,17 @@ static void parse_spec(struct vnic *v, const char *opt, const char *spec)
 				usage_error();
 			}
 			v->vhost = !strcmp(eq + 1, "on");
-		}
-		else
+		} else if (!strcmp(item, "mtu")) {
+			char *end;
+
+			errno = 0;
+			v->mtu = strtol(eq + 1, &end, 10);
+			if (errno || end == eq + 1 || *end || v->mtu < VMF_MTU_MIN || v->mtu > 65000) {
+				fprintf(stderr, "vmfabric-qemu: %s '%s': mtu= is %d..65000\n", opt, spec,
+					VMF_MTU_MIN);
+				usage_error();
+			}
+		} else
 			copy_val(v->id, sizeof(v->id), eq + 1, item, spec);
 	}
 	free(copy);
@@ -318,6 +358,12 @@ static void finish_spec(struct vnic *v, int index, const char *opt, const char *
 			"A-Z a-z 0-9 - _ . / : @\n", opt, spec, v->network);
 		usage_error();
 	}
+	if (!v->mtu)
+		v->mtu = cfg.mtu;
+	snprintf(v->mtu_arg, sizeof(v->mtu_arg), "%ld", v->mtu);
+	v->link_want = -1;
+	v->link_qemu = 1;
+	v->link_rfd = v->link_wfd = -1;
 	if (!*v->model || !strcmp(v->model, "virtio"))
 		snprintf(v->model, sizeof(v->model), "virtio-net-pci");
 	if (!valid_id(v->model)) {
@@ -571,16 +617,63 @@ static int command_exists(const char *prog)
 	return 0;
 }
 
+/* ",host_mtu=N" for a virtio-net device whose MTU is not 1500, else "" (static storage) */
+static const char *host_mtu(const struct vnic *v)
+{
+	static char buf[32];
+
+	if (v->mtu == 1500 || strncmp(v->model, "virtio-net", 10))
+		return "";
+	snprintf(buf, sizeof(buf), ",host_mtu=%ld", v->mtu);
+	return buf;
+}
+
+/* The launcher's private directory (vhost-user sockets, QMP), made once. */
+static void private_dir(void)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+
+	if (*vhost_dir)
+		return;
+	snprintf(vhost_dir, sizeof(vhost_dir), "%s/vmfabric-qemu.XXXXXX",
+		 rt && *rt && !access(rt, W_OK) ? rt : "/tmp");
+	if (!mkdtemp(vhost_dir))
+		die(1, "mkdtemp %s: %s", vhost_dir, strerror(errno));
+}
+
+/* QEMU's QMP socket in the private directory, for set_link (qmp.c) */
+static void make_qmp(void)
+{
+	char path[PATH_MAX];
+
+	private_dir();
+	if (snprintf(path, sizeof(path), "%.4000s/qmp.sock", vhost_dir) >= (int)sizeof(qmp.path) ||
+	    qmp_init(&qmp, path))
+		die(1, "QMP socket path %s is too long (set XDG_RUNTIME_DIR)", path);
+	snprintf(qmp_arg, sizeof(qmp_arg), "unix:%.107s,server=on,wait=off", qmp.path);
+}
+
+/* The link state pipe of @v: the NIC process writes, we read (never blocking) */
+static void make_link_pipe(struct vnic *v)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK))
+		die(1, "pipe: %s", strerror(errno));
+	/* above the fds a NIC process gets (3, 4), so that its dup2()s cannot clobber them */
+	v->link_rfd = fcntl(p[0], F_DUPFD_CLOEXEC, QEMU_FD_BASE);
+	v->link_wfd = fcntl(p[1], F_DUPFD_CLOEXEC, QEMU_FD_BASE);
+	if (v->link_rfd < 0 || v->link_wfd < 0)
+		die(1, "fcntl F_DUPFD: %s", strerror(errno));
+	close(p[0]);
+	close(p[1]);
+}
+
 /* vhost=on: the socket path of NIC @idx in the private directory, and the QEMU options */
 static void make_vhost(struct vnic *v, int idx)
 {
-	if (!*vhost_dir) {
-		const char *rt = getenv("XDG_RUNTIME_DIR");
-
-		snprintf(vhost_dir, sizeof(vhost_dir), "%s/vmfabric-qemu.XXXXXX",
-			 rt && *rt && !access(rt, W_OK) ? rt : "/tmp");
-		if (!mkdtemp(vhost_dir))
-			die(1, "mkdtemp %s: %s", vhost_dir, strerror(errno));
+	if (!*mem_obj_arg) {
+		private_dir();
 		snprintf(mem_obj_arg, sizeof(mem_obj_arg), "memory-backend-memfd,id=vmfmem,size=%s,share=on",
 			 mem_size);
 	}
@@ -589,8 +682,8 @@ static void make_vhost(struct vnic *v, int idx)
 	snprintf(v->chardev_arg, sizeof(v->chardev_arg), "socket,id=vmfchr%d,path=%s,reconnect=1",
 		 idx, v->sock);
 	snprintf(v->netdev_arg, sizeof(v->netdev_arg), "vhost-user,id=%s,chardev=vmfchr%d", v->id, idx);
-	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s%s", v->model, v->id,
-		 v->mac, use_kvm ? "" : ",vectors=0");
+	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s%s%s", v->model, v->id,
+		 v->mac, use_kvm ? "" : ",vectors=0", host_mtu(v));
 }
 
 /* The socketpair of @v: QEMU's end at fd QEMU_FD_BASE or above, ours wherever. */
@@ -599,6 +692,7 @@ static void make_pair(struct vnic *v, int idx)
 	int sv[2], sz = SOCK_BUF;
 	struct stat st;
 
+	make_link_pipe(v);
 	if (v->vhost) {
 		make_vhost(v, idx);
 		return;
@@ -617,7 +711,8 @@ static void make_pair(struct vnic *v, int idx)
 	v->qino = st.st_ino;
 	snprintf(v->netdev_arg, sizeof(v->netdev_arg), "dgram,id=%s,local.type=fd,local.str=%d",
 		 v->id, v->qfd);
-	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s", v->model, v->id, v->mac);
+	snprintf(v->device_arg, sizeof(v->device_arg), "%s,netdev=%s,mac=%s%s", v->model, v->id, v->mac,
+		 host_mtu(v));
 }
 
 /* Append QEMU option @opt @val to @out at @o (through --qemu-arg for run-guest). */
@@ -635,7 +730,7 @@ static int add_qemu_opt(char **out, int o, const char *opt, const char *val)
 /* The command with every vmfabric NIC rewritten; NULL-terminated. */
 static char **rewrite_command(char **cmd, int n)
 {
-	char **out = calloc((size_t)n + 8 * (size_t)nnics + 9, sizeof(*out));
+	char **out = calloc((size_t)n + 8 * (size_t)nnics + 13, sizeof(*out));
 	int o = 0, k = 0;
 
 	if (!out)
@@ -647,6 +742,8 @@ static char **rewrite_command(char **cmd, int n)
 			out[o++] = cmd[i];
 			continue;
 		}
+		if (!k)		/* QMP for set_link (link state), before the first NIC */
+			o = add_qemu_opt(out, o, "-qmp", qmp_arg);
 		if (!k && *mem_obj_arg) {	/* vhost=on: shared RAM and chardevs, before the first NIC */
 			o = add_qemu_opt(out, o, "-object", mem_obj_arg);
 			o = add_qemu_opt(out, o, "-numa", "node,memdev=vmfmem");
@@ -672,11 +769,12 @@ static char **rewrite_command(char **cmd, int n)
 /* The vmfabric-nic command line for @v; NULL-terminated, static storage. */
 static char **nic_argv(const struct vnic *v)
 {
-	static char *argv[24];
-	static char fdarg[8];
+	static char *argv[28];
+	static char fdarg[8], linkarg[8];
 	int n = 0;
 
 	snprintf(fdarg, sizeof(fdarg), "%d", NIC_FD);
+	snprintf(linkarg, sizeof(linkarg), "%d", LINK_FD);
 	argv[n++] = (char *)cfg.nic_binary;
 	argv[n++] = "-f";
 	if (cfg.debug)
@@ -697,8 +795,10 @@ static char **nic_argv(const struct vnic *v)
 		argv[n++] = "--failback";
 		argv[n++] = (char *)cfg.failback;
 	}
+	argv[n++] = "--link-fd";
+	argv[n++] = linkarg;
 	argv[n++] = "--mtu";
-	argv[n++] = mtu_arg;
+	argv[n++] = (char *)v->mtu_arg;
 	argv[n++] = "--network";
 	argv[n++] = (char *)v->network;
 	argv[n++] = "--name";
@@ -752,6 +852,9 @@ static void nic_spawn(struct vnic *v, int idx)
 		nicsup_child_reset();
 		setpgid(0, 0);
 		if (!v->vhost && (dup2(v->nfd, NIC_FD) < 0 || fcntl(NIC_FD, F_SETFD, 0) < 0))
+			_exit(127);
+		/* blocking for the NIC process is its choice: it sets O_NONBLOCK itself */
+		if (dup2(v->link_wfd, LINK_FD) < 0 || fcntl(LINK_FD, F_SETFD, 0) < 0)
 			_exit(127);
 		execv(cfg.nic_binary, argv);
 		fprintf(stderr, "vmfabric-qemu: cannot run %s: %s\n", cfg.nic_binary, strerror(errno));
@@ -843,11 +946,14 @@ static void vhost_wait(void)
 	}
 }
 
-/* vhost=on: remove the sockets' directory (the NIC processes remove their sockets). */
+/* Remove the private directory: QMP and vhost-user sockets (the NIC processes remove theirs). */
 static void vhost_cleanup(void)
 {
 	if (!*vhost_dir)
 		return;
+	qmp_close(&qmp);
+	if (*qmp.path)
+		unlink(qmp.path);
 	for (int i = 0; i < nnics; i++)
 		if (nics[i].vhost)
 			unlink(nics[i].sock);
@@ -860,6 +966,36 @@ static int exit_code(int st)
 	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
+/* What NIC @v's process wrote on its link pipe: the last byte is the switch's word. */
+static void link_read(struct vnic *v, int idx)
+{
+	char b[64];
+	ssize_t n;
+
+	while ((n = read(v->link_rfd, b, sizeof(b))) > 0) {
+		if (b[n - 1] != '0' && b[n - 1] != '1')
+			continue;
+		if (v->link_want != (b[n - 1] == '1'))
+			info("nic%d %s: link %s at the switch", idx, v->name, b[n - 1] == '1' ? "up" : "down");
+		v->link_want = b[n - 1] == '1';
+	}
+}
+
+/* Tell QEMU every link state it does not have yet (once QMP is ready). */
+static void link_sync(void)
+{
+	for (int i = 0; i < nnics; i++) {
+		struct vnic *v = &nics[i];
+
+		if (v->link_want < 0 || v->link_want == v->link_qemu)
+			continue;
+		if (qmp_set_link(&qmp, v->id, v->link_want))
+			return;	/* not ready: again when it is */
+		info("nic%d %s: QEMU set_link %s %s", i, v->name, v->id, v->link_want ? "up" : "down");
+		v->link_qemu = v->link_want;
+	}
+}
+
 /* Supervise QEMU (@qpid) and the NIC processes until QEMU and every NIC process have ended. */
 static int supervise(int sfd, pid_t qpid)
 {
@@ -868,12 +1004,23 @@ static int supervise(int sfd, pid_t qpid)
 	int killed = 0;
 
 	for (;;) {
-		struct pollfd pfd[1 + MAX_NICS];
-		int map[1 + MAX_NICS], n = 0, running = 0;
+		struct pollfd pfd[2 + 2 * MAX_NICS];
+		int map[2 + 2 * MAX_NICS], n = 0, running = 0, nlink;
 		uint64_t now = now_ms();
 		long timeout = -1;
 
 		pfd[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		/* link state: every NIC's pipe, and QEMU's QMP socket (connected while QEMU runs) */
+		if (!stopping && qpid > 0) {
+			qmp_tick(&qmp, now);
+			timeout = qmp_timeout(&qmp, now);
+		}
+		pfd[n++] = (struct pollfd){ qmp.fd, POLLIN, 0 };
+		for (int i = 0; i < nnics; i++) {
+			map[n] = i;
+			pfd[n++] = (struct pollfd){ nics[i].link_rfd, POLLIN, 0 };
+		}
+		nlink = n;
 		for (int i = 0; i < nnics; i++) {
 			struct vnic *v = &nics[i];
 
@@ -935,7 +1082,13 @@ static int supervise(int sfd, pid_t qpid)
 						nic_died(&nics[i], i, st, stopping);
 			}
 		}
-		for (int j = 1; j < n; j++)
+		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR))
+			qmp_input(&qmp);
+		for (int j = 2; j < nlink; j++)
+			if (pfd[j].revents & POLLIN)
+				link_read(&nics[map[j]], map[j]);
+		link_sync();
+		for (int j = nlink; j < n; j++)
 			if (pfd[j].revents & POLLIN)
 				drain(&nics[map[j]]);
 		now = now_ms();
@@ -1073,7 +1226,6 @@ int main(int argc, char **argv)
 			cfg.network);
 		usage_error();
 	}
-	snprintf(mtu_arg, sizeof(mtu_arg), "%ld", cfg.mtu);
 	scan_command(cmd, ncmd);
 	check_keys();
 	find_nic_binary();
@@ -1081,6 +1233,7 @@ int main(int argc, char **argv)
 		die(127, "%s: command not found", cmd[0]);
 	/* uplink_conf_check() above gave the --insecure warning */
 
+	make_qmp();
 	for (int i = 0; i < nnics; i++)
 		make_pair(&nics[i], i);
 	qargv = rewrite_command(cmd, ncmd);

@@ -1,6 +1,7 @@
 /* main.c - vmfabric-nic: one guest NIC on the fabric (options, event loop) */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
@@ -24,7 +25,7 @@ static char *opt_failback;
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns, *opt_vhost;
 static char *opt_bridge, *opt_ovs_bridge;
-static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll;
+static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll, opt_link_fd = -1;
 static int opt_insecure, opt_stream_replace;
 static char *opt_offload;
 
@@ -32,7 +33,7 @@ static const struct conf_opt opts[] = {
 	UPLINK_CONF_OPTS(&opt_switch, &opt_server_key, &opt_failback, &opt_key),
 	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to join (default: default)", 0, 0 },
 	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/backend)", 0, 0 },
-	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the guest link (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the guest link (default 1500); the network's MTU, told by the switch, is set on a TAP and raises the frame bound (up to 9216 without this option)", VMF_MTU_MIN, 65000 },
 	{ "busy-poll", 0, CONF_INT, &opt_busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
 	{ "stream", 0, CONF_STR, &opt_stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
@@ -43,11 +44,27 @@ static const struct conf_opt opts[] = {
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
 	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
 	{ "vhost-user", 0, CONF_STR, &opt_vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
+	{ "link-fd", 0, CONF_INT, &opt_link_fd, "N", "write the link state the switch tells (vmfabric-ctl link) to inherited fd N: one byte, '1' up or '0' down, after every Welcome and change (vmfabric-qemu passes it on to QEMU's set_link)", 3, 1 << 20 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
 	{ "bridge", 0, CONF_STR, &opt_bridge, "BR", "with --tap: make the TAP a port of the existing Linux bridge BR, with its MTU (an uplink into a host L2 fabric)", 0, 0 },
 	{ "ovs-bridge", 0, CONF_STR, &opt_ovs_bridge, "BR", "with --tap: add the TAP to Open vSwitch bridge BR (ovs-vsctl add-port; offloads off)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
+
+/*
+ * The switch told the network's MTU and the link state (after each Welcome,
+ * and each LinkState): the backend shows them to the guest side (a TAP's MTU
+ * and carrier), and --link-fd passes the link state on (vmfabric-qemu's QMP).
+ */
+static void on_state(void *arg, uint32_t mtu, int link_up)
+{
+	static struct ratelimit rl = RATELIMIT_INIT;
+	char b = link_up ? '1' : '0';
+
+	backend_set_state(arg, mtu, link_up);
+	if (opt_link_fd >= 0 && write((int)opt_link_fd, &b, 1) != 1)
+		log_rl(&rl, LOG_WARNING, "--link-fd %ld: %s", opt_link_fd, strerror(errno));
+}
 
 static void log_counters(const struct backend *be, const struct uplink *u,
 			 const struct offload_out *oo_ctr)
@@ -113,7 +130,8 @@ int main(int argc, char **argv)
 	log_set_object(opt_name);
 	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
 				   .key = opt_key, .network = opt_network, .name = opt_name,
-				   .mtu = opt_mtu, .insecure = opt_insecure };
+				   .mtu = opt_mtu, .insecure = opt_insecure,
+				   .on_state = on_state, .cb_arg = &be };
 	uplink_conf_failback(&uc, opt_failback);
 	uplink_conf_check(&uc);
 	if (nbe != 1)
@@ -138,6 +156,17 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "backend", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
 	conf_std_detach(&std);
+	if (opt_link_fd >= 0) {
+		int fl = fcntl((int)opt_link_fd, F_GETFL);
+
+		/* never block the loop on a slow reader: a lost byte is logged */
+		if (fl < 0 || fcntl((int)opt_link_fd, F_SETFD, FD_CLOEXEC) ||
+		    fcntl((int)opt_link_fd, F_SETFL, fl | O_NONBLOCK))
+			die(EXIT_CONFIG, "--link-fd %ld: %s", opt_link_fd, strerror(errno));
+	}
+	/* a TAP's MTU helper keeps CAP_NET_ADMIN for that one job (tap.c) */
+	if ((rc = backend_priv_start(&be, &why)))
+		die(1, "%s: %s", why, strerror(-rc));
 
 	/*
 	 * The TAP is open: nothing privileged is left to do. Drop every

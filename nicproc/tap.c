@@ -32,18 +32,35 @@
  *   with the process, OVS shows the port as missing until the NIC returns,
  *   and `ovs-vsctl del-port BR IF` removes it for good. ovs-vsctl is taken
  *   from PATH and finds the database the usual way (OVS_RUNDIR).
+ * - The network's MTU comes later, in the switch's Welcome, when the NIC
+ *   process has dropped its capabilities (it must, before ZeroMQ starts its
+ *   threads), and setting a device's MTU needs CAP_NET_ADMIN. So a plain
+ *   TAP gets an MTU helper (privilege separation, as OpenBSD daemons do):
+ *   a child forked before the drop that keeps only CAP_NET_ADMIN, a socket
+ *   in the TAP's namespace and a socketpair to the NIC process. It takes
+ *   one request, a 32-bit MTU (68..65535), sets that MTU on this one TAP and
+ *   answers 0 or -errno; it can do nothing else, and ends when the NIC
+ *   process closes its end or dies (PR_SET_PDEATHSIG). A TAP on --bridge or
+ *   --ovs-bridge keeps the MTU the bridge decided: no helper.
+ * - Carrier (link state, vmfabric-ctl link) needs no privilege: the TAP's
+ *   own fd takes TUNSETCARRIER. Carrier off makes the kernel stop sending
+ *   on the TAP, and the host (or a bridge) sees the link down.
  */
 
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/capability.h>
 #include <linux/ethtool.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +71,7 @@
 
 #include "backend.h"
 #include "log.h"
+#include "priv.h"
 #include "util.h"
 
 extern char **environ;
@@ -227,7 +245,7 @@ static int tap_ovs_add(const char *ifname, const char *br, const char **why)
 	return rc;
 }
 
-int tap_open(const struct backend_conf *c, int *offload, const char **why)
+int tap_open(const struct backend_conf *c, int *offload, int *ifsock, const char **why)
 {
 	const char *ifname = c->tap, *netns = c->netns;
 	int fd = -1, self = -1, target = -1, rc;
@@ -325,6 +343,14 @@ int tap_open(const struct backend_conf *c, int *offload, const char **why)
 	rc = c->bridge ? tap_enslave(ifname, c->bridge, why) : 0;
 	if (!rc)
 		rc = tap_up(ifname, mtu, why);
+	/* for the MTU helper: a socket in the TAP's namespace, made while we are in it */
+	if (!rc && !c->bridge && !c->ovs_bridge) {
+		*ifsock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (*ifsock < 0) {
+			rc = -errno;
+			*why = "socket(AF_INET) for the TAP's MTU";
+		}
+	}
 	if (rc) {
 		close(fd);
 		fd = -1;
@@ -351,4 +377,76 @@ out:
 	if (target >= 0)
 		close(target);
 	return fd >= 0 ? fd : rc;
+}
+
+/* The helper's loop: one MTU in, 0 or -errno out, for TAP @ifname only. */
+static void __attribute__((noreturn)) tap_helper_main(int fd, int s, const char *ifname)
+{
+	const char *why;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* nothing of the NIC process's but our two sockets */
+	for (int i = 0; i < 1024; i++)
+		if (i != fd && i != s && i > 2)
+			close(i);
+	if (priv_drop_caps(PRIV_CAP(CAP_NET_ADMIN), &why))
+		_exit(1);
+	for (;;) {
+		struct ifreq ifr;
+		uint32_t mtu;
+		int32_t rc = 0;
+
+		if (read(fd, &mtu, sizeof(mtu)) != (ssize_t)sizeof(mtu))
+			_exit(0);
+		memset(&ifr, 0, sizeof(ifr));
+		str_copy(ifr.ifr_name, ifname, IFNAMSIZ);
+		ifr.ifr_mtu = (int)mtu;
+		if (mtu < VMF_MTU_MIN || mtu > 65535)
+			rc = -EINVAL;
+		else if (ioctl(s, SIOCSIFMTU, &ifr))
+			rc = -errno;
+		if (write(fd, &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+			_exit(0);
+	}
+}
+
+int tap_helper_start(const char *ifname, int ifsock)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int rc = -errno;
+
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	if (pid == 0)
+		tap_helper_main(sv[1], ifsock, ifname);
+	close(sv[1]);
+	return sv[0];
+}
+
+int tap_helper_mtu(int fd, uint32_t mtu)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int32_t rc;
+
+	if (write(fd, &mtu, sizeof(mtu)) != (ssize_t)sizeof(mtu))
+		return -EPIPE;
+	/* one ioctl away: a helper that does not answer within a second is gone */
+	if (poll(&pfd, 1, 1000) != 1 || read(fd, &rc, sizeof(rc)) != (ssize_t)sizeof(rc))
+		return -EPIPE;
+	return rc;
+}
+
+int tap_carrier(int fd, int on)
+{
+	int v = on;
+
+	return ioctl(fd, TUNSETCARRIER, &v) ? -errno : 0;
 }

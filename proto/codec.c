@@ -170,6 +170,7 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 				return -EBADMSG;
 		break;
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+	case VMFABRIC__ENVELOPE__MSG_LINK:
 		break;
 	case VMFABRIC__ENVELOPE__MSG_ERROR:
 		if (!text_ok(env->error->text))

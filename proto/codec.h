@@ -25,6 +25,7 @@
 #define VMF_MAX_PATH		16		/* switch ids in a trunk's path: tree depth */
 #define VMF_MTU_MIN		68
 #define VMF_MTU_MAX		65500
+#define VMF_MTU_JUMBO		9216		/* a NIC process takes up to this MTU from its Welcome */
 #define VMF_ETH_HLEN		14
 #define VMF_ETH_OVERHEAD	18		/* header + one 802.1Q tag */
 

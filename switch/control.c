@@ -14,6 +14,7 @@
  *	json\0stats		json\0kick\0PORT[\0NETWORK]	json\0reload
  *	json\0capture\0port|network\0NAME\0COUNT\0FILTER
  *	json\0stop		json|text|dot\0tree
+ *	json\0link\0PORT\0up|down	(by port name; kept for a port that is not there yet)
  * Every request gets exactly one reply: a JSON document with "ok", or text.
  *
  * Capture: after the reply to "capture", the client receives messages that
@@ -37,6 +38,7 @@
 #include "capture.h"
 #include "control.h"
 #include "log.h"
+#include "portconf.h"
 #include "stats.h"
 #include "util.h"
 #include "zap.h"
@@ -211,6 +213,28 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 		info("control: kicking port %s", p->name);
 		switch_kick(c->sw, p);
 		reply(c, rid, json ? "{\"ok\":true}\n" : "kicked\n", json ? 12 : 7);
+		return;
+	}
+	if (!strcmp(argv[0], "link")) {
+		int up = argc == 3 && !strcmp(argv[2], "up"), rc;
+		char text[160];
+
+		if (argc != 3 || !codec_valid_name(argv[1]) || (!up && strcmp(argv[2], "down"))) {
+			reply_error(c, rid, json, "usage: link PORT up|down");
+			return;
+		}
+		rc = portconf_link(c->sw, argv[1], up);
+		if (rc < 0) {
+			reply_error(c, rid, json, "link %s: %s", argv[1], rc == -ENOSPC ?
+				    "too many port settings (--max-ports)" : strerror(-rc));
+			return;
+		}
+		info("control: link of port %s %s (%d connected)", argv[1], up ? "up" : "down", rc);
+		rc = json ? snprintf(text, sizeof(text), "{\"ok\":true,\"link\":\"%s\",\"ports\":%d}\n",
+				     up ? "up" : "down", rc)
+			  : snprintf(text, sizeof(text), "link %s %s%s\n", argv[1], up ? "up" : "down",
+				     rc ? "" : " (no such port connected now: kept for when it joins)");
+		reply(c, rid, text, (size_t)rc);
 		return;
 	}
 	if (!strcmp(argv[0], "reload")) {

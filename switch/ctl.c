@@ -24,6 +24,8 @@ static const char usage_text[] =
 	"  stats                      switch totals, uptime, loop utilisation\n"
 	"  tree [--dot]               the tree of switches as this one sees it: above it, its trunks\n"
 	"  kick PORT [--network N]    disconnect a port (it may reconnect)\n"
+	"  link PORT down|up          pull or plug the port's cable: down forwards nothing to or from\n"
+	"                             it and the guest loses carrier (TAP, vmfabric-qemu); kept by name\n"
 	"  reload                     re-read authorized keys (as SIGHUP); removed keys lose their ports\n"
 	"  capture (PORT | --network N) [-w FILE|-w -] [--count N] [--filter EXPR]\n"
 	"                             live pcap of what the switch sees on a port or network\n"
@@ -254,7 +256,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *ep = CONTROL_DEFAULT, *server_key = NULL, *key = NULL, *net = NULL;
-	const char *file = NULL, *filter = NULL, *cmd, *arg;
+	const char *file = NULL, *filter = NULL, *cmd, *arg, *state = NULL;
 	long timeout = 5000;
 	long long count = 0;
 	int c, json = 0, dot = 0, rc;
@@ -302,11 +304,18 @@ int main(int argc, char **argv)
 	}
 	cmd = argv[optind];
 	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
+	if (!strcmp(cmd, "link") && optind + 3 == argc)
+		state = argv[--argc];	/* link PORT up|down */
 	if (optind + 2 < argc) {
 		fprintf(stderr, "vmfabric-ctl: unexpected argument '%s'\n", argv[optind + 2]);
 		return EXIT_USAGE;
 	}
-	if (!strcmp(cmd, "capture") ? (!arg == !net) : (!strcmp(cmd, "kick") ? !arg : arg != NULL)) {
+	if (!strcmp(cmd, "link") && (!state || (strcmp(state, "up") && strcmp(state, "down")))) {
+		fprintf(stderr, "vmfabric-ctl: usage: link PORT down|up\n");
+		return EXIT_USAGE;
+	}
+	if (!strcmp(cmd, "capture") ? (!arg == !net) :
+	    (!strcmp(cmd, "kick") || !strcmp(cmd, "link") ? !arg : arg != NULL)) {
 		fprintf(stderr, "vmfabric-ctl: wrong arguments for '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -316,7 +325,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "ports") && strcmp(cmd, "macs") && strcmp(cmd, "networks") &&
 	    strcmp(cmd, "stats") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
-	    strcmp(cmd, "capture") && strcmp(cmd, "tree")) {
+	    strcmp(cmd, "capture") && strcmp(cmd, "tree") && strcmp(cmd, "link")) {
 		fprintf(stderr, "vmfabric-ctl: unknown command '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -329,11 +338,15 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "capture")) {
 		rc = capture(s, json, arg, net, file, count, filter);
 	} else {
-		const char *words[4] = { json ? "json" : dot ? "dot" : "text", cmd, NULL, NULL };
+		const char *words[5] = { json ? "json" : dot ? "dot" : "text", cmd, NULL, NULL, NULL };
 		int nw = 2;
 
 		if (!strcmp(cmd, "macs") && net)
 			words[nw++] = net;
+		if (state) {
+			words[nw++] = arg;
+			words[nw++] = state;
+		}
 		if (!strcmp(cmd, "kick")) {
 			words[nw++] = arg;
 			if (net)

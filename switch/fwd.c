@@ -30,6 +30,7 @@
 #include "capture.h"
 #include "log.h"
 #include "port.h"
+#include "portconf.h"
 #include "uplink.h"
 #include "util.h"
 
@@ -225,6 +226,10 @@ static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__F
 	struct network *nets[VMF_MAX_BATCH_NETS];
 
 	in->ctr.rx_msgs++;
+	if (in->pconf && in->pconf->link_down) {
+		in->ctr.drops[DROP_link_down] += b->n_frames;
+		return;
+	}
 	if (in->kind != PORT_PLAIN)
 		for (size_t k = 0; k < b->n_nets; k++)
 			nets[k] = port_net(sw, in, b->nets[k]);
@@ -279,6 +284,7 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 	}
 	if (len > max) {
 		in->ctr.drops[DROP_giant]++;
+		n->giants++;
 		return;
 	}
 	if (d[6] & 1) {
@@ -392,6 +398,10 @@ static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
 		port_flush(sw, p);
 	if (!p->used)
 		return;	/* gone, or just removed by the flush: nothing more reaches it */
+	if (p->pconf && p->pconf->link_down) {
+		p->ctr.drops[DROP_link_down]++;
+		return;
+	}
 	if (sw->captures)
 		capture(sw, p, n, f, vnet, CAP_OUT);
 	if (p->kind != PORT_PLAIN)

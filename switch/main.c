@@ -27,7 +27,7 @@ static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *op
 static char *opt_user;
 static char *opt_uplink, *opt_uplink_server_key, *opt_uplink_key, *opt_uplink_networks;
 static char *opt_switch_id, *opt_uplink_name, *opt_uplink_failback;
-static struct conf_list opt_lock, opt_listen;
+static struct conf_list opt_lock, opt_listen, opt_net_mtu;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -47,6 +47,7 @@ static const struct conf_opt opts[] = {
 	{ "port-macs", 0, CONF_INT, &sconf.port_macs, "N", "port security: MAC entries one port may hold, more new sources are dropped (mac_limit); a key's max-macs policy overrides; 0: only --max-macs (default 256)", 0, 1048576 },
 	{ "mac-age", 0, CONF_INT, &sconf.mac_age_s, "SECONDS", "forget a MAC not seen for this long (default 300)", 1, 86400 },
 	{ "mtu", 0, CONF_INT, &sconf.mtu, "BYTES", "MTU of every network (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "network-mtu", 0, CONF_LIST, &opt_net_mtu, "NAME=BYTES", "MTU of network NAME (e.g. lab=9000 for jumbo frames); ports learn it when they join; repeatable; default --mtu", 0, 0 },
 	{ "keepalive", 0, CONF_INT, &sconf.keepalive_ms, "MS", "keepalive interval told to ports; 3 missed end a port (default 1000)", 100, 60000 },
 	{ "busy-poll", 0, CONF_INT, &opt_busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
 	{ "hwm", 0, CONF_INT, &opt_hwm, "MSGS", "ZeroMQ queue bound per port, in batches (default 256)", 1, 100000 },
@@ -153,10 +154,8 @@ static int trunk_welcome(void *arg, const Vmfabric__Welcome *w)
 	path[n++] = w->switch_id;
 	for (size_t i = 0; i < w->n_path && n < VMF_MAX_PATH; i++)
 		path[n++] = w->path[i];
-	for (size_t i = 0; i < w->n_networks; i++)
-		if (w->networks[i]->mtu && w->networks[i]->mtu != (uint32_t)sconf.mtu)
-			warn("uplink: network %s has MTU %u at the parent, %ld here", w->networks[i]->name,
-			     w->networks[i]->mtu, sconf.mtu);
+	/* networks the parent has take its MTU, unless --network-mtu says otherwise */
+	switch_parent_mtus(arg, w->networks, w->n_networks);
 	if (switch_uplink_state(arg, 1, path, n))
 		return -ELOOP;
 	announce_due = 1;	/* once the uplink is UP, after this callback */
@@ -265,6 +264,23 @@ int main(int argc, char **argv)
 	}
 	if (!locks)
 		die(1, "out of memory");
+	{
+		struct net_mtu *nm = calloc(opt_net_mtu.n ? opt_net_mtu.n : 1, sizeof(*nm));
+
+		for (size_t i = 0; nm && i < opt_net_mtu.n; i++) {
+			const char *mwhy;
+
+			if (net_mtu_parse(opt_net_mtu.v[i], &nm[i], &mwhy))
+				die(EXIT_USAGE, "%s: '%s'", mwhy, opt_net_mtu.v[i]);
+			for (size_t k = 0; k < i; k++)
+				if (!strcmp(nm[k].name, nm[i].name))
+					die(EXIT_USAGE, "--network-mtu: network %s given twice", nm[i].name);
+		}
+		if (!nm)
+			die(1, "out of memory");
+		sconf.net_mtus = nm;	/* lives as long as the process */
+		sconf.n_net_mtus = opt_net_mtu.n;
+	}
 	if (!opt_control)
 		opt_control = CONTROL_DEFAULT;
 	tcp_control = strcmp(opt_control, "none") && strncmp(opt_control, "ipc://", 6);

@@ -200,6 +200,86 @@ int switch_carries(const struct port *p, const char *net)
 	return 0;
 }
 
+/*
+ * The MTU of network @name: its --network-mtu, else the parent's (its
+ * Welcome named the network), else --mtu. *@explicit: --network-mtu gave it.
+ */
+static uint32_t net_mtu_of(const struct vswitch *sw, const char *name, int *explicit)
+{
+	if (explicit)
+		*explicit = 0;
+	for (size_t i = 0; i < sw->conf.n_net_mtus; i++) {
+		if (!strcmp(sw->conf.net_mtus[i].name, name)) {
+			if (explicit)
+				*explicit = 1;
+			return sw->conf.net_mtus[i].mtu;
+		}
+	}
+	for (uint32_t i = 0; i < sw->n_up_mtus; i++)
+		if (!strcmp(sw->up_mtus[i].name, name))
+			return sw->up_mtus[i].mtu;
+	return (uint32_t)sw->conf.mtu;
+}
+
+void switch_parent_mtus(struct vswitch *sw, Vmfabric__NetInfo **ni, size_t n)
+{
+	sw->n_up_mtus = 0;
+	for (size_t i = 0; i < n && sw->n_up_mtus < VMF_MAX_BATCH_NETS; i++) {
+		if (ni[i]->mtu < VMF_MTU_MIN || ni[i]->mtu > VMF_MTU_MAX)
+			continue;
+		str_copy(sw->up_mtus[sw->n_up_mtus].name, ni[i]->name, VMF_NAME_MAX);
+		sw->up_mtus[sw->n_up_mtus++].mtu = ni[i]->mtu;
+	}
+	for (long i = 0; i < sw->conf.max_networks; i++) {
+		struct network *nw = &sw->nets[i];
+		uint32_t plain = 0, mtu;
+		int explicit;
+
+		if (!nw->used)
+			continue;
+		mtu = net_mtu_of(sw, nw->name, &explicit);
+		if (mtu == nw->mtu)
+			continue;
+		for (uint32_t k = 0; k < nw->n_ports; k++)
+			plain += sw->ports[nw->ports[k]].kind == PORT_PLAIN;
+		/* welcomed ports were told the old MTU: only a network without them follows */
+		if (explicit || plain) {
+			log_rl(&rl_joinleave, LOG_WARNING, "network %s has MTU %u at the parent, %u here%s",
+			       nw->name, mtu, nw->mtu, explicit ? " (--network-mtu)" :
+			       ": its ports keep it until the network is made again");
+			continue;
+		}
+		log_rl(&rl_joinleave, LOG_INFO, "network %s takes the parent's MTU %u", nw->name, mtu);
+		nw->mtu = mtu;
+	}
+}
+
+int net_mtu_parse(const char *spec, struct net_mtu *m, const char **why)
+{
+	const char *eq = strchr(spec, '=');
+	char *end;
+	long v;
+
+	memset(m, 0, sizeof(*m));
+	if (!eq || eq == spec || (size_t)(eq - spec) >= sizeof(m->name)) {
+		*why = "--network-mtu needs NAME=BYTES";
+		return -EINVAL;
+	}
+	memcpy(m->name, spec, (size_t)(eq - spec));
+	if (!codec_valid_name(m->name)) {
+		*why = "--network-mtu: invalid network name";
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtol(eq + 1, &end, 10);
+	if (errno || end == eq + 1 || *end || v < VMF_MTU_MIN || v > 65000) {
+		*why = "--network-mtu: BYTES is 68..65000";
+		return -EINVAL;
+	}
+	m->mtu = (uint32_t)v;
+	return 0;
+}
+
 /* A new network in the free slot @n, with every trunk that carries it. Return: 0 or -ENOMEM */
 static int net_create(struct vswitch *sw, struct network *n, const char *name)
 {
@@ -213,9 +293,10 @@ static int net_create(struct vswitch *sw, struct network *n, const char *name)
 	}
 	n->used = 1;
 	str_copy(n->name, name, sizeof(n->name));
-	n->mtu = (uint32_t)sw->conf.mtu;
+	n->mtu = net_mtu_of(sw, name, NULL);
 	n->n_ports = 0;
 	n->flooded = 0;
+	n->giants = 0;
 	/* every trunk and the uplink that carry it are in it from the start */
 	for (long i = 0; i < sw->conf.max_ports; i++)
 		if (sw->ports[i].used && switch_carries(&sw->ports[i], name))
@@ -398,6 +479,7 @@ static void port_welcome(struct vswitch *sw, const struct port *p, uint32_t mtu)
 	w.port_id = p->id;
 	w.mtu = mtu;
 	w.keepalive_ms = (uint32_t)sw->conf.keepalive_ms;
+	w.link_down = p->kind == PORT_PLAIN && p->pconf && p->pconf->link_down;
 	if (p->kind == PORT_TRUNK) {
 		w.switch_id = (char *)(uintptr_t)sw->conf.id;
 		for (uint32_t i = 0; i < sw->n_ancestors; i++)

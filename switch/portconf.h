@@ -26,6 +26,9 @@
 struct port_conf {
 	int used;
 	char name[VMF_NAME_MAX];
+	/* link state (vmfabric-ctl link NAME down|up): down forwards nothing to or from the port */
+	int link_down;
+	int link_set;
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */
@@ -37,5 +40,13 @@ struct port_conf *portconf_find(struct vswitch *sw, const char *name);
  * table full, -EINVAL: bad name) with *@err set
  */
 struct port_conf *portconf_get(struct vswitch *sw, const char *name, int *err);
+
+/**
+ * portconf_link() - set port name @name's link down (@up 0) or up: every
+ * live port of that name stops (or resumes) forwarding, loses (down) its
+ * MAC entries and is told with LinkState. Return: live ports told, or
+ * -errno as portconf_get()
+ */
+int portconf_link(struct vswitch *sw, const char *name, int up);
 
 #endif /* VMF_PORTCONF_H */

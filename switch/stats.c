@@ -17,6 +17,7 @@
 
 #include "capture.h"
 #include "metrics.h"
+#include "portconf.h"
 #include "stats.h"
 #include "util.h"
 
@@ -62,8 +63,9 @@ void stats_json_networks(struct vswitch *sw, FILE *f)
 			continue;
 		fprintf(f, "%s{\"name\":", first ? "" : ",");
 		json_str(f, n->name);
-		fprintf(f, ",\"mtu\":%u,\"ports\":%u,\"macs\":%zu,\"max_macs\":%zu,\"flooded\":%llu}",
-			n->mtu, n->n_ports, n->fdb.count, n->fdb.max, U(n->flooded));
+		fprintf(f, ",\"mtu\":%u,\"ports\":%u,\"macs\":%zu,\"max_macs\":%zu,\"flooded\":%llu,"
+			"\"giants\":%llu}", n->mtu, n->n_ports, n->fdb.count, n->fdb.max, U(n->flooded),
+			U(n->giants));
 		first = 0;
 	}
 	fputc(']', f);
@@ -115,6 +117,7 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 			p->kind == PORT_PLAIN && p->idx < p->net->fdb.n_ports ?
 				p->net->fdb.ports[p->idx].limit : 0);
 		policy_json(p->pol, f);
+		fprintf(f, ",\"link\":\"%s\"", p->pconf && p->pconf->link_down ? "down" : "up");
 #define X(fld, prom, help) fprintf(f, ",\"" #fld "\":%llu", U(p->ctr.fld));
 		PORT_COUNTERS(X)
 #undef X
@@ -219,6 +222,8 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 			up, U(p->ctr.rx_frames), human_bytes(p->ctr.rx_bytes, rb),
 			U(p->ctr.tx_frames), human_bytes(p->ctr.tx_bytes, tb), U(drops),
 			p->ctr.rx_msgs ? (double)p->ctr.rx_frames / (double)p->ctr.rx_msgs : 0.0);
+		if (p->pconf && p->pconf->link_down)
+			fputs("    link down (vmfabric-ctl link NAME up)\n", f);
 		if (p->pol && p->pol->set) {
 			fputs("    policy ", f);
 			policy_text(p->pol, f);
@@ -237,13 +242,14 @@ void stats_text_macs(struct vswitch *sw, FILE *f, const char *net)
 
 void stats_text_networks(struct vswitch *sw, FILE *f)
 {
-	fprintf(f, "%-16s %6s %6s %8s %10s\n", "NETWORK", "MTU", "PORTS", "MACS", "FLOODED");
+	fprintf(f, "%-16s %6s %6s %8s %10s %8s\n", "NETWORK", "MTU", "PORTS", "MACS", "FLOODED",
+		"GIANTS");
 	for (long i = 0; i < sw->conf.max_networks; i++) {
 		const struct network *n = &sw->nets[i];
 
 		if (n->used)
-			fprintf(f, "%-16s %6u %6u %8zu %10llu\n", n->name, n->mtu, n->n_ports,
-				n->fdb.count, U(n->flooded));
+			fprintf(f, "%-16s %6u %6u %8zu %10llu %8llu\n", n->name, n->mtu, n->n_ports,
+				n->fdb.count, U(n->flooded), U(n->giants));
 	}
 }
 

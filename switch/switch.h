@@ -32,7 +32,8 @@
 	X(malformed, "undecodable or out-of-order message")		\
 	X(locked_mac, "source MAC not allowed (--lock-mac, or the key's macs policy)") \
 	X(mac_limit, "new source MAC over the port's limit (--port-macs, or max-macs)") \
-	X(not_carried, "trunk frame for a network the trunk does not carry, or untagged")
+	X(not_carried, "trunk frame for a network the trunk does not carry, or untagged") \
+	X(link_down, "the port's link is down (vmfabric-ctl link PORT down)")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -168,7 +169,17 @@ struct network {
 	uint32_t *ports;	/* port indices (live and dying; trunks included) */
 	uint32_t n_ports;
 	uint64_t flooded;
+	uint64_t giants;	/* frames over mtu + 18 dropped, from any of its ports */
 };
+
+/** struct net_mtu - one network's MTU: --network-mtu NAME=BYTES, or the parent's (NetInfo) */
+struct net_mtu {
+	char name[VMF_NAME_MAX];
+	uint32_t mtu;
+};
+
+/** net_mtu_parse() - "NAME=BYTES" into @m. Return: 0, or -EINVAL with *@why set */
+int net_mtu_parse(const char *spec, struct net_mtu *m, const char **why);
 
 struct switch_conf {
 	long max_ports;
@@ -180,6 +191,8 @@ struct switch_conf {
 	long port_macs;		/* MAC entries per port unless its key says otherwise; 0: no limit */
 	int insecure;
 	const char *id;		/* this switch's id in a tree of switches */
+	const struct net_mtu *net_mtus;	/* --network-mtu (owned by the caller) */
+	size_t n_net_mtus;
 };
 
 struct uplink;
@@ -216,6 +229,8 @@ struct vswitch {
 	struct uplink *uplink;		/* NULL: this switch has no parent */
 	struct port *up;		/* the uplink's port, when it has one */
 	const char *uplink_carry;	/* --uplink-networks (NULL: every network) */
+	struct net_mtu up_mtus[VMF_MAX_BATCH_NETS];	/* the parent's networks, from its Welcome */
+	uint32_t n_up_mtus;
 };
 
 int switch_init(struct vswitch *sw, const struct switch_conf *conf, void *router, struct zap *zap);
@@ -271,6 +286,13 @@ int switch_uplink_state(struct vswitch *sw, int up, char **path, size_t n_path);
 
 /** switch_announce() - a gratuitous RARP to the parent for every MAC below this switch */
 void switch_announce(struct vswitch *sw);
+
+/**
+ * switch_parent_mtus() - the parent's Welcome named these networks with their
+ * MTU: networks made from now on take them (unless --network-mtu says), and
+ * existing ones without --network-mtu and without plain ports follow
+ */
+void switch_parent_mtus(struct vswitch *sw, Vmfabric__NetInfo **ni, size_t n);
 
 /** switch_carries() - @p (a trunk or the uplink) carries network @net */
 int switch_carries(const struct port *p, const char *net);

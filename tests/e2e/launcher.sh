@@ -86,7 +86,7 @@ pass "bad options: 15 cases, clear message and exit code, nothing started"
 	-netdev "vmfabric,id=n1,network=$NET,name=vm1/second" -device "virtio-net-pci,netdev=n1,mac=$MAC_B" \
 	-serial stdio >"$T/check.out" 2>&1 || { cat "$T/check.out"; fail "vmfabric-qemu -n"; }
 cat "$T/check.out"
-grep -Eq "^qemu: qemu-system-x86_64 -name vm1 -m 128 -netdev dgram,id=vmfabric0,local.type=fd,local.str=([0-9]+) -device e1000,netdev=vmfabric0,mac=$MAC_A -netdev dgram,id=n1,local.type=fd,local.str=[0-9]+ -device virtio-net-pci,netdev=n1,mac=$MAC_B -serial stdio$" "$T/check.out" ||
+grep -Eq "^qemu: qemu-system-x86_64 -name vm1 -m 128 -qmp unix:[^ ]*/qmp.sock,server=on,wait=off -netdev dgram,id=vmfabric0,local.type=fd,local.str=([0-9]+) -device e1000,netdev=vmfabric0,mac=$MAC_A -netdev dgram,id=n1,local.type=fd,local.str=[0-9]+ -device virtio-net-pci,netdev=n1,mac=$MAC_B -serial stdio$" "$T/check.out" ||
 	fail "-n: unexpected QEMU command"
 grep -q -- "^nic0: .*vmfabric-nic -f --switch tcp://10.79.1.1:$PORT .* --network $NET --name vm1/nic0 --fd 3$" "$T/check.out" ||
 	fail "-n: unexpected NIC command"

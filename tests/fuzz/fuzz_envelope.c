@@ -34,6 +34,13 @@ static void check_same(const Vmfabric__Envelope *a, const Vmfabric__Envelope *b)
 					   a->batch->frames[i].len));
 		}
 		break;
+	case VMFABRIC__ENVELOPE__MSG_WELCOME:
+		FUZZ_CHECK(a->welcome->mtu == b->welcome->mtu);
+		FUZZ_CHECK(a->welcome->link_down == b->welcome->link_down);
+		break;
+	case VMFABRIC__ENVELOPE__MSG_LINK:
+		FUZZ_CHECK(a->link->up == b->link->up);
+		break;
 	case VMFABRIC__ENVELOPE__MSG_ERROR:
 		FUZZ_CHECK(a->error->code == b->error->code);
 		FUZZ_CHECK(!strcmp(a->error->text, b->error->text));
@@ -58,6 +65,7 @@ static void drop_unknown(Vmfabric__Envelope *env)
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE: env->keepalive->base.n_unknown_fields = 0; break;
 	case VMFABRIC__ENVELOPE__MSG_BATCH: env->batch->base.n_unknown_fields = 0; break;
 	case VMFABRIC__ENVELOPE__MSG_BYE: env->bye->base.n_unknown_fields = 0; break;
+	case VMFABRIC__ENVELOPE__MSG_LINK: env->link->base.n_unknown_fields = 0; break;
 	default: break;
 	}
 }

@@ -22,6 +22,7 @@
  *     8 kick the port of this connection   9 render every counter
  *     10 a trunk Hello [b: networks carried, a loop in its path]
  *     11 a tagged (trunk) batch [n] n x [b] [net]
+ *     12 link state [b: port name b & 3, up if b & 4] (vmfabric-ctl link)
  *     other: a Welcome (only the switch may send one)
  * Keys: key 0 open; key 1 with a policy (networks n0,n1, names p*, two
  * source MACs, max-macs 2, create no); key 2 open, revocable, may trunk.
@@ -38,6 +39,7 @@
 
 #include "fuzz.h"
 #include "log.h"
+#include "portconf.h"
 #include "stats.h"
 #include "switch.h"
 #include "util.h"
@@ -362,6 +364,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 11:
 			trunk_batch(&sw, c, &data, &size, now);
 			break;
+		case 12: {
+			uint8_t b = fuzz_byte(&data, &size);
+
+			/* as control.c does it: between passes */
+			switch_pass_end(&sw);
+			portconf_link(&sw, names[b & 3], b & 4);
+			break;
+		}
 		case 9:
 			switch_pass_end(&sw);
 			if (devnull) {

@@ -63,6 +63,10 @@ put("envelope", "welcome", env(2, field(1, 0, 7) + field(2, 0, 1500) + field(3, 
 put("envelope", "error", env(3, field(1, 0, 6) + s(2, "malformed message")))
 put("envelope", "keepalive", env(4, field(1, 0, 123456789)))
 put("envelope", "bye", env(6, s(1, "NIC process stopping")))
+put("envelope", "welcome-link-down", env(2, field(1, 0, 7) + field(2, 0, 9000) + field(3, 0, 1000) +
+                                          field(7, 0, 1)))
+put("envelope", "link-down", env(7, b""))
+put("envelope", "link-up", env(7, field(1, 0, 1)))
 put("envelope", "batch1", env(5, s(1, arp)))
 put("envelope", "batch3", env(5, s(1, arp) + s(1, ping) + s(1, b"\x01" * 10)))
 put("envelope", "batch-vnet", env(5, s(1, arp) + s(1, vnet + ping) + field(2, 2, varint(1))))
@@ -131,8 +135,19 @@ put("capture", "complex", req("json", "capture", "network", "lab", "5",
     + cap_frames(ping))
 for cmd in (["json", "ports"], ["text", "ports"], ["json", "macs", "lab"], ["text", "networks"],
             ["json", "stats"], ["text", "stats"], ["json", "kick", "vm1/eth0"], ["json", "reload"],
-            ["json", "stop"], ["xml", "ports"], ["json"]):
+            ["json", "stop"], ["xml", "ports"], ["json"], ["json", "link", "vm1/eth0", "down"],
+            ["text", "link", "vm1/eth0", "up"], ["json", "link", "vm1/eth0"],
+            ["json", "link", "bad!name", "down"]):
     put("capture", "cmd-" + "-".join(cmd).replace("/", "_"), req(*cmd))
+
+# --- qmp: what QEMU writes to vmfabric-qemu's QMP client, reads cut at NUL bytes --------------
+greet = b'{"QMP": {"version": {"qemu": {"micro": 22, "minor": 2, "major": 7}}, "capabilities": ["oob"]}}\r\n'
+put("qmp", "session", greet + b'\0{"return": {}}\r\n\0{"return": {}}\r\n{"timestamp": {"seconds": 1, '
+    b'"microseconds": 2}, "event": "NIC_RX_FILTER_CHANGED", "data": {"path": "/x"}}\r\n')
+put("qmp", "error", greet + b'{"return": {}}\n\0{"error": {"class": "DeviceNotFound", "desc": "Device '
+    b'\'x\' not found"}}\n')
+put("qmp", "split", b'{"ret\0urn": {}}\n\0\0{"return"\0: {}}')
+put("qmp", "long-line", greet + b"x" * 9000 + b"\n\0" + b'{"return": {}}\n')
 
 # --- dhcp: the gateway harness's format, frames with a 2-byte length ----------
 def dhcp(mtype, mac_last, reqip=None):

@@ -188,6 +188,26 @@ static void test_codec_roundtrip_welcome(void **state)
 	assert_int_equal(out->welcome->port_id, 0xfffffffeu);
 	assert_int_equal(out->welcome->mtu, 1500);
 	assert_int_equal(out->welcome->keepalive_ms, 1000);
+	assert_false(out->welcome->link_down);
+	w.link_down = 1;
+	out = codec_roundtrip(*state, &env);
+	assert_true(out->welcome->link_down);
+}
+
+/* LinkState: "up" false packs as an empty message and must still decode as LinkState */
+static void test_codec_roundtrip_link(void **state)
+{
+	Vmfabric__LinkState ls = VMFABRIC__LINK_STATE__INIT;
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT, *out;
+
+	for (int up = 0; up < 2; up++) {
+		ls.up = up;
+		env.msg_case = VMFABRIC__ENVELOPE__MSG_LINK;
+		env.link = &ls;
+		out = codec_roundtrip(*state, &env);
+		assert_int_equal(out->msg_case, VMFABRIC__ENVELOPE__MSG_LINK);
+		assert_int_equal(out->link->up, up);
+	}
 }
 
 static void test_codec_roundtrip_error(void **state)
@@ -625,6 +645,7 @@ static void codec_check_sane(const Vmfabric__Envelope *out, size_t inlen)
 		break;
 	case VMFABRIC__ENVELOPE__MSG_WELCOME:
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
+	case VMFABRIC__ENVELOPE__MSG_LINK:
 		break;
 	default:
 		fail_msg("decoded envelope with msg_case %d", out->msg_case);
@@ -859,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_codec_vnet_indices),
 		cmocka_unit_test(test_codec_roundtrip_hello),
 		cmocka_unit_test(test_codec_roundtrip_welcome),
+		cmocka_unit_test(test_codec_roundtrip_link),
 		cmocka_unit_test(test_codec_roundtrip_error),
 		cmocka_unit_test(test_codec_roundtrip_keepalive),
 		cmocka_unit_test(test_codec_roundtrip_bye),
