@@ -26,6 +26,8 @@
 struct port_conf {
 	int used;
 	char name[VMF_NAME_MAX];
+	struct vlan_conf vlan;		/* 802.1Q (vlanport.c), given when vlan_set */
+	int vlan_set;			/* VLAN_SRC_OPTION or VLAN_SRC_CTL; 0: not set here */
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */
