@@ -318,6 +318,19 @@ int main(int argc, char **argv)
 			n_carry++;
 		}
 	}
+	for (size_t i = 0; i < opt_port_vlan.n; i++) {
+		const char *eq = strchr(opt_port_vlan.v[i], '='), *vwhy = "";
+		char name[VMF_NAME_MAX] = "";
+		struct vlan_conf vc;
+
+		if (eq && (size_t)(eq - opt_port_vlan.v[i]) < sizeof(name))
+			memcpy(name, opt_port_vlan.v[i], (size_t)(eq - opt_port_vlan.v[i]));
+		if (eq && !codec_valid_name(name))
+			vwhy = "port names: 1-63 characters of A-Z a-z 0-9 - _ . / : @";
+		if (!eq || *vwhy || vlan_parse(eq + 1, &vc, &vwhy))
+			die(EXIT_USAGE, "--port-vlan '%s': %s", opt_port_vlan.v[i],
+			    eq ? vwhy : "wants PORT=access:VID or PORT=trunk:VIDS[:native:VID]");
+	}
 	conf_std_detach(&std);
 
 	sfd = signals_fd();
