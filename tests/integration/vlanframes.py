@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """vlanframes.py - send one crafted frame from a TAP host, report what the others receive.
 
-usage: vlanframes.py PREFIX SRC TAGS [--dst MAC] [--type ETHERTYPE] [--wait S] HOST...
+usage: vlanframes.py PREFIX SRC TAGS [--dst MAC] [--type ETHERTYPE] [--payload HEX] [--wait S] HOST...
 
-Opens an AF_PACKET socket on tap0 in namespace PREFIX-HOST for every HOST (setns, so one
-process watches them all), sends one frame from PREFIX-SRC's tap0 with source MAC that
-interface's own, destination --dst (default broadcast), the 802.1Q tags TAGS ("-" none,
-"10", "10.20" outer first, "s20.10" an S-tag 0x88a8 first, "0" a priority tag), EtherType
---type (default 0x88b5, local experimental) and a random marker, then prints one line
+Opens an AF_PACKET socket on tap0 (or IF for HOST:IF) in namespace PREFIX-HOST for every
+HOST (setns, so one process watches them all), sends one frame from PREFIX-SRC's tap0 (or
+IF) with source MAC that interface's own, destination --dst (default broadcast), the
+802.1Q tags TAGS ("-" none, "10", "10.20" outer first, "s20.10" an S-tag 0x88a8 first, "0"
+a priority tag), EtherType (or 802.3 length) --type (default 0x88b5, local experimental),
+--payload (default "vmf-vlan") and a random marker, then prints one line
 per HOST: "HOST=FORM", FORM being "-" (not received), "u" (untagged) or the tags it had
 ("10", "1.20"). The kernel moves a received 802.1Q tag into the packet's auxdata: it is
 read back from there (PACKET_AUXDATA), as libpcap does.
@@ -95,16 +96,19 @@ def main():
     ap.add_argument("hosts", nargs="*")
     ap.add_argument("--dst", default="ff:ff:ff:ff:ff:ff")
     ap.add_argument("--type", default="0x88b5")
+    ap.add_argument("--payload", default="766d662d766c616e")
     ap.add_argument("--wait", type=float, default=0.8)
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
 
     marker = os.urandom(8)
     socks = {}
     for h in a.hosts:
-        socks[h] = in_ns("%s-%s" % (a.prefix, h), lambda: raw_socket("tap0"))[0]
-    tx, mac = in_ns("%s-%s" % (a.prefix, a.src), lambda: raw_socket("tap0"))
+        ns, _, ifname = h.partition(":")
+        socks[h] = in_ns("%s-%s" % (a.prefix, ns), lambda: raw_socket(ifname or "tap0"))[0]
+    ns, _, ifname = a.src.partition(":")
+    tx, mac = in_ns("%s-%s" % (a.prefix, ns), lambda: raw_socket(ifname or "tap0"))
     frame = (bytes.fromhex(a.dst.replace(":", "")) + mac + tag_bytes(a.tags) +
-             struct.pack("!H", int(a.type, 0)) + b"vmf-vlan" + marker)
+             struct.pack("!H", int(a.type, 0)) + bytes.fromhex(a.payload) + marker)
     frame += bytes(max(0, 60 - len(frame)))
     tx.send(frame)
 
