@@ -10,7 +10,8 @@ FRAMES="/usr/bin/python3 $(dirname "$0")/vlanframes.py"
 
 # h1 trunk 10,20 native 1 | h2 access 10 | h3 access 20 (its key's policy) | h4 access 10 (the
 # option over its key's policy, access 20) | h5 transparent | h6 trunk 20 native 1
-keys h1 h2 h3 h4 h5 h6 bad
+keys h1 h2 h3 h4 h5 h6 h7 bad child
+sed -i 's/^metadata$/metadata\n    trunk = "yes"/' "$T/auth/child"
 sed -i 's/^metadata$/metadata\n    vlans = "access 20"/' "$T/auth/h3" "$T/auth/h4"
 sed -i 's/^metadata$/metadata\n    vlans = "trunk 5000"/' "$T/auth/bad"
 sw_host
@@ -20,10 +21,10 @@ start_switch switch $PORT --port-vlan h1/tap0=trunk:10,20:native:1 --port-vlan h
 HOSTS_SUBNET=192.168.74 hosts_up $PORT lab h1 h2 h3 h4 h5 h6
 
 ctl() { "$CTL" --control "ipc://$T/switch.ctl" "$@"; }
-# frames SRC TAGS [opts]: what every other host receives, as "h1=FORM h2=FORM ..."
+# frames SRC TAGS [opts]: what every other host ($HOSTS) receives, as "h1=FORM h2=FORM ..."
 frames() {
 	local src=$1 tags=$2 hosts=() h; shift 2
-	for h in h1 h2 h3 h4 h5 h6; do [ "$h" = "$src" ] || hosts+=("$h"); done
+	for h in ${HOSTS:-h1 h2 h3 h4 h5 h6}; do [ "$h" = "$src" ] || hosts+=("$h"); done
 	$FRAMES vl "$src" "$tags" "$@" "${hosts[@]}" | tr '\n' ' ' | sed 's/ $//'
 }
 # expect SRC TAGS WANT: one frame, and exactly what it must look like everywhere
@@ -138,3 +139,29 @@ grep -q "VIDs 1-4094" "$T/ctl.err" || fail "bad VID error: $(cat "$T/ctl.err")"
 grep -q "port-vlan" "$T/bad.out" || fail "bad --port-vlan error: $(cat "$T/bad.out")"
 pass "errors: bad VID over ctl, bad --port-vlan at start; a setting for an absent port waits for it"
 kill -0 "$SW_PID" || fail "switch died"
+
+# a tree: a child switch with an access port of VLAN 10 (h7); the trunk between the switches
+# carries frames tagged with their VLAN, so VLAN 10 spans both switches and 20 stays apart
+guest_host h7 7
+start child ip netns exec "$SW_NS" "$SWITCH" -f --listen "tcp://0.0.0.0:$((PORT + 3))" \
+	--key "$T/keys/switch_secret" --authorized "$T/auth" --control "ipc://$T/child.ctl" \
+	--switch-id child --uplink "tcp://127.0.0.1:$PORT" --uplink-server-key "$T/keys/switch" \
+	--uplink-key "$T/keys/child_secret" --port-vlan h7/tap0=access:10
+wait_for 10 log_has child "uplink: joined parent switch" || fail "the child switch did not join"
+start_nic h7 7 h7 lab $((PORT + 3))
+tap_setup h7 7 192.168.74.7/24
+wait_for 10 joined nic-h7 || fail "h7 did not join the child switch"
+HOSTS="h1 h2 h3 h4 h5 h6 h7"
+# what the root sends the child: captured on the trunk, tagged with VLAN 10
+timeout 10 "$CTL" --control "ipc://$T/switch.ctl" capture switch/child --count 1 --filter "vlan 10" \
+	>"$T/cap.out" 2>&1 &
+CAP=$!
+sleep 0.5
+expect h1 10 "h2=- h3=- h4=u h5=10 h6=- h7=u"
+wait "$CAP" || fail "capture on the trunk to the child: $(cat "$T/cap.out")"
+grep -q " 0x8100 " "$T/cap.out" || fail "the trunk to the child did not carry the VLAN tag: $(cat "$T/cap.out")"
+expect h7 - "h1=10 h2=- h3=- h4=u h5=10 h6=-"
+expect h1 20 "h2=u h3=u h4=- h5=20 h6=20 h7=-"
+pings h7 192.168.74.4 2 || fail "h7 (access 10, child switch) cannot ping h4 (access 10, root)"
+ping1 h7 192.168.74.3 && fail "h7 (VLAN 10) reached h3 (VLAN 20) across the tree"
+pass "tree of switches: VLAN 10 spans the trunk between switches (tagged on it), VLAN 20 stays apart"
