@@ -20,6 +20,14 @@
  * - The TAP takes the bridge's MTU: a port with a smaller MTU than its
  *   bridge silently drops larger frames in the kernel. A bridge MTU larger
  *   than --mtu is refused, since the fabric could not carry its frames.
+ * - Link-local frames (01:80:c2:00:00:0X: LACP, LLDP, 802.1X...) that come
+ *   from the fabric are forwarded by the bridge to its other ports, as a
+ *   cable would carry them: the TAP's bridge port gets group_fwd_mask
+ *   0xfffc (IFLA_BRPORT_GROUP_FWD_MASK). STP BPDUs (bit 0) stay the
+ *   bridge's own business (forwarded while its STP is off, the default);
+ *   pause frames (bit 1) no Linux bridge forwards. The other direction is
+ *   the bridge's configuration (README, "Link-local frames"). A kernel
+ *   that refuses the mask costs a warning, not the port.
  * - Offloads (virtio-net headers, TSO super-frames) stay on for a Linux
  *   bridge, which forwards GSO frames to any port (VXLAN included). For
  *   Open vSwitch they are turned off: the userspace datapath reads a system
@@ -53,6 +61,8 @@
 #include <net/if.h>
 #include <linux/capability.h>
 #include <linux/ethtool.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -61,6 +71,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <poll.h>
+#include <stddef.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <string.h>
@@ -153,42 +164,27 @@ out:
 	return rc;
 }
 
-/* Make @ifname a port of bridge @br (RTM_SETLINK IFLA_MASTER) in the current namespace. */
-static int tap_enslave(const char *ifname, const char *br, const char **why)
+/* Send the RTM_SETLINK request @req (@len bytes) and wait for its answer; Return: 0 or -errno */
+static int tap_setlink(void *req, size_t len)
 {
-	struct {
-		struct nlmsghdr nh;
-		struct ifinfomsg ifi;
-		struct rtattr rta;
-		uint32_t master;
-	} req;
 	struct {
 		struct nlmsghdr nh;
 		struct nlmsgerr e;
 		char more[256];
 	} ans;
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	unsigned int tap = if_nametoindex(ifname), bri = if_nametoindex(br);
+	struct nlmsghdr *nh = req;
 	ssize_t n;
 	int s, rc;
 
-	*why = "cannot make the TAP device a port of the bridge";
-	if (!tap || !bri)
-		return -ENODEV;
 	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
 	if (s < 0)
 		return -errno;
-	memset(&req, 0, sizeof(req));
-	req.nh.nlmsg_len = sizeof(req);
-	req.nh.nlmsg_type = RTM_SETLINK;
-	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-	req.nh.nlmsg_seq = 1;
-	req.ifi.ifi_family = AF_UNSPEC;
-	req.ifi.ifi_index = (int)tap;
-	req.rta.rta_type = IFLA_MASTER;
-	req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
-	req.master = bri;
-	if (sendto(s, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+	nh->nlmsg_len = (uint32_t)len;
+	nh->nlmsg_type = RTM_SETLINK;
+	nh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nh->nlmsg_seq = 1;
+	if (sendto(s, req, len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
 		rc = -errno;
 		goto out;
 	}
@@ -202,6 +198,52 @@ static int tap_enslave(const char *ifname, const char *br, const char **why)
 out:
 	close(s);
 	return rc;
+}
+
+/* Make @ifname a port of bridge @br (RTM_SETLINK IFLA_MASTER) in the current namespace. */
+static int tap_enslave(const char *ifname, const char *br, const char **why)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr rta;
+		uint32_t master;
+	} req;
+	unsigned int tap = if_nametoindex(ifname), bri = if_nametoindex(br);
+
+	*why = "cannot make the TAP device a port of the bridge";
+	if (!tap || !bri)
+		return -ENODEV;
+	memset(&req, 0, sizeof(req));
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)tap;
+	req.rta.rta_type = IFLA_MASTER;
+	req.rta.rta_len = RTA_LENGTH(sizeof(uint32_t));
+	req.master = bri;
+	return tap_setlink(&req, sizeof(req));
+}
+
+/* Let the bridge forward link-local frames from bridge port @ifname (see DOC). */
+static int tap_link_local(const char *ifname)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		struct rtattr protinfo;
+		struct rtattr mask_rta;
+		uint16_t mask;
+		uint16_t pad;
+	} req;
+
+	memset(&req, 0, sizeof(req));
+	req.ifi.ifi_family = AF_BRIDGE;
+	req.ifi.ifi_index = (int)if_nametoindex(ifname);
+	req.protinfo.rta_type = IFLA_PROTINFO | NLA_F_NESTED;
+	req.protinfo.rta_len = (unsigned short)(sizeof(req) - offsetof(typeof(req), protinfo));
+	req.mask_rta.rta_type = IFLA_BRPORT_GROUP_FWD_MASK;
+	req.mask_rta.rta_len = RTA_LENGTH(sizeof(uint16_t));
+	req.mask = 0xfffc;
+	return tap_setlink(&req, sizeof(req));
 }
 
 /* Run ovs-vsctl with @argv (from PATH, our environment); 0 if it succeeded. */
@@ -341,6 +383,11 @@ int tap_open(const struct backend_conf *c, int *offload, int *ifsock, const char
 		}
 	}
 	rc = c->bridge ? tap_enslave(ifname, c->bridge, why) : 0;
+	if (!rc && c->bridge && (rc = tap_link_local(ifname))) {
+		warn("bridge %s: cannot set group_fwd_mask on port %s (%s): link-local frames "
+		     "from the fabric stop at the bridge", c->bridge, ifname, strerror(-rc));
+		rc = 0;
+	}
 	if (!rc)
 		rc = tap_up(ifname, mtu, why);
 	/* for the MTU helper: a socket in the TAP's namespace, made while we are in it */

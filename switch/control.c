@@ -15,6 +15,7 @@
  *	json\0capture\0port|network\0NAME\0COUNT\0FILTER
  *	json\0stop		json|text|dot\0tree
  *	json\0link\0PORT\0up|down	(by port name; kept for a port that is not there yet)
+ *	json\0port\0NAME\0vlan\0WORDS...	(vlanport.c: access VID, trunk VIDS [native VID], none)
  * Every request gets exactly one reply: a JSON document with "ok", or text.
  *
  * Capture: after the reply to "capture", the client receives messages that
@@ -41,6 +42,7 @@
 #include "portconf.h"
 #include "stats.h"
 #include "util.h"
+#include "vlanport.h"
 #include "zap.h"
 
 #define REQ_MAX		CONTROL_REQ_MAX
@@ -167,6 +169,34 @@ static void stop_captures(struct control *c, const zmq_msg_t *rid, int json)
 	}
 }
 
+/* port NAME vlan WORDS...: set a port's 802.1Q setting live */
+static void port_vlan(struct control *c, const zmq_msg_t *rid, int json, char **argv, int argc)
+{
+	char spec[256] = "", out[400];
+	const char *why = "";
+	int n;
+
+	for (int i = 3; i < argc; i++)
+		snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), "%s%s", i > 3 ? " " : "", argv[i]);
+	n = vlan_port_set(c->sw, argv[1], spec, VLAN_SRC_CTL, &why);
+	if (n < 0) {
+		reply_error(c, rid, json, "port %s: %s", argv[1], why);
+		return;
+	}
+	{
+		struct vlan_conf vc;
+
+		vlan_parse(spec, &vc, &why);
+		vlan_format(&vc, spec, sizeof(spec), ' ');
+	}
+	info("control: port %s: vlan %s (%d live port%s)", argv[1], spec, n, n == 1 ? "" : "s");
+	n = json ? snprintf(out, sizeof(out), "{\"ok\":true,\"port\":\"%s\",\"vlan\":\"%s\",\"live_ports\":%d}\n",
+			    argv[1], spec, n)
+		 : snprintf(out, sizeof(out), "port %s: vlan %s (%d live port%s%s)\n", argv[1], spec, n,
+			    n == 1 ? "" : "s", n ? "" : "; applies when it joins");
+	reply(c, rid, out, (size_t)n);
+}
+
 static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t len)
 {
 	char *args[ARGS_MAX], **argv = args, *out = NULL;
@@ -235,6 +265,10 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 			  : snprintf(text, sizeof(text), "link %s %s%s\n", argv[1], up ? "up" : "down",
 				     rc ? "" : " (no such port connected now: kept for when it joins)");
 		reply(c, rid, text, (size_t)rc);
+		return;
+	}
+	if (!strcmp(argv[0], "port") && argc >= 4 && !strcmp(argv[2], "vlan")) {
+		port_vlan(c, rid, json, argv, argc);
 		return;
 	}
 	if (!strcmp(argv[0], "reload")) {

@@ -26,6 +26,9 @@ static const char usage_text[] =
 	"  kick PORT [--network N]    disconnect a port (it may reconnect)\n"
 	"  link PORT down|up          pull or plug the port's cable: down forwards nothing to or from\n"
 	"                             it and the guest loses carrier (TAP, vmfabric-qemu); kept by name\n"
+	"  port PORT vlan access VID | trunk VIDS [native VID] | none\n"
+	"                             802.1Q setting of port name PORT, live and kept for reconnects\n"
+	"                             (VIDS: 10,20-30 or all); none: transparent\n"
 	"  reload                     re-read authorized keys (as SIGHUP); removed keys lose their ports\n"
 	"  capture (PORT | --network N) [-w FILE|-w -] [--count N] [--filter EXPR]\n"
 	"                             live pcap of what the switch sees on a port or network\n"
@@ -238,6 +241,36 @@ static int capture(void *s, int json, const char *port, const char *net, const c
 	return 0;
 }
 
+/* port NAME vlan WORDS...: one request, its answer on stdout (or stderr when it failed) */
+static int port_cmd(const char *ep, const char *server_key, const char *key, int json, long timeout,
+		    int argc, char **argv)
+{
+	const char *words[10] = { json ? "json" : "text", "port" };
+	char *msg = NULL;
+	int nw = 2, rc = 1;
+	void *ctx, *s;
+
+	if (argc < 3 || argc > 6 || strcmp(argv[1], "vlan")) {
+		fprintf(stderr, "vmfabric-ctl: usage: port PORT vlan access VID | trunk VIDS [native VID] | none\n");
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < argc; i++)
+		words[nw++] = argv[i];
+	ctx = zmq_ctx_new();
+	s = connect_switch(ctx, ep, server_key, key);
+	send_req(s, words, nw);
+	if (recv_msg(s, timeout, &msg) < 0) {
+		fprintf(stderr, "vmfabric-ctl: no answer from %s within %ld ms\n", ep, timeout);
+	} else {
+		rc = json ? !strstr(msg, "\"ok\":true") : !strncmp(msg, "error:", 6);
+		fputs(msg, rc ? stderr : stdout);
+		free(msg);
+	}
+	zmq_close(s);
+	zmq_ctx_term(ctx);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_CONTROL = 1000, O_SERVER_KEY, O_KEY, O_JSON, O_DOT, O_TIMEOUT, O_COUNT, O_FILTER };
@@ -306,6 +339,8 @@ int main(int argc, char **argv)
 	arg = optind + 1 < argc ? argv[optind + 1] : NULL;
 	if (!strcmp(cmd, "link") && optind + 3 == argc)
 		state = argv[--argc];	/* link PORT up|down */
+	if (!strcmp(cmd, "port"))
+		return port_cmd(ep, server_key, key, json, timeout, argc - optind - 1, argv + optind + 1);
 	if (optind + 2 < argc) {
 		fprintf(stderr, "vmfabric-ctl: unexpected argument '%s'\n", argv[optind + 2]);
 		return EXIT_USAGE;

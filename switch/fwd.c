@@ -11,7 +11,9 @@
  * Forwarding, per frame: runts, giants and multicast sources are dropped
  * and counted on the input port, then source MACs the port may not send
  * (--lock-mac, its key's macs policy) and new sources over its MAC limit;
- * the source is learnt per (network, VLAN); broadcast, multicast and
+ * the source is learnt per (network, VLAN) (a VLAN port's frames are
+ * classified and filtered by vlanport.c, which also gives every output
+ * port its form of the frame); broadcast, multicast and
  * unknown unicast go to every other port of the network; known unicast to
  * one port; nothing goes back out its source port.
  *
@@ -33,6 +35,7 @@
 #include "portconf.h"
 #include "uplink.h"
 #include "util.h"
+#include "vlanport.h"
 
 static struct ratelimit rl_proto = RATELIMIT_INIT;
 static struct ratelimit rl_nowelcome = { 0, 1000, 100, 0, 0 };
@@ -50,7 +53,7 @@ static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__F
 static void forward(struct vswitch *sw, struct port *in, struct network *n,
 		    const ProtobufCBinaryData *f, int vnet, uint64_t now);
 static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet);
+		    const ProtobufCBinaryData *f, int vnet, struct vlan_frame *vf);
 static void capture(struct vswitch *sw, const struct port *p, const struct network *n,
 		    const ProtobufCBinaryData *f, int vnet, int dir);
 static void flush_all(struct vswitch *sw);
@@ -124,7 +127,8 @@ void switch_message(struct vswitch *sw, const uint8_t *rid, size_t rid_len, cons
 	 * Queued output points into this pass's messages (frames are not
 	 * copied out of them) and the arena: end the pass before either fills.
 	 */
-	if (sw->n_live == SWITCH_PASS_BUDGET || sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG)
+	if (sw->n_live == SWITCH_PASS_BUDGET || sw->arena.cap - sw->arena.used < 2 * (size_t)VMF_MAX_MSG ||
+	    vlan_buf_low(&sw->vbuf))
 		switch_pass_end(sw);
 	live = &sw->live[sw->n_live++];
 	zmq_msg_init(live);
@@ -272,7 +276,7 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len = f->len - hl;
 	const uint8_t *d = f->data + hl;
 	size_t max = vnet && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
-	uint16_t vlan = 0;
+	struct vlan_frame vf = { .in = in->vlan, .drops = in->ctr.drops };
 	uint32_t dst;
 	int r;
 
@@ -295,10 +299,16 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 		in->ctr.drops[DROP_locked_mac]++;
 		return;
 	}
-	if (d[12] == 0x81 && d[13] == 0x00 && len >= VMF_ETH_HLEN + 4)
-		vlan = (uint16_t)(((d[14] << 8) | d[15]) & 0x0fff);
+	if (!in->vlan) {
+		r = vlan_tagged(d, len);
+		vf.vid = (uint16_t)(r > 0 ? r : 0);
+		vf.tagged = r > 0;
+	} else if ((r = vlan_port_in(in, d, len, &vf)) >= 0) {
+		in->ctr.drops[r]++;
+		return;
+	}
 
-	r = fdb_learn(&n->fdb, d + 6, vlan, in->idx, now);
+	r = fdb_learn(&n->fdb, d + 6, vf.vid, in->idx, now);
 	if (r == -EDQUOT) {
 		in->ctr.drops[DROP_mac_limit]++;
 		return;
@@ -311,13 +321,13 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 		in->ctr.fdb_full++;
 
 	if (!(d[0] & 1)) {
-		dst = fdb_lookup(&n->fdb, d, vlan, now);
+		dst = fdb_lookup(&n->fdb, d, vf.vid, now);
 		if (dst == in->idx) {
 			in->ctr.drops[DROP_hairpin]++;
 			return;
 		}
 		if (dst != FDB_EMPTY) {
-			enqueue(sw, &sw->ports[dst], n, f, vnet);
+			enqueue(sw, &sw->ports[dst], n, f, vnet, &vf);
 			return;
 		}
 	}
@@ -330,7 +340,7 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 	 */
 	for (uint32_t i = 0; i < n->n_ports; i++)
 		if (n->ports[i] != in->idx)
-			enqueue(sw, &sw->ports[n->ports[i]], n, f, vnet);
+			enqueue(sw, &sw->ports[n->ports[i]], n, f, vnet, &vf);
 }
 
 /* --- output: per-port batches, sent at the end of the pass ------------- */
@@ -390,9 +400,12 @@ static uint32_t out_net_index(struct port *p, struct network *n)
 	return p->n_out_nets++;
 }
 
+/* @vf: the frame's VLAN (NULL: the switch's own frame, as it is) */
 static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet)
+		    const ProtobufCBinaryData *f, int vnet, struct vlan_frame *vf)
 {
+	if (vf && (vf->in || p->vlan) && p->used && !(f = vlan_port_out(sw, p, vf, f, vnet)))
+		return;
 	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES ||
 	    p->n_out_nets == VMF_MAX_BATCH_NETS)
 		port_flush(sw, p);
@@ -434,6 +447,7 @@ void switch_pass_end(struct vswitch *sw)
 	flush_all(sw);
 	port_reap(sw);
 	codec_arena_reset(&sw->arena);
+	sw->vbuf.used = 0;
 	for (uint32_t i = 0; i < sw->n_live; i++)
 		zmq_msg_close(&sw->live[i]);
 	sw->n_live = 0;
@@ -467,7 +481,7 @@ void switch_announce(struct vswitch *sw)
 			if (e->port == up->idx)
 				continue;
 			uplink_rarp_frame(frames[n], e->mac);
-			enqueue(sw, up, net, &f, 0);
+			enqueue(sw, up, net, &f, 0, NULL);
 			total++;
 			if (++n == VMF_MAX_BATCH_FRAMES) {
 				flush_all(sw);	/* the frames live in one static array */

@@ -21,13 +21,14 @@
 #include "switch.h"
 #include "uplink.h"
 #include "util.h"
+#include "vlanport.h"
 #include "zap.h"
 
 static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *opt_metrics;
 static char *opt_user;
 static char *opt_uplink, *opt_uplink_server_key, *opt_uplink_key, *opt_uplink_networks;
 static char *opt_switch_id, *opt_uplink_name, *opt_uplink_failback;
-static struct conf_list opt_lock, opt_listen, opt_net_mtu;
+static struct conf_list opt_lock, opt_listen, opt_net_mtu, opt_port_vlan;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -56,6 +57,7 @@ static const struct conf_opt opts[] = {
 	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ "lock-mac", 0, CONF_LIST, &opt_lock, "PORT=MAC[,MAC]", "port security: port PORT may only send from these MACs; others are dropped (locked_mac); repeatable", 0, 0 },
+	{ "port-vlan", 0, CONF_LIST, &opt_port_vlan, "PORT=SPEC", "802.1Q for port name PORT: access:VID, trunk:VIDS[:native:VID] (VIDS: 10,20-30 or all) or none; over its key's vlans policy, under vmfabric-ctl port PORT vlan; repeatable", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (sockets bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ "uplink", 0, CONF_STR, &opt_uplink, "EP[,EP...]", "make this switch a child: join the parent switch at EP over one trunk carrying its networks; several parents in priority order fail over", 0, 0 },
 	{ "uplink-server-key", 0, CONF_STR, &opt_uplink_server_key, "PUBFILE[,PUBFILE...]", "the parent switch's public certificate (one for all parents, or one each)", 0, 0 },
@@ -332,6 +334,19 @@ int main(int argc, char **argv)
 			n_carry++;
 		}
 	}
+	for (size_t i = 0; i < opt_port_vlan.n; i++) {
+		const char *eq = strchr(opt_port_vlan.v[i], '='), *vwhy = "";
+		char name[VMF_NAME_MAX] = "";
+		struct vlan_conf vc;
+
+		if (eq && (size_t)(eq - opt_port_vlan.v[i]) < sizeof(name))
+			memcpy(name, opt_port_vlan.v[i], (size_t)(eq - opt_port_vlan.v[i]));
+		if (eq && !codec_valid_name(name))
+			vwhy = "port names: 1-63 characters of A-Z a-z 0-9 - _ . / : @";
+		if (!eq || *vwhy || vlan_parse(eq + 1, &vc, &vwhy))
+			die(EXIT_USAGE, "--port-vlan '%s': %s", opt_port_vlan.v[i],
+			    eq ? vwhy : "wants PORT=access:VID or PORT=trunk:VIDS[:native:VID]");
+	}
 	conf_std_detach(&std);
 
 	sfd = signals_fd();
@@ -371,6 +386,12 @@ int main(int argc, char **argv)
 		die(1, "out of memory");
 	sw.locks = locks;
 	sw.n_locks = opt_lock.n;
+	for (size_t i = 0; i < opt_port_vlan.n; i++) {
+		const char *vwhy;
+
+		if (vlan_option(&sw, opt_port_vlan.v[i], &vwhy))
+			die(EXIT_USAGE, "--port-vlan '%s': %s", opt_port_vlan.v[i], vwhy);
+	}
 	if (opt_uplink) {
 		static char uname[VMF_NAME_MAX];
 		struct uplink_conf uc = {

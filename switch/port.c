@@ -45,6 +45,7 @@
 #include "portconf.h"
 #include "siphash.h"
 #include "util.h"
+#include "vlanport.h"
 
 #define RID_TOMB	(UINT32_MAX - 1)
 
@@ -549,6 +550,7 @@ static void port_init(struct vswitch *sw, struct port *p, int kind, const uint8_
 	p->pol = pol;
 	p->lock = NULL;
 	p->pconf = portconf_find(sw, p->name);
+	vlan_port_resolve(sw, p);
 	p->since_ms = p->last_rx_ms = now;
 	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
 	p->out_bytes = 0;
@@ -840,6 +842,7 @@ void switch_revoke(struct vswitch *sw)
 		/* the key set was reloaded: policy pointers into the old one are stale */
 		ke = key_entry_of(sw, p->key);
 		p->pol = ke ? &ke->policy : NULL;
+		vlan_port_resolve(sw, p);	/* it pointed into the old key set */
 		if (!ke) {
 			sw->ctr.revoked++;
 			port_remove(sw, p, VMF_ERR_REVOKED, "key removed from the authorized directory");
@@ -918,6 +921,7 @@ void switch_free(struct vswitch *sw)
 	free(sw->dead);
 	free(sw->pconf);
 	codec_arena_free(&sw->arena);
+	vlan_buf_free(&sw->vbuf);
 	sw->nets = NULL;
 	sw->ports = NULL;
 	sw->rid_tab = NULL;

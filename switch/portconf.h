@@ -29,6 +29,8 @@ struct port_conf {
 	/* link state (vmfabric-ctl link NAME down|up): down forwards nothing to or from the port */
 	int link_down;
 	int link_set;
+	struct vlan_conf vlan;		/* 802.1Q (vlanport.c), given when vlan_set */
+	int vlan_set;			/* VLAN_SRC_OPTION or VLAN_SRC_CTL; 0: not set here */
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */

@@ -20,6 +20,7 @@
 #include "portconf.h"
 #include "stats.h"
 #include "util.h"
+#include "vlanport.h"
 
 void json_str(FILE *f, const char *s)
 {
@@ -118,6 +119,7 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 				p->net->fdb.ports[p->idx].limit : 0);
 		policy_json(p->pol, f);
 		fprintf(f, ",\"link\":\"%s\"", p->pconf && p->pconf->link_down ? "down" : "up");
+		vlan_port_json(p, f);
 #define X(fld, prom, help) fprintf(f, ",\"" #fld "\":%llu", U(p->ctr.fld));
 		PORT_COUNTERS(X)
 #undef X
@@ -229,6 +231,7 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 			policy_text(p->pol, f);
 			fputc('\n', f);
 		}
+		vlan_port_text(p, f);
 		for (int d = 0; d < DROP_MAX; d++)
 			if (p->ctr.drops[d])
 				fprintf(f, "    drop %-16s %llu\n", drop_names[d], U(p->ctr.drops[d]));

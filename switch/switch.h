@@ -8,6 +8,7 @@
 #include "codec.h"
 #include "fdb.h"
 #include "policy.h"
+#include "vlan.h"
 #include "zap.h"
 
 /*
@@ -33,7 +34,11 @@
 	X(locked_mac, "source MAC not allowed (--lock-mac, or the key's macs policy)") \
 	X(mac_limit, "new source MAC over the port's limit (--port-macs, or max-macs)") \
 	X(not_carried, "trunk frame for a network the trunk does not carry, or untagged") \
-	X(link_down, "the port's link is down (vmfabric-ctl link PORT down)")
+	X(link_down, "the port's link is down (vmfabric-ctl link PORT down)") \
+	X(vlan_tagged_on_access, "tagged frame (priority tags too) on an access port") \
+	X(vlan_denied, "VLAN not allowed on the port (or a priority or S-tag on a trunk port)") \
+	X(vlan_untagged, "untagged frame on a trunk port without a native VLAN") \
+	X(vlan_double_tag, "double-tagged frame kept from leaving a port untagged (VLAN hopping)")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -146,6 +151,7 @@ struct port {
 	const struct mac_lock *lock;	/* --lock-mac for this port name, or NULL */
 	const struct key_policy *pol;	/* its key's policy (NULL: open default, --insecure) */
 	struct port_conf *pconf;	/* settings kept by its name (portconf.h), or NULL */
+	const struct vlan_conf *vlan;	/* its 802.1Q setting (vlanport.c), NULL: transparent */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
 	struct port_ctr ctr;
@@ -221,6 +227,7 @@ struct vswitch {
 	const struct mac_lock *locks;	/* --lock-mac entries (owned by the caller) */
 	struct port_conf *pconf;	/* settings by port name (portconf.c), max_ports of them */
 	uint32_t n_pconf;
+	struct vlan_buf vbuf;		/* this pass's frames with a tag pushed or popped (vlanport.c) */
 	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 	/* the tree: the ids above this switch (nearest first), and its uplink port */

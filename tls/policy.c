@@ -16,6 +16,8 @@
  *	    max-macs = "16"			MAC entries per port (port security)
  *	    create = "no"			may not create a network
  *	    trunk = "no"			may not join as a switch trunk
+ *	    vlans = "access 10"			802.1Q: its ports are access ports of
+ *						VLAN 10 (or "trunk 10,20 native 1")
  *
  * Patterns are fnmatch(3) globs, comma-separated. A field that is absent
  * keeps the open default, which is what a switch did before policies: any
@@ -145,12 +147,18 @@ static int set_field(struct key_policy *p, const char *k, const char *v, int lin
 		if (parse_yesno(v, dst))
 			return fail(why, whylen, "line %d: %s wants yes or no", line, k);
 		p->set |= k[0] == 'c' ? POLICY_CREATE : POLICY_TRUNK;
+	} else if (!strcmp(k, "vlans")) {
+		const char *vwhy;
+
+		if (vlan_parse(v, &p->vlans, &vwhy))
+			return fail(why, whylen, "line %d: vlans: %s", line, vwhy);
+		p->set |= POLICY_VLANS;
 	} else {
 		for (size_t i = 0; i < sizeof(informational) / sizeof(informational[0]); i++)
 			if (!strcmp(k, informational[i]))
 				return 0;
 		return fail(why, whylen, "line %d: unknown metadata key '%.40s' (policy keys: "
-			    "networks, names, macs, max-macs, create, trunk)", line, k);
+			    "networks, names, macs, max-macs, create, trunk, vlans)", line, k);
 	}
 	return 0;
 }
@@ -328,6 +336,13 @@ void policy_json(const struct key_policy *p, FILE *f)
 		fprintf(f, "%s\"max_macs\":%u", sep, p->max_macs);
 		sep = ",";
 	}
+	if (p && (p->set & POLICY_VLANS)) {
+		char spec[VLAN_SPEC_MAX];
+
+		vlan_format(&p->vlans, spec, sizeof(spec), ' ');
+		fprintf(f, "%s\"vlans\":\"%s\"", sep, spec);
+		sep = ",";
+	}
 	fprintf(f, "%s\"create\":%s,\"trunk\":%s}", sep, !p || p->create ? "true" : "false",
 		p && p->trunk ? "true" : "false");
 }
@@ -349,5 +364,11 @@ void policy_text(const struct key_policy *p, FILE *f)
 	if (p->set & POLICY_CREATE)
 		fprintf(f, "create=%s ", p->create ? "yes" : "no");
 	if (p->set & POLICY_TRUNK)
-		fprintf(f, "trunk=%s", p->trunk ? "yes" : "no");
+		fprintf(f, "trunk=%s ", p->trunk ? "yes" : "no");
+	if (p->set & POLICY_VLANS) {
+		char spec[VLAN_SPEC_MAX];
+
+		vlan_format(&p->vlans, spec, sizeof(spec), ':');
+		fprintf(f, "vlans=%s", spec);
+	}
 }

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "vlan.h"
+
 #define POLICY_LIST_MAX	256	/* bytes of a pattern list, with NUL */
 #define POLICY_MACS_MAX	64
 
@@ -17,6 +19,7 @@ enum {
 	POLICY_MAX_MACS = 1 << 3,
 	POLICY_CREATE = 1 << 4,
 	POLICY_TRUNK = 1 << 5,
+	POLICY_VLANS = 1 << 6,
 };
 
 /**
@@ -29,6 +32,8 @@ enum {
  * @max_macs:	MAC entries one of its ports may hold in the switch
  * @create:	may create a network that does not exist yet
  * @trunk:	may join as a trunk (a switch uplink)
+ * @vlans:	its ports' 802.1Q setting (vlan.h), unless vmfabric-ctl or
+ *		--port-vlan sets one for the port name
  */
 struct key_policy {
 	unsigned int set;
@@ -39,6 +44,7 @@ struct key_policy {
 	uint32_t max_macs;
 	int create;
 	int trunk;
+	struct vlan_conf vlans;
 };
 
 /** policy_default() - the open default */

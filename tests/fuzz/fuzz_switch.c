@@ -22,16 +22,22 @@
  *     8 kick the port of this connection   9 render every counter
  *     10 a trunk Hello [b: networks carried, a loop in its path]
  *     11 a tagged (trunk) batch [n] n x [b] [net]
- *     12 link state [b: port name b & 3, up if b & 4] (vmfabric-ctl link)
+ *     12 a live VLAN setting [b: port name b & 3, setting b >> 2 & 7]
+ *     13 a FrameBatch with 802.1Q tags [n] n x [b as in 1] [t: t & 3 none, one tag,
+ *        two tags, an S-tag; VIDs from t >> 2 & 3 and t >> 4 & 3; priority bits t >> 6]
+ *     14 link state [b: port name b & 3, up if b & 4] (vmfabric-ctl link)
  *     other: a Welcome (only the switch may send one)
  * Keys: key 0 open; key 1 with a policy (networks n0,n1, names p*, two
- * source MACs, max-macs 2, create no); key 2 open, revocable, may trunk.
+ * source MACs, max-macs 2, create no, vlans trunk 1,2 native 3); key 2
+ * open, revocable, may trunk. --port-vlan p1=access:1 is set at start.
  *
  * Oracles, after every record: the dirty list has no index twice and fits
  * its array; every live port is in its network's port list once and found
  * by its routing id; every network counts its live and dying ports; every
  * MAC table's per-port counts add up to its entry count and no entry
- * points at a free slot. ASan and UBSan do the rest.
+ * points at a free slot; the VLAN copies fit their buffer, and a port's
+ * VLAN setting is its portconf entry's or its key's. ASan and UBSan do the
+ * rest.
  */
 
 #include <string.h>
@@ -43,6 +49,7 @@
 #include "stats.h"
 #include "switch.h"
 #include "util.h"
+#include "vlanport.h"
 
 #define NCONN	8
 
@@ -62,7 +69,7 @@ static void setup(void)
 	static const char *const pol =
 		"metadata\n    networks = \"n0,n1\"\n    names = \"p*\"\n"
 		"    macs = \"02:00:00:00:00:01,02:00:00:00:00:02\"\n    max-macs = \"2\"\n"
-		"    create = \"no\"\n";
+		"    create = \"no\"\n    vlans = \"trunk 1,2 native 3\"\n";
 
 	log_init("fuzz-switch");
 	ctx = zmq_ctx_new();
@@ -123,7 +130,12 @@ static void check(struct vswitch *sw)
 		FUZZ_CHECK(p->kind != PORT_PLAIN || (p->net && p->net->used));
 		if (p->used)
 			FUZZ_CHECK(p->out_n <= VMF_MAX_BATCH_FRAMES);
+		if (p->used && p->vlan)
+			FUZZ_CHECK(p->kind == PORT_PLAIN &&
+				   ((p->pconf && p->vlan == &p->pconf->vlan) ||
+				    (p->pol && p->vlan == &p->pol->vlans)));
 	}
+	FUZZ_CHECK(sw->vbuf.used <= sw->vbuf.cap);
 	for (long n = 0; n < sw->conf.max_networks; n++) {
 		struct network *net = &sw->nets[n];
 		size_t sum = 0;
@@ -165,9 +177,10 @@ static void deliver_env(struct vswitch *sw, int c, const Vmfabric__Envelope *env
 	zmq_msg_close(&m);
 }
 
-static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size, uint64_t now)
+static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size, uint64_t now,
+		  int tags)
 {
-	static uint8_t buf[8][VMF_VNET_HDR_LEN + 3000];
+	static uint8_t buf[8][VMF_VNET_HDR_LEN + 3000 + 8];
 	ProtobufCBinaryData f[8];
 	uint32_t vnet[8];
 	size_t n = (fuzz_byte(data, size) & 7) + 1, nv = 0;
@@ -195,6 +208,24 @@ static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size,
 			memcpy(d + hl, (uint8_t[6]){ 2, 0, 0, 0, 0, (uint8_t)(b >> 3 & 7) }, 6);
 		memcpy(d + hl + 6, (uint8_t[6]){ (b & 7) == 7 ? 3 : 2, 0, 0, 0, 0, (uint8_t)(b & 7) }, 6);
 		d[hl + 12] = 0x08;
+		if (tags) {
+			uint8_t t = fuzz_byte(data, size);
+			size_t o = hl + 12, k = t & 3;
+
+			for (size_t j = 0; j < k && len > 13; j++, o += 4) {
+				d[o] = (k == 3 && !j) ? 0x88 : 0x81;
+				d[o + 1] = (k == 3 && !j) ? 0xa8 : 0x00;
+				d[o + 2] = (uint8_t)(t & 0xc0);
+				d[o + 3] = (uint8_t)(t >> (j ? 4 : 2) & 3);
+				len += 4;
+			}
+			d[o] = 0x08;
+			if (hl) {
+				d[6] = (uint8_t)(o - hl + 20);	/* NEEDS_CSUM: TCP after IPv4, shifted by the tags */
+				d[0] = t & 0x20 ? 1 : 0;
+				d[2] = (uint8_t)(o - hl + 42);
+			}
+		}
 		f[i] = (ProtobufCBinaryData){ hl + len, d };
 	}
 	if (codec_pack_batch_vnet(f, n, vnet, nv, &m))
@@ -256,6 +287,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	zap.keys.n = 3;
 	if (switch_init(&sw, &conf, router, flags & 2 ? NULL : &zap))
 		return 0;
+	{
+		const char *why;
+
+		if (vlan_option(&sw, "p1=access:1", &why))
+			abort();
+	}
 	devnull = fopen("/dev/null", "w");
 	while (size) {
 		uint8_t op = fuzz_byte(&data, &size);
@@ -277,8 +314,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		case 1:
-			batch(&sw, c, &data, &size, now);
+		case 13:
+			batch(&sw, c, &data, &size, now, op >> 3 == 13);
 			break;
+		case 12: {
+			static const char *const specs[] = {
+				"access 1", "access 2", "trunk 1,2", "trunk 1 native 2", "trunk all",
+				"none", "trunk native 3", "trunk 0",
+			};
+			const char *why;
+			uint8_t b = fuzz_byte(&data, &size);
+
+			vlan_port_set(&sw, names[b & 3], specs[b >> 2 & 7], VLAN_SRC_CTL, &why);
+			break;
+		}
 		case 2: {
 			Vmfabric__Keepalive k = VMFABRIC__KEEPALIVE__INIT;
 
@@ -364,7 +413,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 11:
 			trunk_batch(&sw, c, &data, &size, now);
 			break;
-		case 12: {
+		case 14: {
 			uint8_t b = fuzz_byte(&data, &size);
 
 			/* as control.c does it: between passes */
