@@ -14,6 +14,7 @@
  *	json\0stats		json\0kick\0PORT[\0NETWORK]	json\0reload
  *	json\0capture\0port|network\0NAME\0COUNT\0FILTER
  *	json\0stop		json|text|dot\0tree
+ *	json\0impair\0PORT\0SPEC	(SPEC as --impair; impair.c)
  * Every request gets exactly one reply: a JSON document with "ok", or text.
  *
  * Capture: after the reply to "capture", the client receives messages that
@@ -36,6 +37,7 @@
 
 #include "capture.h"
 #include "control.h"
+#include "impair.h"
 #include "log.h"
 #include "stats.h"
 #include "util.h"
@@ -211,6 +213,22 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 		info("control: kicking port %s", p->name);
 		switch_kick(c->sw, p);
 		reply(c, rid, json ? "{\"ok\":true}\n" : "kicked\n", json ? 12 : 7);
+		return;
+	}
+	if (!strcmp(argv[0], "impair")) {
+		char why[600];
+		int rc;
+
+		f = open_memstream(&out, &outlen);
+		if (!f)
+			return;
+		rc = impair_control(c->sw, argc - 1, argv + 1, json, f, why, sizeof(why));
+		fclose(f);
+		if (rc)
+			reply_error(c, rid, json, "%s", why);
+		else
+			reply(c, rid, out, outlen);
+		free(out);
 		return;
 	}
 	if (!strcmp(argv[0], "reload")) {

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "impair.h"
 #include "log.h"
 #include "port.h"
 #include "portconf.h"
@@ -298,6 +299,7 @@ void port_reap(struct vswitch *sw)
 			if (net_del_port(n, p->idx) && !n->n_ports)
 				net_free(n);
 		}
+		impair_port_end(sw, p);	/* nothing points into its queues any more */
 		p->dying = 0;
 		p->net = NULL;
 		free(p->carry);
@@ -467,6 +469,7 @@ static void port_init(struct vswitch *sw, struct port *p, int kind, const uint8_
 	p->pol = pol;
 	p->lock = NULL;
 	p->pconf = portconf_find(sw, p->name);
+	impair_port_apply(sw, p);
 	p->since_ms = p->last_rx_ms = now;
 	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
 	p->out_bytes = 0;

@@ -2,6 +2,7 @@
 #ifndef VMF_PORTCONF_H
 #define VMF_PORTCONF_H
 
+#include "impair.h"
 #include "switch.h"
 
 /*
@@ -26,6 +27,7 @@
 struct port_conf {
 	int used;
 	char name[VMF_NAME_MAX];
+	struct impair_conf imp_opt, imp_ctl;	/* impairment: --impair, vmfabric-ctl impair (impair.c) */
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */

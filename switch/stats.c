@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "impair.h"
 #include "metrics.h"
 #include "stats.h"
 #include "util.h"
@@ -115,6 +116,8 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 			p->kind == PORT_PLAIN && p->idx < p->net->fdb.n_ports ?
 				p->net->fdb.ports[p->idx].limit : 0);
 		policy_json(p->pol, f);
+		fprintf(f, ",\"impair\":");
+		impair_json(p, f);
 #define X(fld, prom, help) fprintf(f, ",\"" #fld "\":%llu", U(p->ctr.fld));
 		PORT_COUNTERS(X)
 #undef X
@@ -224,6 +227,7 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 			policy_text(p->pol, f);
 			fputc('\n', f);
 		}
+		impair_text(p, f);
 		for (int d = 0; d < DROP_MAX; d++)
 			if (p->ctr.drops[d])
 				fprintf(f, "    drop %-16s %llu\n", drop_names[d], U(p->ctr.drops[d]));
