@@ -30,7 +30,8 @@
  *              time it leaves; the queue before it is bounded
  *   delay:     delay= plus uniform jitter in [-jitter, +jitter] (never
  *              below zero); the queue is a FIFO, so jitter never reorders
- *              (as a wire; wirefilter's default, netem with a rate)
+ *              (as a wire, and wirefilter without -N): frames closer
+ *              together than the jitter leave nearer delay + jitter
  * A frame due now with nothing held before it is sent at once, zero-copy.
  * Else it is copied into the queue's storage (queue= frames, queue-bytes=
  * bytes, both bounded, allocated up front: never a malloc per frame); over
@@ -587,7 +588,11 @@ uint64_t impair_q_depart(struct impair_q *q, size_t len, uint64_t now)
 	return q->tb_at;
 }
 
-/* Where @len bytes fit in the storage ring, contiguous; -1: they do not. */
+/*
+ * Where @len bytes fit in the storage ring, contiguous; -1: they do not.
+ * Held bytes are [rd, wr) when wr > rd, else [rd, end) and [0, wr): wr ==
+ * rd with frames held is a full wrapped ring.
+ */
 static long ring_fit(const struct impair_q *q, size_t len)
 {
 	if (!q->n)
@@ -595,9 +600,9 @@ static long ring_fit(const struct impair_q *q, size_t len)
 	if (q->wr > q->rd) {
 		if (q->buf_cap - q->wr >= len)
 			return (long)q->wr;
-		return len < q->rd ? 0 : -1;
+		return len <= q->rd ? 0 : -1;
 	}
-	return q->wr + len < q->rd ? (long)q->wr : -1;
+	return q->wr + len <= q->rd ? (long)q->wr : -1;
 }
 
 int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t vnet,
