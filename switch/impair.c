@@ -612,6 +612,7 @@ int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t 
 	uint64_t t = now;
 	long off;
 
+	*due = now;
 	if (!len)
 		return IMPAIR_PASS;
 	off = ring_fit(q, len);
