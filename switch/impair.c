@@ -4,9 +4,12 @@
  * DOC: Theory of operation
  *
  * A lab link is set by port name (portconf.h): "--impair NAME=SPEC" at
- * start, "vmfabric-ctl impair NAME ..." live. Per direction the strongest
- * source that says something wins: vmfabric-ctl, then the option, then
- * nothing (a cleared direction counts as said). Directions are the port's:
+ * start, "vmfabric-ctl impair NAME ..." live, or for every port of a key
+ * by its certificate's policy (impair = "SPEC", tls/policy.c; checked by
+ * impair_check() when the certificate is read, applied at Hello and at
+ * reload). Per direction the strongest source that says something wins:
+ * vmfabric-ctl, the option, the key's policy, then nothing (a cleared
+ * direction counts as said). Directions are the port's:
  * "in" is what the port sends into the switch, "out" what the switch sends
  * to the port (netem on the guest's TAP would be "out"). Default: out.
  *
@@ -682,18 +685,30 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
-/* Direction @d of port name @pc: ctl over the option; NULL: not impaired. */
-static const struct impair_params *effective(const struct port_conf *pc, int d)
+/*
+ * Direction @d of port name @pc: ctl over the option over @pol (the key's
+ * policy, parsed, or NULL); NULL: not impaired.
+ */
+static const struct impair_params *effective(const struct port_conf *pc,
+					     const struct impair_conf *pol, int d)
 {
 	const struct impair_params *p = NULL;
 
-	if (!pc)
-		return NULL;
-	if (pc->imp_ctl.dir[d].set)
+	if (pc && pc->imp_ctl.dir[d].set)
 		p = &pc->imp_ctl.dir[d];
-	else if (pc->imp_opt.dir[d].set)
+	else if (pc && pc->imp_opt.dir[d].set)
 		p = &pc->imp_opt.dir[d];
+	else if (pol && pol->dir[d].set)
+		p = &pol->dir[d];
 	return p && impair_active(p) ? p : NULL;
+}
+
+int impair_check(const char *spec, char *why, size_t whylen)
+{
+	struct impair_conf c;
+
+	memset(&c, 0, sizeof(c));
+	return impair_parse(spec, &c, why, whylen);
 }
 
 /* Drop what @q holds (counted), free it. */
@@ -732,9 +747,18 @@ void impair_port_apply(struct vswitch *sw, struct port *p)
 {
 	const struct impair_params *eff[IMPAIR_DIRS];
 	struct impair *imp = p->imp;
+	struct impair_conf pol, *polp = NULL;
 
+	if (p->pol && (p->pol->set & POLICY_IMPAIR)) {
+		char why[256];
+
+		/* checked when the certificate was read (policy_impair_check) */
+		memset(&pol, 0, sizeof(pol));
+		if (!impair_parse(p->pol->impair, &pol, why, sizeof(why)))
+			polp = &pol;
+	}
 	for (int d = 0; d < IMPAIR_DIRS; d++)
-		eff[d] = effective(p->pconf, d);
+		eff[d] = effective(p->pconf, polp, d);
 	if (!eff[IMPAIR_IN] && !eff[IMPAIR_OUT]) {
 		impair_port_end(sw, p);
 		return;
@@ -977,7 +1001,7 @@ int impair_control(struct vswitch *sw, int argc, char **argv, int json, FILE *ou
 		}
 	}
 	for (int d = 0; d < IMPAIR_DIRS; d++) {
-		const struct impair_params *e = effective(pc, d);
+		const struct impair_params *e = effective(pc, NULL, d);
 
 		*spec[d] = '\0';
 		if (e)

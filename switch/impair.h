@@ -65,6 +65,9 @@ struct impair_conf {
  */
 int impair_parse(const char *spec, struct impair_conf *c, char *why, size_t whylen);
 
+/** impair_check() - @spec parses (policy_impair_check of tls/policy.h). Return: 0 or -EINVAL, @why */
+int impair_check(const char *spec, char *why, size_t whylen);
+
 /** impair_active() - @p changes anything (a set but cleared direction does not) */
 int impair_active(const struct impair_params *p);
 

@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 		if (cert_load_secret(opt_key, pub, sec, why, sizeof(why)))
 			die(EXIT_CONFIG, "%s", why);
 		zap.on_deny = zap_denied;
+		policy_impair_check = impair_check;	/* a bad impair policy keeps its key out */
 		rc = load_keys(&zap);
 		if (rc)
 			die(EXIT_CONFIG, "cannot read authorized directory %s: %s", opt_authorized,

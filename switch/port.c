@@ -774,6 +774,7 @@ void switch_revoke(struct vswitch *sw)
 				if (sw->nets[k].used && (p->net == &sw->nets[k] ||
 							 switch_carries(p, sw->nets[k].name)))
 					fdb_port_limit(&sw->nets[k].fdb, p->idx, port_mac_limit(sw, p));
+			impair_port_apply(sw, p);	/* its key's impair policy may have changed */
 		}
 	}
 	port_reap(sw);

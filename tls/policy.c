@@ -16,6 +16,7 @@
  *	    max-macs = "16"			MAC entries per port (port security)
  *	    create = "no"			may not create a network
  *	    trunk = "no"			may not join as a switch trunk
+ *	    impair = "delay=50ms,loss=1%"	link impairment of its ports (switch/impair.c)
  *
  * Patterns are fnmatch(3) globs, comma-separated. A field that is absent
  * keeps the open default, which is what a switch did before policies: any
@@ -46,6 +47,8 @@
 static const char *const informational[] = {
 	"name", "email", "organization", "created-by", "created", "date", "comment", "host",
 };
+
+int (*policy_impair_check)(const char *spec, char *why, size_t whylen);
 
 void policy_default(struct key_policy *p)
 {
@@ -145,12 +148,20 @@ static int set_field(struct key_policy *p, const char *k, const char *v, int lin
 		if (parse_yesno(v, dst))
 			return fail(why, whylen, "line %d: %s wants yes or no", line, k);
 		p->set |= k[0] == 'c' ? POLICY_CREATE : POLICY_TRUNK;
+	} else if (!strcmp(k, "impair")) {
+		char iwhy[256] = "";
+
+		if (!valid_list(v) || (policy_impair_check && policy_impair_check(v, iwhy, sizeof(iwhy))))
+			return fail(why, whylen, "line %d: impair wants a link impairment as --impair "
+				    "(delay=50ms,loss=1%%,...)%s%s", line, *iwhy ? ": " : "", iwhy);
+		strcpy(p->impair, v);
+		p->set |= POLICY_IMPAIR;
 	} else {
 		for (size_t i = 0; i < sizeof(informational) / sizeof(informational[0]); i++)
 			if (!strcmp(k, informational[i]))
 				return 0;
 		return fail(why, whylen, "line %d: unknown metadata key '%.40s' (policy keys: "
-			    "networks, names, macs, max-macs, create, trunk)", line, k);
+			    "networks, names, macs, max-macs, create, trunk, impair)", line, k);
 	}
 	return 0;
 }
@@ -328,6 +339,10 @@ void policy_json(const struct key_policy *p, FILE *f)
 		fprintf(f, "%s\"max_macs\":%u", sep, p->max_macs);
 		sep = ",";
 	}
+	if (p && (p->set & POLICY_IMPAIR)) {
+		fprintf(f, "%s\"impair\":\"%s\"", sep, p->impair);	/* checked as the lists */
+		sep = ",";
+	}
 	fprintf(f, "%s\"create\":%s,\"trunk\":%s}", sep, !p || p->create ? "true" : "false",
 		p && p->trunk ? "true" : "false");
 }
@@ -349,5 +364,7 @@ void policy_text(const struct key_policy *p, FILE *f)
 	if (p->set & POLICY_CREATE)
 		fprintf(f, "create=%s ", p->create ? "yes" : "no");
 	if (p->set & POLICY_TRUNK)
-		fprintf(f, "trunk=%s", p->trunk ? "yes" : "no");
+		fprintf(f, "trunk=%s ", p->trunk ? "yes" : "no");
+	if (p->set & POLICY_IMPAIR)
+		fprintf(f, "impair=%s", p->impair);
 }

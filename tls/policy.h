@@ -17,6 +17,7 @@ enum {
 	POLICY_MAX_MACS = 1 << 3,
 	POLICY_CREATE = 1 << 4,
 	POLICY_TRUNK = 1 << 5,
+	POLICY_IMPAIR = 1 << 6,
 };
 
 /**
@@ -29,6 +30,7 @@ enum {
  * @max_macs:	MAC entries one of its ports may hold in the switch
  * @create:	may create a network that does not exist yet
  * @trunk:	may join as a trunk (a switch uplink)
+ * @impair:	link impairment of its ports, as vmfabric-switch --impair SPEC
  */
 struct key_policy {
 	unsigned int set;
@@ -39,7 +41,15 @@ struct key_policy {
 	uint32_t max_macs;
 	int create;
 	int trunk;
+	char impair[POLICY_LIST_MAX];
 };
+
+/*
+ * policy_impair_check - set by the switch (impair.c): checks an impair
+ * value, 0 or -EINVAL with the reason in @why; a bad one refuses the
+ * certificate. Unset, only its characters are checked.
+ */
+extern int (*policy_impair_check)(const char *spec, char *why, size_t whylen);
 
 /** policy_default() - the open default */
 void policy_default(struct key_policy *p);

@@ -2,7 +2,8 @@
 # impair.sh - link impairment (issue 14 part 3) between TAP hosts: delay raises ping RTT by
 # what was set, loss over 2000 pings falls within binomial bounds, iperf3 stays under a rate,
 # another pair of ports on the same switch is not affected, --clear restores, counters by reason,
-# a port that ends with frames held drops them cleanly. Option (--impair) and live (vmfabric-ctl).
+# a port that ends with frames held drops them cleanly. Option (--impair), live (vmfabric-ctl) and
+# the key's policy (impair = "SPEC" in its certificate).
 TOPO_NS=vim TOPO_NET=74
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/topo.sh"
@@ -28,13 +29,18 @@ p = [x for x in json.load(sys.stdin)['ports'] if x['name'] == '$1'][0]
 print($2)"
 }
 
-keys h1 h2 h3 h4
+keys h1 h2 h3 h4 bad
+# policy_meta NAME LINE: the admitted certificate of NAME gets metadata LINE
+policy_meta() { sed -i "s/^metadata\$/metadata\n    $2/" "$T/auth/$1"; }
+policy_meta bad 'impair = "delay=20"'
 sw_host
 for n in 1 2 3 4; do guest_host h$n $n; done
 # at start (the option): frames to h1 wait 30 ms
 start_switch switch $PORT --impair 'h1/tap0=delay=30ms'
 hosts_up $PORT lab h1 h2 h3 h4
 log_has switch "impairment: h1/tap0=delay=30ms" || fail "the switch did not log the --impair option"
+log_has switch "bad.*impair wants a link impairment.*delay=20: a time" ||
+	fail "a certificate with a bad impair policy was not refused with its reason"
 pings h1 192.168.77.2 2 || fail "h1 -> h2 before the tests"
 pings h3 192.168.77.4 2 || fail "h3 -> h4 before the tests"
 
@@ -126,4 +132,15 @@ fcmp "$AVG < $BASE + 3" || fail "RTT after --clear: $AVG ms, baseline $BASE ms"
 ctl impair h1/tap0 --loss 1 2>"$T/bad.err" && fail "a loss without % was accepted"
 grep -q "loss=1: a percentage" "$T/bad.err" || fail "no clear error for a bad value: $(cat "$T/bad.err")"
 pass "--clear: no impairment, RTT $AVG ms (baseline $BASE ms); a bad value is refused with its reason"
+# 6. the key's policy: h4's certificate says impair = "delay=20ms"; a reload applies it to the
+# live port (frames to h4 wait 20 ms); vmfabric-ctl overrides it
+policy_meta h4 'impair = "delay=20ms"'
+ctl reload >/dev/null || fail "reload"
+[ "$(port_json h4/tap0 "p['policy']['impair'] + ' ' + p['impair']['out']['spec']")" = "delay=20ms delay=20ms" ] ||
+	fail "h4's policy impairment not applied: $(ctl --json ports)"
+read -r MIN AVG _ <<<"$(rtt h3 192.168.77.4 10 0.05)" || fail "h3 -> h4 with h4's policy delay"
+fcmp "$MIN >= 20.0 and $AVG <= $BASE + 20 + 4" || fail "RTT to h4 with its policy's delay=20ms: min $MIN avg $AVG ms"
+ctl impair h4/tap0 --clear >/dev/null || fail "ctl impair h4/tap0 --clear"
+[ "$(port_json h4/tap0 "p['impair']")" = None ] || fail "vmfabric-ctl --clear did not override the key's policy"
+pass "policy impair = \"delay=20ms\": applied at reload (RTT min $MIN avg $AVG ms), cleared by vmfabric-ctl; a bad one keeps its key out"
 kill -0 "$SW_PID" || fail "switch died"
