@@ -27,7 +27,7 @@
 struct port_conf {
 	int used;
 	char name[VMF_NAME_MAX];
-	struct impair_conf imp_opt, imp_ctl;	/* impairment: --impair, vmfabric-ctl impair (impair.c) */
+	struct impair_conf imp_opt, imp_ctl;	/* impairment: --impair, vmfabric-ctl impair; its queues are per session, in port->imp (impair.c) */
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */
