@@ -16,6 +16,7 @@
  *	json\0stop		json|text|dot\0tree
  *	json\0link\0PORT\0up|down	(by port name; kept for a port that is not there yet)
  *	json\0port\0NAME\0vlan\0WORDS...	(vlanport.c: access VID, trunk VIDS [native VID], none)
+ *	json\0impair\0PORT\0SPEC	(SPEC as --impair; impair.c)
  * Every request gets exactly one reply: a JSON document with "ok", or text.
  *
  * Capture: after the reply to "capture", the client receives messages that
@@ -38,6 +39,7 @@
 
 #include "capture.h"
 #include "control.h"
+#include "impair.h"
 #include "log.h"
 #include "portconf.h"
 #include "stats.h"
@@ -269,6 +271,22 @@ static void handle(struct control *c, const zmq_msg_t *rid, char *req, size_t le
 	}
 	if (!strcmp(argv[0], "port") && argc >= 4 && !strcmp(argv[2], "vlan")) {
 		port_vlan(c, rid, json, argv, argc);
+		return;
+	}
+	if (!strcmp(argv[0], "impair")) {
+		char why[600];
+		int rc;
+
+		f = open_memstream(&out, &outlen);
+		if (!f)
+			return;
+		rc = impair_control(c->sw, argc - 1, argv + 1, json, f, why, sizeof(why));
+		fclose(f);
+		if (rc)
+			reply_error(c, rid, json, "%s", why);
+		else
+			reply(c, rid, out, outlen);
+		free(out);
 		return;
 	}
 	if (!strcmp(argv[0], "reload")) {

@@ -32,6 +32,11 @@ static const char usage_text[] =
 	"  reload                     re-read authorized keys (as SIGHUP); removed keys lose their ports\n"
 	"  capture (PORT | --network N) [-w FILE|-w -] [--count N] [--filter EXPR]\n"
 	"                             live pcap of what the switch sees on a port or network\n"
+	"  impair PORT [--delay T] [--jitter T] [--loss P%] [--loss-burst N] [--ge P/R[/1-H[/1-K]]]\n"
+	"         [--dup P%] [--reorder P%] [--rate R] [--rate-burst B] [--queue N] [--queue-bytes B]\n"
+	"         [--seed N] [--direction in|out|both] | impair PORT --clear [--direction D]\n"
+	"                             link impairment of a port, live (replaces that direction's\n"
+	"                             setting; default direction out: frames to the port)\n"
 	"\n"
 	"options:\n"
 	"  --control EP               management endpoint (default " CONTROL_DEFAULT ")\n"
@@ -44,6 +49,15 @@ static const char usage_text[] =
 	"  -w FILE                    capture: write pcap to FILE ('-' = stdout), flushed per batch\n"
 	"  --count N                  capture: stop after N frames\n"
 	"  --filter EXPR              capture: libpcap filter, applied in the switch\n"
+	"  --delay T, --jitter T      impair: delay, and uniform jitter around it (50ms, 1.5s, 200us)\n"
+	"  --loss P%                  impair: random loss; with --loss-burst N, bursts of mean N frames\n"
+	"  --ge P/R[/1-H[/1-K]]       impair: Gilbert-Elliott loss (netem gemodel), in percent\n"
+	"  --dup P%, --reorder P%     impair: duplicate; send ahead of held frames (needs --delay)\n"
+	"  --rate R, --rate-burst B   impair: token bucket (10mbit, 1gbit; depth in bytes, default 0)\n"
+	"  --queue N, --queue-bytes B impair: frames (default 1000) and bytes (default 4m) held at most\n"
+	"  --seed N                   impair: fixed random seed (default: random)\n"
+	"  --direction D              impair: in (from the port), out (to it; default) or both\n"
+	"  --clear                    impair: remove the impairment (of --direction, default both)\n"
 	"  -h, --help                 this help\n"
 	"  -V, --version              print the version\n";
 
@@ -273,7 +287,8 @@ static int port_cmd(const char *ep, const char *server_key, const char *key, int
 
 int main(int argc, char **argv)
 {
-	enum { O_CONTROL = 1000, O_SERVER_KEY, O_KEY, O_JSON, O_DOT, O_TIMEOUT, O_COUNT, O_FILTER };
+	enum { O_CONTROL = 1000, O_SERVER_KEY, O_KEY, O_JSON, O_DOT, O_TIMEOUT, O_COUNT, O_FILTER,
+	       O_IMPAIR };
 	static const struct option lopts[] = {
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "server-key", required_argument, NULL, O_SERVER_KEY },
@@ -284,6 +299,21 @@ int main(int argc, char **argv)
 		{ "network", required_argument, NULL, 'N' },
 		{ "count", required_argument, NULL, O_COUNT },
 		{ "filter", required_argument, NULL, O_FILTER },
+		/* impair: each becomes KEY=VALUE of the switch's impairment spec */
+		{ "delay", required_argument, NULL, O_IMPAIR },
+		{ "jitter", required_argument, NULL, O_IMPAIR },
+		{ "loss", required_argument, NULL, O_IMPAIR },
+		{ "loss-burst", required_argument, NULL, O_IMPAIR },
+		{ "ge", required_argument, NULL, O_IMPAIR },
+		{ "dup", required_argument, NULL, O_IMPAIR },
+		{ "reorder", required_argument, NULL, O_IMPAIR },
+		{ "rate", required_argument, NULL, O_IMPAIR },
+		{ "rate-burst", required_argument, NULL, O_IMPAIR },
+		{ "queue", required_argument, NULL, O_IMPAIR },
+		{ "queue-bytes", required_argument, NULL, O_IMPAIR },
+		{ "seed", required_argument, NULL, O_IMPAIR },
+		{ "direction", required_argument, NULL, O_IMPAIR },
+		{ "clear", no_argument, NULL, O_IMPAIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -293,10 +323,11 @@ int main(int argc, char **argv)
 	long timeout = 5000;
 	long long count = 0;
 	int c, json = 0, dot = 0, rc;
-	char *end, *msg = NULL;
+	char *end, *msg = NULL, spec[1024] = "";
 	void *ctx, *s;
+	int li = 0, clear = 0, dir = 0;
 
-	while ((c = getopt_long(argc, argv, "N:w:hV", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "N:w:hV", lopts, &li)) != -1) {
 		switch (c) {
 		case O_CONTROL: ep = optarg; break;
 		case O_SERVER_KEY: server_key = optarg; break;
@@ -306,6 +337,13 @@ int main(int argc, char **argv)
 		case 'N': net = optarg; break;
 		case 'w': file = optarg; break;
 		case O_FILTER: filter = optarg; break;
+		case O_IMPAIR:
+			/* --clear without --direction clears both */
+			clear |= !strcmp(lopts[li].name, "clear");
+			dir |= !strcmp(lopts[li].name, "direction");
+			snprintf(spec + strlen(spec), sizeof(spec) - strlen(spec), "%s%s%s%s",
+				 *spec ? "," : "", lopts[li].name, optarg ? "=" : "", optarg ? optarg : "");
+			break;
 		case O_TIMEOUT:
 		case O_COUNT: {
 			long long v = strtoll(optarg, &end, 10);
@@ -350,7 +388,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (!strcmp(cmd, "capture") ? (!arg == !net) :
-	    (!strcmp(cmd, "kick") || !strcmp(cmd, "link") ? !arg : arg != NULL)) {
+	    (!strcmp(cmd, "kick") || !strcmp(cmd, "link") ||
+	     !strcmp(cmd, "impair") ? !arg : arg != NULL)) {
 		fprintf(stderr, "vmfabric-ctl: wrong arguments for '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -360,11 +399,20 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "ports") && strcmp(cmd, "macs") && strcmp(cmd, "networks") &&
 	    strcmp(cmd, "stats") && strcmp(cmd, "kick") && strcmp(cmd, "reload") &&
-	    strcmp(cmd, "capture") && strcmp(cmd, "tree") && strcmp(cmd, "link")) {
+	    strcmp(cmd, "capture") && strcmp(cmd, "tree") && strcmp(cmd, "link") &&
+	    strcmp(cmd, "impair")) {
 		fprintf(stderr, "vmfabric-ctl: unknown command '%s'\nTry 'vmfabric-ctl --help'.\n", cmd);
 		return EXIT_USAGE;
 	}
 
+	if (!strcmp(cmd, "impair") != !!*spec) {
+		fprintf(stderr, "vmfabric-ctl: %s\nTry 'vmfabric-ctl --help'.\n", *spec ?
+			"--delay, --loss, --rate, --clear ... are for 'impair'" :
+			"impair: give what to set (e.g. --delay 50ms) or --clear");
+		return EXIT_USAGE;
+	}
+	if (clear && !dir)
+		strncat(spec, ",direction=both", sizeof(spec) - strlen(spec) - 1);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, on_signal);
@@ -381,6 +429,10 @@ int main(int argc, char **argv)
 		if (state) {
 			words[nw++] = arg;
 			words[nw++] = state;
+		}
+		if (!strcmp(cmd, "impair")) {
+			words[nw++] = arg;
+			words[nw++] = spec;
 		}
 		if (!strcmp(cmd, "kick")) {
 			words[nw++] = arg;

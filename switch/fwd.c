@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "impair.h"
 #include "log.h"
 #include "port.h"
 #include "portconf.h"
@@ -280,6 +281,8 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 	uint32_t dst;
 	int r;
 
+	if (in->imp && impair_take(sw, in, IMPAIR_IN, n, f, vnet))
+		return;
 	if (sw->captures)
 		capture(sw, in, n, f, vnet, CAP_IN);
 	if (len < VMF_ETH_HLEN) {
@@ -406,6 +409,8 @@ static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
 {
 	if (vf && (vf->in || p->vlan) && p->used && !(f = vlan_port_out(sw, p, vf, f, vnet)))
 		return;
+	if (p->imp && impair_take(sw, p, IMPAIR_OUT, n, f, vnet))
+		return;
 	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES ||
 	    p->n_out_nets == VMF_MAX_BATCH_NETS)
 		port_flush(sw, p);
@@ -427,6 +432,15 @@ static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
 		p->dirty = 1;
 		sw->dirty[sw->n_dirty++] = p->idx;
 	}
+}
+
+void switch_impair_deliver(struct vswitch *sw, struct port *p, struct network *n,
+			   const ProtobufCBinaryData *f, int vnet, int dir)
+{
+	if (dir == IMPAIR_IN)
+		forward(sw, p, n, f, vnet, now_ms());
+	else
+		enqueue(sw, p, n, f, vnet, NULL);	/* its VLAN tag was set before it was held */
 }
 
 static void flush_all(struct vswitch *sw)

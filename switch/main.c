@@ -14,6 +14,7 @@
 #include "cert.h"
 #include "conf.h"
 #include "control.h"
+#include "impair.h"
 #include "log.h"
 #include "metrics.h"
 #include "priv.h"
@@ -28,7 +29,7 @@ static char *opt_key, *opt_authorized, *opt_stats, *opt_control, *opt_admin, *op
 static char *opt_user;
 static char *opt_uplink, *opt_uplink_server_key, *opt_uplink_key, *opt_uplink_networks;
 static char *opt_switch_id, *opt_uplink_name, *opt_uplink_failback;
-static struct conf_list opt_lock, opt_listen, opt_net_mtu, opt_port_vlan;
+static struct conf_list opt_lock, opt_listen, opt_net_mtu, opt_port_vlan, opt_impair;
 static long opt_io_threads = 2, opt_hwm = 256, opt_busy_poll;
 static int opt_insecure;
 static struct switch_conf sconf = {
@@ -58,6 +59,7 @@ static const struct conf_opt opts[] = {
 	{ "stats-file", 0, CONF_STR, &opt_stats, "FILE", "write counters as JSON to FILE on SIGUSR1 and at exit", 0, 0 },
 	{ "lock-mac", 0, CONF_LIST, &opt_lock, "PORT=MAC[,MAC]", "port security: port PORT may only send from these MACs; others are dropped (locked_mac); repeatable", 0, 0 },
 	{ "port-vlan", 0, CONF_LIST, &opt_port_vlan, "PORT=SPEC", "802.1Q for port name PORT: access:VID, trunk:VIDS[:native:VID] (VIDS: 10,20-30 or all) or none; over its key's vlans policy, under vmfabric-ctl port PORT vlan; repeatable", 0, 0 },
+	{ "impair", 0, CONF_LIST, &opt_impair, "PORT=SPEC", "link impairment of port PORT, e.g. vm1/eth0=delay=50ms,jitter=5ms,loss=1%,rate=10mbit,direction=out; SPEC as vmfabric-ctl impair (keys delay jitter loss loss-burst ge dup reorder rate rate-burst queue queue-bytes seed direction); repeatable", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (sockets bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ "uplink", 0, CONF_STR, &opt_uplink, "EP[,EP...]", "make this switch a child: join the parent switch at EP over one trunk carrying its networks; several parents in priority order fail over", 0, 0 },
 	{ "uplink-server-key", 0, CONF_STR, &opt_uplink_server_key, "PUBFILE[,PUBFILE...]", "the parent switch's public certificate (one for all parents, or one each)", 0, 0 },
@@ -298,6 +300,7 @@ int main(int argc, char **argv)
 		if (cert_load_secret(opt_key, pub, sec, why, sizeof(why)))
 			die(EXIT_CONFIG, "%s", why);
 		zap.on_deny = zap_denied;
+		policy_impair_check = impair_check;	/* a bad impair policy keeps its key out */
 		rc = load_keys(&zap);
 		if (rc)
 			die(EXIT_CONFIG, "cannot read authorized directory %s: %s", opt_authorized,
@@ -413,6 +416,13 @@ int main(int argc, char **argv)
 		info("uplink to %s as %s, carrying %s", opt_uplink, uc.name,
 		     opt_uplink_networks ? opt_uplink_networks : "every network");
 	}
+	for (size_t i = 0; i < opt_impair.n; i++) {
+		char iwhy[600];
+
+		if (impair_option(&sw, opt_impair.v[i], iwhy, sizeof(iwhy)))
+			die(EXIT_USAGE, "%s", iwhy);
+		info("impairment: %s", opt_impair.v[i]);
+	}
 	if (strcmp(opt_control, "none")) {
 		rc = control_start(&ctl, ctx, opt_control, tcp_control ? sec : NULL, &sw);
 		if (rc == -EADDRINUSE)
@@ -482,6 +492,7 @@ int main(int argc, char **argv)
 			usock = up.sock;
 			timeout = MIN(timeout, tu);
 		}
+		timeout = impair_timeout(&sw, timeout);	/* no sleeping past a held frame */
 		t0 = now_us();
 		if (zmq_poll(items, 6 + nmet, timeout) < 0 && errno != EINTR)
 			die(1, "zmq_poll: %s", zmq_strerror(errno));
@@ -506,6 +517,7 @@ int main(int argc, char **argv)
 			if (sw.ctr.frames_out != fwd)
 				busypoll_kick(bp);
 		}
+		impair_run(&sw);
 		if (items[2].revents & ZMQ_POLLIN)
 			control_input(&ctl);
 		metrics_handle(&met, items + 6, nmet);

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "impair.h"
 #include "log.h"
 #include "port.h"
 #include "portconf.h"
@@ -380,6 +381,7 @@ void port_reap(struct vswitch *sw)
 			if (net_del_port(n, p->idx) && !n->n_ports)
 				net_free(n);
 		}
+		impair_port_end(sw, p);	/* nothing points into its queues any more */
 		p->dying = 0;
 		p->net = NULL;
 		free(p->carry);
@@ -551,6 +553,7 @@ static void port_init(struct vswitch *sw, struct port *p, int kind, const uint8_
 	p->lock = NULL;
 	p->pconf = portconf_find(sw, p->name);
 	vlan_port_resolve(sw, p);
+	impair_port_apply(sw, p);
 	p->since_ms = p->last_rx_ms = now;
 	p->out_n = p->out_n_vnet = p->n_out_nets = 0;
 	p->out_bytes = 0;
@@ -856,6 +859,7 @@ void switch_revoke(struct vswitch *sw)
 				if (sw->nets[k].used && (p->net == &sw->nets[k] ||
 							 switch_carries(p, sw->nets[k].name)))
 					fdb_port_limit(&sw->nets[k].fdb, p->idx, port_mac_limit(sw, p));
+			impair_port_apply(sw, p);	/* its key's impair policy may have changed */
 		}
 	}
 	port_reap(sw);

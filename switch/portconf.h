@@ -2,6 +2,7 @@
 #ifndef VMF_PORTCONF_H
 #define VMF_PORTCONF_H
 
+#include "impair.h"
 #include "switch.h"
 
 /*
@@ -31,6 +32,7 @@ struct port_conf {
 	int link_set;
 	struct vlan_conf vlan;		/* 802.1Q (vlanport.c), given when vlan_set */
 	int vlan_set;			/* VLAN_SRC_OPTION or VLAN_SRC_CTL; 0: not set here */
+	struct impair_conf imp_opt, imp_ctl;	/* impairment: --impair, vmfabric-ctl impair; its queues are per session, in port->imp (impair.c) */
 };
 
 /** portconf_find() - the settings of port name @name, or NULL */

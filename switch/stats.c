@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "capture.h"
+#include "impair.h"
 #include "metrics.h"
 #include "portconf.h"
 #include "stats.h"
@@ -120,6 +121,8 @@ void stats_json_ports(struct vswitch *sw, FILE *f)
 		policy_json(p->pol, f);
 		fprintf(f, ",\"link\":\"%s\"", p->pconf && p->pconf->link_down ? "down" : "up");
 		vlan_port_json(p, f);
+		fprintf(f, ",\"impair\":");
+		impair_json(p, f);
 #define X(fld, prom, help) fprintf(f, ",\"" #fld "\":%llu", U(p->ctr.fld));
 		PORT_COUNTERS(X)
 #undef X
@@ -232,6 +235,7 @@ void stats_text_ports(struct vswitch *sw, FILE *f)
 			fputc('\n', f);
 		}
 		vlan_port_text(p, f);
+		impair_text(p, f);
 		for (int d = 0; d < DROP_MAX; d++)
 			if (p->ctr.drops[d])
 				fprintf(f, "    drop %-16s %llu\n", drop_names[d], U(p->ctr.drops[d]));

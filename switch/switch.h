@@ -14,7 +14,7 @@
 /*
  * The switch in files: port.c (ports, networks, Hello, admission, policy,
  * removal), fwd.c (the forwarding pass: input, forward, enqueue, flush),
- * portconf.c (settings kept by port name), capture.c (live capture), stats.c (counters rendered), control.c (the
+ * portconf.c (settings kept by port name), impair.c (link impairment), capture.c (live capture), stats.c (counters rendered), control.c (the
  * management channel), main.c (options, sockets, the event loop).
  */
 
@@ -38,7 +38,9 @@
 	X(vlan_tagged_on_access, "tagged frame (priority tags too) on an access port") \
 	X(vlan_denied, "VLAN not allowed on the port (or a priority or S-tag on a trunk port)") \
 	X(vlan_untagged, "untagged frame on a trunk port without a native VLAN") \
-	X(vlan_double_tag, "double-tagged frame kept from leaving a port untagged (VLAN hopping)")
+	X(vlan_double_tag, "double-tagged frame kept from leaving a port untagged (VLAN hopping)") \
+	X(impair_loss, "lost by the port's impairment (loss, loss-burst, ge)")	\
+	X(impair_queue, "the port's impairment queue full (queue, queue-bytes)")
 
 enum drop_reason {
 #define X(name, text) DROP_##name,
@@ -62,7 +64,9 @@ extern const char *const drop_names[DROP_MAX];
 	X(tx_bytes, "tx_bytes", "Bytes sent to the port")			\
 	X(mac_moves, "mac_moves", "Known MACs that moved to the port")		\
 	X(fdb_full, "fdb_full", "Source MACs not learnt: table full (frame still forwarded)") \
-	X(flooded, "flooded", "Frames from the port flooded to the network")
+	X(flooded, "flooded", "Frames from the port flooded to the network")	\
+	X(impair_dup, "impair_duplicated", "Frames the port's impairment duplicated (dup)") \
+	X(impair_reorder, "impair_reordered", "Frames the port's impairment sent ahead of held ones (reorder)")
 
 struct port_ctr {
 #define X(f, prom, help) uint64_t f;
@@ -91,6 +95,7 @@ struct port_ctr {
 	X(policy, SC_EVENT, "policy", "ports and Hellos refused by their key's policy") \
 	X(takeovers, SC_EVENT, "taken_over", "ports taken over by a new session of the same key") \
 	X(loops, SC_EVENT, "loop", "trunks refused or dropped: the switch was on their path") \
+	X(impair_flushed, SC_DROP, "impair_flushed", "frames an impairment held when its port ended or its setting changed") \
 	X(batches_out, SC_OUT, "batches", "frame batches sent")		\
 	X(frames_out, SC_OUT, "frames", "frames sent")
 
@@ -104,6 +109,7 @@ struct switch_ctr {
 
 struct network;
 struct port_conf;
+struct impair;
 
 #define LOCK_MACS_MAX	16
 
@@ -152,6 +158,7 @@ struct port {
 	const struct key_policy *pol;	/* its key's policy (NULL: open default, --insecure) */
 	struct port_conf *pconf;	/* settings kept by its name (portconf.h), or NULL */
 	const struct vlan_conf *vlan;	/* its 802.1Q setting (vlanport.c), NULL: transparent */
+	struct impair *imp;		/* its link impairment (impair.h), or NULL: none */
 	uint64_t since_ms;
 	uint64_t last_rx_ms;
 	struct port_ctr ctr;
@@ -228,6 +235,7 @@ struct vswitch {
 	struct port_conf *pconf;	/* settings by port name (portconf.c), max_ports of them */
 	uint32_t n_pconf;
 	struct vlan_buf vbuf;		/* this pass's frames with a tag pushed or popped (vlanport.c) */
+	struct impair *impairs;		/* ports with an impairment, linked (impair.c) */
 	size_t n_locks;
 	uint64_t busy_us, total_us;	/* loop utilisation over the last interval */
 	/* the tree: the ids above this switch (nearest first), and its uplink port */

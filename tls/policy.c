@@ -18,6 +18,7 @@
  *	    trunk = "no"			may not join as a switch trunk
  *	    vlans = "access 10"			802.1Q: its ports are access ports of
  *						VLAN 10 (or "trunk 10,20 native 1")
+ *	    impair = "delay=50ms,loss=1%"	link impairment of its ports (switch/impair.c)
  *
  * Patterns are fnmatch(3) globs, comma-separated. A field that is absent
  * keeps the open default, which is what a switch did before policies: any
@@ -48,6 +49,8 @@
 static const char *const informational[] = {
 	"name", "email", "organization", "created-by", "created", "date", "comment", "host",
 };
+
+int (*policy_impair_check)(const char *spec, char *why, size_t whylen);
 
 void policy_default(struct key_policy *p)
 {
@@ -153,12 +156,20 @@ static int set_field(struct key_policy *p, const char *k, const char *v, int lin
 		if (vlan_parse(v, &p->vlans, &vwhy))
 			return fail(why, whylen, "line %d: vlans: %s", line, vwhy);
 		p->set |= POLICY_VLANS;
+	} else if (!strcmp(k, "impair")) {
+		char iwhy[256] = "";
+
+		if (!valid_list(v) || (policy_impair_check && policy_impair_check(v, iwhy, sizeof(iwhy))))
+			return fail(why, whylen, "line %d: impair wants a link impairment as --impair "
+				    "(delay=50ms,loss=1%%,...)%s%s", line, *iwhy ? ": " : "", iwhy);
+		strcpy(p->impair, v);
+		p->set |= POLICY_IMPAIR;
 	} else {
 		for (size_t i = 0; i < sizeof(informational) / sizeof(informational[0]); i++)
 			if (!strcmp(k, informational[i]))
 				return 0;
 		return fail(why, whylen, "line %d: unknown metadata key '%.40s' (policy keys: "
-			    "networks, names, macs, max-macs, create, trunk, vlans)", line, k);
+			    "networks, names, macs, max-macs, create, trunk, vlans, impair)", line, k);
 	}
 	return 0;
 }
@@ -343,6 +354,10 @@ void policy_json(const struct key_policy *p, FILE *f)
 		fprintf(f, "%s\"vlans\":\"%s\"", sep, spec);
 		sep = ",";
 	}
+	if (p && (p->set & POLICY_IMPAIR)) {
+		fprintf(f, "%s\"impair\":\"%s\"", sep, p->impair);	/* checked as the lists */
+		sep = ",";
+	}
 	fprintf(f, "%s\"create\":%s,\"trunk\":%s}", sep, !p || p->create ? "true" : "false",
 		p && p->trunk ? "true" : "false");
 }
@@ -369,6 +384,8 @@ void policy_text(const struct key_policy *p, FILE *f)
 		char spec[VLAN_SPEC_MAX];
 
 		vlan_format(&p->vlans, spec, sizeof(spec), ':');
-		fprintf(f, "vlans=%s", spec);
+		fprintf(f, "vlans=%s ", spec);
 	}
+	if (p->set & POLICY_IMPAIR)
+		fprintf(f, "impair=%s", p->impair);
 }

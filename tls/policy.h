@@ -20,6 +20,7 @@ enum {
 	POLICY_CREATE = 1 << 4,
 	POLICY_TRUNK = 1 << 5,
 	POLICY_VLANS = 1 << 6,
+	POLICY_IMPAIR = 1 << 7,
 };
 
 /**
@@ -34,6 +35,7 @@ enum {
  * @trunk:	may join as a trunk (a switch uplink)
  * @vlans:	its ports' 802.1Q setting (vlan.h), unless vmfabric-ctl or
  *		--port-vlan sets one for the port name
+ * @impair:	link impairment of its ports, as vmfabric-switch --impair SPEC
  */
 struct key_policy {
 	unsigned int set;
@@ -45,7 +47,15 @@ struct key_policy {
 	int create;
 	int trunk;
 	struct vlan_conf vlans;
+	char impair[POLICY_LIST_MAX];
 };
+
+/*
+ * policy_impair_check - set by the switch (impair.c): checks an impair
+ * value, 0 or -EINVAL with the reason in @why; a bad one refuses the
+ * certificate. Unset, only its characters are checked.
+ */
+extern int (*policy_impair_check)(const char *spec, char *why, size_t whylen);
 
 /** policy_default() - the open default */
 void policy_default(struct key_policy *p);

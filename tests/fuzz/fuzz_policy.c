@@ -53,10 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		o += (size_t)snprintf(again + o, sizeof(again) - o, "    create = %s\n", p.create ? "yes" : "no");
 	if (p.set & POLICY_TRUNK)
 		o += (size_t)snprintf(again + o, sizeof(again) - o, "    trunk = %s\n", p.trunk ? "yes" : "no");
+	if (p.set & POLICY_IMPAIR)
+		o += (size_t)snprintf(again + o, sizeof(again) - o, "    impair = \"%s\"\n", p.impair);
 	FUZZ_CHECK(o < sizeof(again));
 	FUZZ_CHECK(policy_parse(again, &q, why, sizeof(why)) == 0);
 	FUZZ_CHECK(p.set == q.set && p.n_macs == q.n_macs && p.max_macs == q.max_macs &&
 		   p.create == q.create && p.trunk == q.trunk && !strcmp(p.networks, q.networks) &&
-		   !strcmp(p.names, q.names) && !memcmp(p.macs, q.macs, sizeof(p.macs)));
+		   !strcmp(p.names, q.names) && !memcmp(p.macs, q.macs, sizeof(p.macs)) &&
+		   !strcmp(p.impair, q.impair));
 	return 0;
 }

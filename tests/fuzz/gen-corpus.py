@@ -167,4 +167,23 @@ def lenpfx(*fs):
 put("dhcp", "discover-request", lenpfx(dhcp(1, 1), dhcp(3, 1, [10, 0, 2, 15])))
 put("dhcp", "decline-release", lenpfx(dhcp(1, 2), dhcp(4, 2, [10, 0, 2, 16]), dhcp(7, 2, [10, 0, 2, 16])))
 put("dhcp", "inform", lenpfx(dhcp(8, 3, [10, 0, 2, 20])))
+# --- impair: a spec line, then queue operations [op][len hi][len lo] | [op][time] ---
+def hold(n, big=False):
+    return bytes([0 | (4 if big else 0)]) + struct.pack(">H", n)
+
+def later(units, long=False):
+    return bytes([1 | (4 if long else 0), units])
+
+RELEASE, LOSS = b"\x02", b"\x03"
+put("impair", "lab", b"delay=50ms,jitter=5ms,loss=1%,rate=10mbit,direction=out\n"
+    + hold(1500) + hold(60) + later(200) + RELEASE + hold(1500) + later(255, True) + RELEASE)
+put("impair", "rate-burst", b"rate=8mbit,rate-burst=3000,queue=4\n"
+    + hold(1000) * 6 + LOSS + later(20) + RELEASE + hold(1000) * 3 + later(50) + RELEASE)
+put("impair", "ring-wrap", b"delay=1ms,queue-bytes=129k,seed=3\n"
+    + (hold(30000, True) + later(5) + RELEASE) * 8 + hold(65535, True) * 3 + later(20) + RELEASE)
+put("impair", "gilbert", b"loss=10%,loss-burst=4,dup=1%,reorder=2%,delay=2ms,seed=1\n" + LOSS * 64)
+put("impair", "ge", b"ge=1%/30%/90%/0.1%,direction=both\n" + LOSS * 32)
+put("impair", "clear", b"clear,direction=in")
+put("impair", "bad", b"delay=50,loss=1%%,rate=10mbps,reorder=5%")
+put("impair", "in", b"delay=1.5s,jitter=250us,direction=in,seed=18446744073709551615")
 print("corpus written to", os.path.join(HERE, "corpus"))

@@ -107,6 +107,36 @@ static void test_policy_errors(void **state)
 }
 
 /* Bounds: 64 MACs pass, 65 do not; lists up to 255 bytes. */
+/* A stand-in for the switch's checker: only "delay=50ms" is a valid impairment. */
+static int impair_stub(const char *spec, char *why, size_t whylen)
+{
+	if (!strcmp(spec, "delay=50ms"))
+		return 0;
+	snprintf(why, whylen, "stub refuses %s", spec);
+	return -EINVAL;
+}
+
+static void test_policy_impair(void **state)
+{
+	struct key_policy p;
+	char why[512];
+
+	(void)state;
+	/* without a checker (not in a switch): printable, no spaces or quotes */
+	assert_int_equal(parse("    impair = \"delay=50ms,loss=1%\"\n", &p, why, sizeof(why)), 0);
+	assert_true(p.set & POLICY_IMPAIR);
+	assert_string_equal(p.impair, "delay=50ms,loss=1%");
+	assert_int_equal(parse("    impair = \"delay=50ms loss=1%\"\n", &p, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "impair wants"));
+	/* the switch's checker decides, and its reason is in the refusal */
+	policy_impair_check = impair_stub;
+	assert_int_equal(parse("    impair = \"delay=50ms\"\n", &p, why, sizeof(why)), 0);
+	assert_int_equal(parse("    impair = \"delay=50\"\n", &p, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "line 4: impair wants"));
+	assert_non_null(strstr(why, "stub refuses delay=50"));
+	policy_impair_check = NULL;
+}
+
 static void test_policy_bounds(void **state)
 {
 	char lines[1400], list[400];
@@ -146,6 +176,7 @@ int main(void)
 		cmocka_unit_test(test_policy_fields),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_policy_bounds),
+		cmocka_unit_test(test_policy_impair),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
