@@ -15,12 +15,13 @@
  * buffer, so a segment that continues it is appended in place (its payload
  * copied once, as the plain frame would have been). A segment continues it
  * when it belongs to the same flow with the same state: Ethernet addresses,
- * IPv4 TOS, TTL, flags and addresses, TCP ports, ack, window, urgent pointer
- * and options byte for byte, TCP flags ACK (a PSH is taken and ends the
+ * IPv4 TOS, TTL, flags and addresses, TCP ports, ack, data offset and
+ * reserved bits, window, urgent pointer and options byte for byte, TCP flags ACK (a PSH is taken and ends the
  * super-frame), sequence number and IPv4 id following on from the last
  * segment, and a payload no larger than the first's (a smaller one is
  * taken and ends it: gso_size is the first segment's payload, and only the
- * last segment may be shorter). Anything else (SYN, FIN, RST, URG, ECN
+ * last segment may be shorter; a first payload below OFFLOAD_MIN_MSS takes
+ * nothing more). Anything else (SYN, FIN, RST, URG, ECN
  * flags, IP options, fragments, a length that does not match the IPv4 total
  * length) is not coalesced: the caller closes the open super-frame and
  * sends the frame as it is. The payload comes from the Internet through
@@ -99,7 +100,8 @@ void gro_open(struct gro *r, uint8_t *p, size_t len, size_t hdrs)
 	r->next_seq = rd32(f + L4 + 4) + (uint32_t)(len - hdrs);
 	r->next_id = (uint16_t)(rd16(f + ETH + 4) + 1);
 	r->segs = 1;
-	r->last = (f[L4 + 13] & TH_PSH) != 0;
+	/* a gso_size below OFFLOAD_MIN_MSS would be refused by the receiver's segmenter */
+	r->last = (f[L4 + 13] & TH_PSH) || r->mss < OFFLOAD_MIN_MSS;
 }
 
 size_t gro_append(struct gro *r, const uint8_t *f, size_t len, size_t room)
@@ -121,7 +123,7 @@ size_t gro_append(struct gro *r, const uint8_t *f, size_t len, size_t room)
 	    o[ETH + 8] != f[ETH + 8] ||			/* TTL */
 	    memcmp(o + ETH + 12, f + ETH + 12, 8) ||	/* addresses */
 	    memcmp(o + L4, f + L4, 4) ||		/* ports */
-	    memcmp(o + L4 + 8, f + L4 + 8, 4) ||	/* ack */
+	    memcmp(o + L4 + 8, f + L4 + 8, 5) ||	/* ack, data offset and reserved bits */
 	    memcmp(o + L4 + 14, f + L4 + 14, 2) ||	/* window */
 	    memcmp(o + L4 + 18, f + L4 + 18, r->hdrs - L4 - 18))
 		return 0;				/* urgent pointer, options */
