@@ -42,7 +42,8 @@
 #   gw-user         QEMU's own -netdev user (libslirp inside QEMU)
 #   gw-dgram        -netdev dgram + vmfabric-nic --dgram, CURVE switch, vmfabric-gateway
 #   gw-vhost        -netdev vhost-user + vmfabric-nic --vhost-user (guest TSO), CURVE switch,
-#                   vmfabric-gateway
+#                   vmfabric-gateway (its TCP segments coalesced into TSO super-frames, --gro)
+#   gw-vhost-nogro  the same with vmfabric-gateway --gro off (not in the default list)
 # HTTP Mbit/s from the guest's clock, the ratio to gw-user, CPU s/GB of each process (QEMU,
 # gateway, switch, NIC, the HTTP server) and the gateway's frames per message to the switch
 # and TCP segments per super-frame (its SIGUSR1 counters).
@@ -371,17 +372,18 @@ PY
 	teardown "${pids[@]}" "${sw[@]}"
 }
 
-# gw_path user|dgram|vhost: one vmlab guest downloads big.bin from an HTTP server on the
+# gw_path user|dgram|vhost|vhost-nogro: one vmlab guest downloads big.bin from an HTTP server on the
 # namespace's loopback via 10.0.2.2, through QEMU's -netdev user or through vmfabric-gateway;
 # one JSON line into $RAW
 gw_path() {
-	local kind=$1 id=gw-$1 a=() pids=() sw=() gw=() http q g0 g1 q0 q1 s0 s1 n0 n1 h0 h1 res label c
+	local kind=$1 id=gw-$1 a=() pids=() sw=() gw=() http q g0 g1 q0 q1 s0 s1 n0 n1 h0 h1 res label c gro=
 	local vl=$SHARED/vmlab mac=52:54:00:98:01:01
 	netns_add vfb-gw
 	mkdir -p "$T/gwww"
 	[ -f "$T/gwww/big.bin" ] || head -c $((32 * 1048576)) /dev/urandom >"$T/gwww/big.bin"
 	start "http-$id" ip netns exec vfb-gw python3 -m http.server 80 --bind 127.0.0.1 --directory "$T/gwww"
 	http=$LAST_PID
+	[ "$kind" = vhost-nogro ] && { kind=vhost; gro=off; }
 	if [ "$kind" != user ]; then
 		[ -f "$T/keys/gwg_secret" ] || { mkdir -p "$T/gwauth" "$T/keys"; for c in gwg gwgw; do
 			"$KEYTOOL" generate "$T/keys/$c" >/dev/null && cp "$T/keys/$c" "$T/gwauth/$c"; done; }
@@ -391,7 +393,7 @@ gw_path() {
 		sw=("$LAST_PID")
 		wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
 		start "gateway-$id" ip netns exec vfb-gw "$GATEWAY" -f --switch tcp://127.0.0.1:7882 \
-			--server-key "$T/keys/switch" --key "$T/keys/gwgw_secret" --network gwbench --name gw
+			--server-key "$T/keys/switch" --key "$T/keys/gwgw_secret" --network gwbench --name gw ${gro:+--gro $gro}
 		gw=("$LAST_PID")
 		wait_for 5 log_has "gateway-$id" "joined network" || fail "gateway ($id) did not join"
 	fi
@@ -440,6 +442,7 @@ gw_path() {
 	dgram) label="vmfabric-gateway, CURVE, QEMU -netdev dgram" ;;
 	vhost) label="vmfabric-gateway, CURVE, vhost-user (offloads)" ;;
 	esac
+	[ "$gro" = off ] && label="$label, --gro off"
 	python3 - "$id" "$label" "$res" "$((${q1:-0} - ${q0:-0}))" "$((${g1:-0} - ${g0:-0}))" \
 		"$((${s1:-0} - ${s0:-0}))" "$((${n1:-0} - ${n0:-0}))" "$((${h1:-0} - ${h0:-0}))" "$HZ" \
 		"${#gw[@]}" "$c" >>"$RAW" <<'PY'
@@ -520,7 +523,7 @@ for g in $GUESTS; do
 	log "guest path $g"
 	case $g in
 	direct|dgram|vhost) guest_path "$g" ;;
-	gw-user|gw-dgram|gw-vhost) gw_path "${g#gw-}" ;;
+	gw-user|gw-dgram|gw-vhost|gw-vhost-nogro) gw_path "${g#gw-}" ;;
 	*) fail "unknown guest path $g" ;;
 	esac
 done
