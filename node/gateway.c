@@ -22,7 +22,12 @@
  * libslirp's IPv4 virtual-host MACs (52:55:IP, in the Ethernet source and
  * the ARP sender) to the gateway's MAC, so every IPv4 service of the
  * gateway (host, DNS) answers from one MAC. Frames larger than MTU + 18 are
- * dropped and counted.
+ * dropped and counted. TCP/IPv4 segments towards a MAC that was seen
+ * sending frames with a virtio-net header (its NIC process takes offloads;
+ * at most GW_VNET_PEERS remembered, oldest forgotten first) are coalesced
+ * into TSO super-frames (gro.c, --gro): a receiver that cannot take one
+ * after all gets it cut by its NIC process, so a wrong guess costs time,
+ * never correctness.
  *
  * Timers: libslirp's only timer (IPv6 router advertisements) is created
  * through timer_new_opaque and kept in a small array; the loop sleeps no
@@ -38,6 +43,7 @@
 #include <time.h>
 
 #include "gateway.h"
+#include "offload.h"
 #include "log.h"
 #include "util.h"
 
@@ -108,12 +114,15 @@ static int is_own(const struct gateway *g, const uint8_t *mac)
 	return 0;
 }
 
+static void gro_end(struct gateway *g);
+
 /* queue one frame for the switch. Return: its copy in the batch, or NULL if dropped */
 static uint8_t *out_frame(struct gateway *g, const uint8_t *buf, size_t len)
 {
 	size_t plen = len < 60 ? 60 : len;
 	uint8_t *p;
 
+	gro_end(g);	/* frames stay in libslirp's order */
 	if (len < 14 || len > g->max_frame) {
 		g->ctr.tx_giant++;
 		log_rl(&rl_giant, LOG_WARNING, "dropped a %zu-byte frame from libslirp (MTU)", len);
@@ -131,6 +140,72 @@ static uint8_t *out_frame(struct gateway *g, const uint8_t *buf, size_t len)
 	g->oused += plen;
 	g->ctr.tx_frames++;
 	return p;
+}
+
+/* libslirp's IPv4 virtual hosts (52:55:IP) speak with the gateway's MAC */
+static void own_mac(const struct gateway *g, uint8_t *f, size_t len, uint16_t type)
+{
+	if (f[6] == 0x52 && f[7] == 0x55)
+		memcpy(f + 6, g->mac, 6);
+	if (type == 0x0806 && len >= 42 && f[22] == 0x52 && f[23] == 0x55)
+		memcpy(f + 22, g->mac, 6);
+}
+
+static int is_vnet_peer(const struct gateway *g, const uint8_t *mac)
+{
+	for (unsigned int i = 0; i < g->n_vpeer; i++)
+		if (!memcmp(mac, g->vpeer[i], 6))
+			return 1;
+	return 0;
+}
+
+/* finish the open super-frame (gro.c) in the batch: flagged if it holds several segments */
+static void gro_end(struct gateway *g)
+{
+	uint8_t *p;
+	size_t len;
+	int rc;
+
+	if (!g->gro.hdr)
+		return;
+	p = g->of[g->gro_idx].data;
+	rc = gro_close(&g->gro, &len);
+	own_mac(g, p + VMF_VNET_HDR_LEN, len, 0x0800);
+	if (rc) {
+		g->of[g->gro_idx] = (ProtobufCBinaryData){ VMF_VNET_HDR_LEN + len, p };
+		g->vnet[g->n_vnet++] = (uint32_t)g->gro_idx;
+	} else {
+		g->of[g->gro_idx] = (ProtobufCBinaryData){ len, p + VMF_VNET_HDR_LEN };
+	}
+}
+
+/* a TCP segment for a receiver with offloads: into the open super-frame, or open one. Return: 1 if taken */
+static int gro_out(struct gateway *g, const uint8_t *in, size_t len)
+{
+	size_t hdrs, n;
+	uint8_t *p;
+
+	if (g->gro.hdr) {
+		n = gro_append(&g->gro, in, len, VMF_MAX_BATCH_BYTES - g->oused);
+		if (n) {
+			g->oused += n;
+			g->ctr.tx_frames++;
+			return 1;
+		}
+		gro_end(g);
+	}
+	if (len > g->max_frame || !(hdrs = gro_candidate(in, len)))
+		return 0;
+	if (g->on == VMF_MAX_BATCH_FRAMES || g->oused + VMF_VNET_HDR_LEN + len > VMF_MAX_BATCH_BYTES)
+		gw_flush(g);
+	p = g->obuf + g->oused;
+	memcpy(p + VMF_VNET_HDR_LEN, in, len);
+	gro_open(&g->gro, p, len, hdrs);
+	g->gro_idx = g->on;
+	g->of[g->on++] = (ProtobufCBinaryData){ 0, p };
+	g->oused += VMF_VNET_HDR_LEN + len;
+	g->ctr.tx_frames++;
+	return 1;
 }
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
@@ -152,13 +227,11 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 		if (g->n_own < GW_OWN_MACS)
 			g->n_own++;
 	}
-	f = out_frame(g, in, len);
-	if (!f || type == 0x86dd)
+	if (g->gro_on && type == 0x0800 && is_vnet_peer(g, in) && gro_out(g, in, len))
 		return (ssize_t)len;
-	if (f[6] == 0x52 && f[7] == 0x55)
-		memcpy(f + 6, g->mac, 6);
-	if (type == 0x0806 && len >= 42 && f[22] == 0x52 && f[23] == 0x55)
-		memcpy(f + 22, g->mac, 6);
+	f = out_frame(g, in, len);
+	if (f && type != 0x86dd)
+		own_mac(g, f, len, type);
 	return (ssize_t)len;
 }
 
@@ -249,6 +322,7 @@ int gw_init(struct gateway *g, const struct gw_conf *c, struct uplink *up, const
 	g->up = up;
 	memcpy(g->mac, c->mac, 6);
 	g->lease_file = c->lease_file;
+	g->gro_on = c->gro;
 	g->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
 	g->obuf = malloc(VMF_MAX_BATCH_BYTES);
 	g->cap_items = 64;
@@ -387,11 +461,33 @@ void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
 
 void gw_flush(struct gateway *g)
 {
+	gro_end(g);
 	if (!g->on)
 		return;
-	uplink_send(g->up, g->of, g->on);
+	uplink_send_vnet(g->up, g->of, g->on, g->vnet, g->n_vnet);
+	g->ctr.tx_msgs++;
 	g->on = 0;
+	g->n_vnet = 0;
 	g->oused = 0;
+}
+
+void gw_note_vnet(struct gateway *g, const ProtobufCBinaryData *frames, size_t n,
+		  const uint32_t *vnet, size_t n_vnet)
+{
+	for (size_t v = 0; v < n_vnet; v++) {
+		const uint8_t *src;
+
+		/* codec_decode() checked the indices and that each frame holds a header */
+		if (vnet[v] >= n || frames[vnet[v]].len < VMF_VNET_HDR_LEN + 12)
+			continue;
+		src = frames[vnet[v]].data + VMF_VNET_HDR_LEN + 6;
+		if ((src[0] & 1) || is_vnet_peer(g, src))
+			continue;
+		memcpy(g->vpeer[g->next_vpeer], src, 6);
+		g->next_vpeer = (g->next_vpeer + 1) % GW_VNET_PEERS;
+		if (g->n_vpeer < GW_VNET_PEERS)
+			g->n_vpeer++;
+	}
 }
 
 /* ---- event loop glue ---- */

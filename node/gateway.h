@@ -8,10 +8,12 @@
 
 #include "codec.h"
 #include "dhcp.h"
+#include "gro.h"
 #include "uplink.h"
 
 #define GW_TIMERS	8
 #define GW_OWN_MACS	8
+#define GW_VNET_PEERS	16	/* MACs seen sending with a virtio-net header */
 
 /* One hostfwd=[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport rule. */
 struct gw_fwd {
@@ -42,6 +44,7 @@ struct gw_ctr {
 	uint64_t tx_frames;	/* frames from libslirp to the switch */
 	uint64_t tx_padded;	/* of which padded to 60 bytes */
 	uint64_t tx_giant;	/* larger than MTU + 18: dropped */
+	uint64_t tx_msgs;	/* batches sent to the switch */
 	uint64_t lease_save_errors;
 };
 
@@ -56,8 +59,15 @@ struct gateway {
 	size_t max_frame;
 	/* output batch, flushed once per loop pass */
 	uint8_t *obuf;
-	size_t oused, on;
+	size_t oused, on, n_vnet;
 	ProtobufCBinaryData of[VMF_MAX_BATCH_FRAMES];
+	uint32_t vnet[VMF_MAX_BATCH_FRAMES];	/* frames of the batch with a virtio-net header */
+	/* TCP segments coalesced into super-frames for receivers with offloads (gro.c) */
+	int gro_on;
+	struct gro gro;
+	size_t gro_idx;				/* the open super-frame's place in the batch */
+	uint8_t vpeer[GW_VNET_PEERS][6];
+	unsigned int n_vpeer, next_vpeer;
 	/* poll items libslirp asked for, after the loop's own */
 	zmq_pollitem_t *items;
 	int n_items, cap_items, first_slirp;
@@ -74,6 +84,7 @@ struct gateway {
  * @fwd, @n_fwd: port forwards
  * @lease_file:	where leases persist, or NULL
  * @mtu:	the network's MTU
+ * @gro:	coalesce TCP segments into super-frames for receivers with offloads
  */
 struct gw_conf {
 	SlirpConfig cfg;
@@ -83,11 +94,20 @@ struct gw_conf {
 	size_t n_fwd;
 	const char *lease_file;
 	long mtu;
+	int gro;
 };
 
 /** gw_init() - start libslirp, the DHCP server, load leases. Return: 0 or -errno, *@why set */
 int gw_init(struct gateway *g, const struct gw_conf *c, struct uplink *up, const char **why);
 void gw_free(struct gateway *g);
+
+/**
+ * gw_note_vnet() - remember the source MACs of frames that came with a
+ * virtio-net header (a NIC process with offloads: vhost-user or a TAP),
+ * before offload_plain() strips them: TCP towards them is coalesced
+ */
+void gw_note_vnet(struct gateway *g, const ProtobufCBinaryData *frames, size_t n,
+		  const uint32_t *vnet, size_t n_vnet);
 
 /** gw_input() - one frame from the switch: DHCP, the MAC filter, then libslirp */
 void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now);

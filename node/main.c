@@ -24,7 +24,7 @@ static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name, *op
 static char *opt_net, *opt_host, *opt_dhcpstart, *opt_dhcpend, *opt_dns, *opt_domainname;
 static char *opt_hostname, *opt_restrict, *opt_ipv4, *opt_ipv6, *opt_ipv6_net, *opt_ipv6_host;
 static char *opt_ipv6_dns, *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
-static char *opt_host_loopback;
+static char *opt_host_loopback, *opt_gro;
 static struct conf_list opt_dnssearch, opt_hostfwd;
 static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
 static int opt_insecure;
@@ -60,6 +60,7 @@ static const struct conf_opt opts[] = {
 	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
 	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
+	{ "gro", 0, CONF_STR, &opt_gro, "on|off", "coalesce TCP segments into TSO super-frames for guests whose NIC takes offloads (default on)", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
@@ -152,7 +153,7 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	const struct dhcp_ctr *d = &g->dhcp.ctr;
 
 	info("counters: rx %llu frames (to slirp %llu, not for us %llu, runt %llu), tx %llu frames "
-	     "(padded %llu, giant dropped %llu); dhcp rx %llu discover %llu request %llu offer %llu "
+	     "(padded %llu, giant dropped %llu; %llu batches; %llu segments coalesced into %llu super-frames); dhcp rx %llu discover %llu request %llu offer %llu "
 	     "ack %llu nak %llu decline %llu release %llu inform %llu exhausted %llu malformed %llu "
 	     "spoofed %llu probes %llu conflicts %llu claims_capped %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
 	     "dropped while away %llu, queue full %llu, sessions %llu, switch moves %llu, "
@@ -160,7 +161,9 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     (unsigned long long)g->ctr.rx_frames, (unsigned long long)g->ctr.to_slirp,
 	     (unsigned long long)g->ctr.not_for_us, (unsigned long long)g->ctr.runt,
 	     (unsigned long long)g->ctr.tx_frames, (unsigned long long)g->ctr.tx_padded,
-	     (unsigned long long)g->ctr.tx_giant, (unsigned long long)d->rx,
+	     (unsigned long long)g->ctr.tx_giant, (unsigned long long)g->ctr.tx_msgs,
+	     (unsigned long long)g->gro.ctr.coalesced, (unsigned long long)g->gro.ctr.supers,
+	     (unsigned long long)d->rx,
 	     (unsigned long long)d->discover, (unsigned long long)d->request,
 	     (unsigned long long)d->offer, (unsigned long long)d->ack, (unsigned long long)d->nak,
 	     (unsigned long long)d->decline, (unsigned long long)d->release,
@@ -204,6 +207,8 @@ static void gw_prometheus(void *arg, FILE *f)
 		{ "vmfabric_gateway_dropped_frames_total", "counter", "Frames dropped, by reason", "not_for_us", g->ctr.not_for_us },
 		{ NULL, NULL, NULL, "runt", g->ctr.runt }, { NULL, NULL, NULL, "giant", g->ctr.tx_giant },
 		{ NULL, NULL, NULL, "switch_away", m->u->ctr.drop_down }, { NULL, NULL, NULL, "queue_full", m->u->ctr.drop_full },
+		{ "vmfabric_gateway_super_frames_total", "counter", "TSO super-frames sent (--gro)", NULL, g->gro.ctr.supers },
+		{ "vmfabric_gateway_coalesced_segments_total", "counter", "TCP segments sent inside super-frames", NULL, g->gro.ctr.coalesced },
 		{ "vmfabric_gateway_switch_sessions_total", "counter", "Welcomes from the switch", NULL, m->u->ctr.sessions },
 		{ "vmfabric_gateway_switch_moves_total", "counter", "Changes of switch (failover, failback)", NULL, m->u->ctr.moves },
 	};
@@ -362,6 +367,7 @@ int main(int argc, char **argv)
 	gc.n_fwd = opt_hostfwd.n;
 	gc.lease_file = opt_lease_file;
 	gc.mtu = opt_mtu;
+	gc.gro = parse_onoff("gro", opt_gro, 1);
 
 	/* libslirp opens hostfwd listeners in slirp_new: do it before daemonizing to report errors */
 	rc = gw_init(&gw, &gc, &up, &why);
@@ -451,6 +457,7 @@ int main(int argc, char **argv)
 			/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
 			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
 				up.ctr.rx_frames += b->n_frames;
+				gw_note_vnet(&gw, b->frames, b->n_frames, b->vnet, b->n_vnet);
 				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
 				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
 				for (size_t i = 0; i < oo.n; i++)

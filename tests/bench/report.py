@@ -34,6 +34,9 @@ METHOD = {
               "/big.bin (tmpfs) over HTTP 4 times to /dev/null, timed with the guest's /proc/uptime; CPU s/GB = "
               "utime+stime of the NIC processes / of the switch / of both QEMUs between the guest's start and end "
               "markers, per GB downloaded",
+    "gateway": "one QEMU TCG guest (vmlab, 256 MiB, DHCP) downloads a 32 MiB /big.bin from python3 http.server "
+               "on its namespace's loopback via http://10.0.2.2/ 4 times (guest-http.sh); CPU s/GB per process "
+               "over the download window; frames per message and segments per super-frame from the gateway's counters",
     "scaling": "vmf-loadgen: N DEALER ports in one process on loopback, each sending batches of 32 64-byte unicast "
                "frames to its pair, at most 8 batches per port and 8192 frames over all ports in flight; "
                "rate = frames received per second after a warm-up; one-way latency from timestamps in the frames; "
@@ -69,7 +72,11 @@ def generate(a):
             else:
                 paths.append(d)
     guests = [p for p in paths if p["id"].startswith("guest-")]
-    paths = [p for p in paths if not p["id"].startswith("guest-")]
+    gws = [p for p in paths if p["id"].startswith("gw-")]
+    paths = [p for p in paths if not p["id"].startswith(("guest-", "gw-"))]
+    gwd = {g["id"]: g for g in gws}
+    for g in gws:
+        g["x_user"] = ratio(g.get("http_mbit"), gwd.get("gw-user", {}).get("http_mbit"))
     gd = {g["id"]: g for g in guests}
     for g in guests:
         g["x_direct"] = ratio(g.get("http_mbit"), gd.get("guest-direct", {}).get("http_mbit"))
@@ -140,13 +147,20 @@ def generate(a):
         target("NIC process CPU per GB, vhost-user / dgram (reported; lower is better)",
                ratio(gd.get("guest-vhost", {}).get("cpu_nic_s_per_gb"), gd.get("guest-dgram", {}).get("cpu_nic_s_per_gb")),
                None, lambda v: True, "CPU s/GB of both NIC processes, guest-vhost / guest-dgram")
+    if gws:
+        target("guest download through the gateway, vhost-user: >= 0.9x QEMU's -netdev user (issue 17)",
+               gwd.get("gw-vhost", {}).get("x_user"), 0.9, lambda v: v >= 0.9,
+               "guest HTTP Mbit/s, gw-vhost / gw-user")
+        target("guest download through the gateway, dgram: >= 0.9x QEMU's -netdev user (issue 17)",
+               gwd.get("gw-dgram", {}).get("x_user"), 0.9, lambda v: v >= 0.9,
+               "guest HTTP Mbit/s, gw-dgram / gw-user")
     res = {
         "command": a.command,
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "host": {"cpus": os.cpu_count(), "kernel": platform.release(),
                  "load_average_start": a.load_start, "load_average_end": a.load_end},
         "seconds_per_measurement": a.seconds, "pings": a.pings, "elapsed_s": a.elapsed,
-        "method": METHOD, "paths": paths, "guests": guests, "scaling": scaling, "targets": targets,
+        "method": METHOD, "paths": paths, "guests": guests, "gateway": gws, "scaling": scaling, "targets": targets,
     }
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "results.json"), "w") as f:
@@ -191,6 +205,19 @@ def markdown(res):
                 g["label"], fmt(g.get("http_mbit"), "%.0f"), fmt(g.get("x_direct"), "%.2fx"),
                 fmt(g.get("cpu_nic_s_per_gb"), "%.2f"), fmt(g.get("cpu_switch_s_per_gb"), "%.2f"),
                 fmt(g.get("cpu_qemu_s_per_gb"), "%.1f")))
+    if res.get("gateway"):
+        o.append("\n**Guest download through the gateway** (one QEMU TCG guest, HTTP download of 4 x 32 MiB "
+                 "from the host's loopback via 10.0.2.2)\n")
+        o.append("| path | HTTP Mbit/s | vs -netdev user | CPU s/GB QEMU | gateway | switch | NIC process "
+                 "| HTTP server | gateway frames/message | segments/super-frame |")
+        o.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for g in res["gateway"]:
+            o.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                g["label"], fmt(g.get("http_mbit"), "%.0f"), fmt(g.get("x_user"), "%.2fx"),
+                fmt(g.get("cpu_qemu_s_per_gb"), "%.1f"), fmt(g.get("cpu_gateway_s_per_gb"), "%.2f"),
+                fmt(g.get("cpu_switch_s_per_gb"), "%.2f"), fmt(g.get("cpu_nic_s_per_gb"), "%.2f"),
+                fmt(g.get("cpu_http_s_per_gb"), "%.2f"), fmt(g.get("gw_frames_per_msg"), "%.1f"),
+                fmt(g.get("gw_segments_per_super"), "%.1f")))
     if res["scaling"]:
         s0 = res["scaling"][0]
         o.append("\n**Switch scaling**: vmf-loadgen ports on loopback, %d-byte frames in batches of %d, every port "

@@ -36,6 +36,18 @@
 # two QEMUs over the download window (sampled at the guest's start/end markers, 1 s of quiet
 # around them). They start QEMU: run the suite under flock /tmp/vmf-heavy.lock on a shared host.
 #
+# Gateway paths (issue 17 part 4; one vmlab guest in namespace vfb-gw, DHCP, then the same
+# guest-http.sh downloads of a 32 MiB /big.bin from a python3 http.server on the namespace's
+# loopback, reached as http://10.0.2.2/ through NAT):
+#   gw-user         QEMU's own -netdev user (libslirp inside QEMU)
+#   gw-dgram        -netdev dgram + vmfabric-nic --dgram, CURVE switch, vmfabric-gateway
+#   gw-vhost        -netdev vhost-user + vmfabric-nic --vhost-user (guest TSO), CURVE switch,
+#                   vmfabric-gateway (its TCP segments coalesced into TSO super-frames, --gro)
+#   gw-vhost-nogro  the same with vmfabric-gateway --gro off (not in the default list)
+# HTTP Mbit/s from the guest's clock, the ratio to gw-user, CPU s/GB of each process (QEMU,
+# gateway, switch, NIC, the HTTP server) and the gateway's frames per message to the switch
+# and TCP segments per super-frame (its SIGUSR1 counters).
+#
 # Switch scaling, no TAP in the way: a fresh vmfabric-switch in namespace vfb-sc per run,
 # driven over loopback by vmf-loadgen (tests/bench/loadgen.c) with 2, 16, 64 and 256 ports,
 # --insecure and CURVE (a key per port): forwarding rate (64-byte frames in batches of 32,
@@ -48,7 +60,7 @@
 # also puts results.md into README.md's Performance section (between the bench markers).
 #
 # Usage: tests/bench/run.sh [--seconds S (5)] [--pings N (1000)] [--out DIR] [--paths "LIST"]
-#                           [--guests "direct dgram vhost"] [--ports "2 16 64 256"] [--readme] [--smoke]
+#                           [--guests "direct dgram vhost gw-user gw-dgram gw-vhost"] [--ports "2 16 64 256"] [--readme] [--smoke]
 # --smoke: 1-second measurements, 2 and 16 ports, no guest paths, then checks that every output exists and
 # holds well-formed numbers (what ctest's bench_smoke runs). Root; a benchmark, not a test.
 set -u
@@ -60,7 +72,7 @@ LOADGEN=$VMF_BUILD/tests/bench/vmf-loadgen
 SECS=5 PINGS=1000 OUT=$VMF_BUILD/bench SMOKE=0 README=0
 PATHS="veth bridge vde vmf-insecure vmf-curve vmf-insecure-nooff vmf-curve-nooff vmf-curve-bp vmf-curve-trunk"
 PORTS="2 16 64 256" LG_WARM=1 LG_RTT=2
-GUESTS="direct dgram vhost" ROUNDS=4
+GUESTS="direct dgram vhost gw-user gw-dgram gw-vhost" ROUNDS=4
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECS=$2; shift ;;
@@ -360,6 +372,108 @@ PY
 	teardown "${pids[@]}" "${sw[@]}"
 }
 
+# gw_path user|dgram|vhost|vhost-nogro: one vmlab guest downloads big.bin from an HTTP server on the
+# namespace's loopback via 10.0.2.2, through QEMU's -netdev user or through vmfabric-gateway;
+# one JSON line into $RAW
+gw_path() {
+	local kind=$1 id=gw-$1 a=() pids=() sw=() gw=() http q g0 g1 q0 q1 s0 s1 n0 n1 h0 h1 res label c gro=
+	local vl=$SHARED/vmlab mac=52:54:00:98:01:01
+	netns_add vfb-gw
+	mkdir -p "$T/gwww"
+	[ -f "$T/gwww/big.bin" ] || head -c $((32 * 1048576)) /dev/urandom >"$T/gwww/big.bin"
+	start "http-$id" ip netns exec vfb-gw python3 -m http.server 80 --bind 127.0.0.1 --directory "$T/gwww"
+	http=$LAST_PID
+	[ "$kind" = vhost-nogro ] && { kind=vhost; gro=off; }
+	if [ "$kind" != user ]; then
+		[ -f "$T/keys/gwg_secret" ] || { mkdir -p "$T/gwauth" "$T/keys"; for c in gwg gwgw; do
+			"$KEYTOOL" generate "$T/keys/$c" >/dev/null && cp "$T/keys/$c" "$T/gwauth/$c"; done; }
+		[ -f "$T/keys/switch" ] || "$KEYTOOL" generate "$T/keys/switch" >/dev/null
+		start "sw-$id" ip netns exec vfb-gw "$SWITCH" -f --listen tcp://127.0.0.1:7882 --control none \
+			--key "$T/keys/switch_secret" --authorized "$T/gwauth"
+		sw=("$LAST_PID")
+		wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
+		start "gateway-$id" ip netns exec vfb-gw "$GATEWAY" -f --switch tcp://127.0.0.1:7882 \
+			--server-key "$T/keys/switch" --key "$T/keys/gwgw_secret" --network gwbench --name gw ${gro:+--gro $gro}
+		gw=("$LAST_PID")
+		wait_for 5 log_has "gateway-$id" "joined network" || fail "gateway ($id) did not join"
+	fi
+	case $kind in
+	user) a=(--netdev "user,id=n0" --device "virtio-net-pci,netdev=n0,mac=$mac") ;;
+	dgram)
+		a=(--netdev "dgram,id=n0,local.type=unix,local.path=$T/gw-qemu.sock,remote.type=unix,remote.path=$T/gw-nic.sock"
+		   --device "virtio-net-pci,netdev=n0,mac=$mac")
+		start "nic-$id" ip netns exec vfb-gw "$NIC" -f --switch tcp://127.0.0.1:7882 \
+			--server-key "$T/keys/switch" --key "$T/keys/gwg_secret" --network gwbench --name g \
+			--dgram "unix:$T/gw-nic.sock,unix:$T/gw-qemu.sock"
+		pids+=("$LAST_PID")
+		wait_for 5 test -S "$T/gw-nic.sock" || fail "NIC ($id) is not listening" ;;
+	vhost)
+		a=(--qemu-arg -object --qemu-arg "memory-backend-memfd,id=mem0,size=256M,share=on"
+		   --qemu-arg -numa --qemu-arg "node,memdev=mem0"
+		   --qemu-arg -chardev --qemu-arg "socket,id=c0,path=$T/gw.vhost,reconnect=1"
+		   --netdev "vhost-user,id=n0,chardev=c0"
+		   --device "virtio-net-pci,netdev=n0,mac=$mac,rx_queue_size=1024,tx_queue_size=1024,vectors=0")
+		start "nic-$id" ip netns exec vfb-gw "$NIC" -f --switch tcp://127.0.0.1:7882 \
+			--server-key "$T/keys/switch" --key "$T/keys/gwg_secret" --network gwbench --name g \
+			--vhost-user "$T/gw.vhost"
+		pids+=("$LAST_PID")
+		wait_for 5 test -S "$T/gw.vhost" || fail "NIC ($id) is not listening" ;;
+	esac
+	q=$(ip netns exec vfb-gw "$vl/run-guest" --name vfb-gw --log "$T/$id.log" --background --timeout 300 \
+		--mem 256 --dhcp --env PEER=10.0.2.2 --env ROUNDS=$ROUNDS --env BIGMB=32 \
+		--script "$(dirname "$0")/guest-http.sh" "${a[@]}" 2>>"$T/run-guest.log")
+	[[ "$q" =~ ^[0-9]+$ ]] || { log "$id: guest did not start"; teardown "$http" "${pids[@]}" "${gw[@]}" "${sw[@]}"; return 1; }
+	PIDS+=("$q")
+	if wait_for 120 grep -aq 'VMLAB-OUT: bench start' "$T/$id.log"; then
+		q0=$(ticks "$q"); g0=$(ticks "${gw[@]}"); s0=$(ticks "${sw[@]}"); n0=$(ticks "${pids[@]}"); h0=$(ticks "$http")
+		wait_for 300 grep -aq 'VMLAB-OUT: bench end' "$T/$id.log"
+		q1=$(ticks "$q"); g1=$(ticks "${gw[@]}"); s1=$(ticks "${sw[@]}"); n1=$(ticks "${pids[@]}"); h1=$(ticks "$http")
+	fi
+	res=$(sed -n 's/^VMLAB-OUT: bench http \([0-9]*\) bytes \([0-9.]*\) s.*/\1 \2/p' "$T/$id.log" | tr -d '\r')
+	[ -n "$res" ] || { log "$id: no result"; grep -a 'VMLAB-OUT' "$T/$id.log" | tail -3; }
+	c=
+	if [ ${#gw[@]} -gt 0 ]; then
+		kill -USR1 "${gw[0]}"
+		wait_for 5 log_has "gateway-$id" "counters:"
+		c=$(grep 'counters:' "$T/gateway-$id.log" | tail -n1)
+	fi
+	case $kind in
+	user) label="QEMU -netdev user (libslirp in QEMU)" ;;
+	dgram) label="vmfabric-gateway, CURVE, QEMU -netdev dgram" ;;
+	vhost) label="vmfabric-gateway, CURVE, vhost-user (offloads)" ;;
+	esac
+	[ "$gro" = off ] && label="$label, --gro off"
+	python3 - "$id" "$label" "$res" "$((${q1:-0} - ${q0:-0}))" "$((${g1:-0} - ${g0:-0}))" \
+		"$((${s1:-0} - ${s0:-0}))" "$((${n1:-0} - ${n0:-0}))" "$((${h1:-0} - ${h0:-0}))" "$HZ" \
+		"${#gw[@]}" "$c" >>"$RAW" <<'PY'
+import json, re, sys
+idn, label, res, qemu, gw, sw, nic, http, hz, ngw, ctr = sys.argv[1:]
+hz = float(hz)
+r = {"id": idn, "label": label}
+if res:
+    b, s = res.split()
+    gb = int(b) / 1e9
+    r["http_mbit"] = int(b) * 8 / float(s) / 1e6 if float(s) > 0 else None
+    r["http_bytes"] = int(b)
+    r["cpu_qemu_s_per_gb"] = int(qemu) / hz / gb
+    r["cpu_http_s_per_gb"] = int(http) / hz / gb
+    if int(ngw):
+        r["cpu_gateway_s_per_gb"] = int(gw) / hz / gb
+        r["cpu_switch_s_per_gb"] = int(sw) / hz / gb
+        r["cpu_nic_s_per_gb"] = int(nic) / hz / gb
+m = re.search(r" tx (\d+) frames \(.*?; (\d+) batches; (\d+) segments coalesced into (\d+) super-frames", ctr)
+if m:
+    tx, msgs, segs, sup = (int(x) for x in m.groups())
+    r["gw_frames_per_msg"] = tx / msgs if msgs else None
+    r["gw_segments_per_super"] = segs / sup if sup else None
+    r["gw_coalesced_share"] = segs / tx if tx else None
+print(json.dumps(r))
+PY
+	log "$(tail -1 "$RAW")"
+	stop "$q"
+	teardown "$http" "${pids[@]}" "${gw[@]}" "${sw[@]}"
+}
+
 # scale curve|insecure N: a fresh switch, vmf-loadgen with N ports; one JSON line into $RAW
 scale() {
 	local mode=$1 n=$2 sw sec=() out
@@ -409,6 +523,7 @@ for g in $GUESTS; do
 	log "guest path $g"
 	case $g in
 	direct|dgram|vhost) guest_path "$g" ;;
+	gw-user|gw-dgram|gw-vhost|gw-vhost-nogro) gw_path "${g#gw-}" ;;
 	*) fail "unknown guest path $g" ;;
 	esac
 done
