@@ -25,6 +25,7 @@
  * every value, as --listen, --hostfwd or --lock-mac want.
  */
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static const struct conf_opt *find_opt(const struct conf_opt *opts, const char *
 	return NULL;
 }
 
-static int parse_bool(const char *v, int *out)
+int conf_onoff(const char *v, int *out)
 {
 	static const char *const yes[] = { "1", "yes", "true", "on" };
 	static const char *const no[] = { "0", "no", "false", "off" };
@@ -59,6 +60,40 @@ static int parse_bool(const char *v, int *out)
 		}
 	}
 	return -EINVAL;
+}
+
+/* The 17 characters at @v as a MAC; what follows them is the caller's to check. */
+static int mac_at(const char *v, unsigned char mac[6])
+{
+	for (int i = 0; i < 6; i++, v += 3) {
+		char hex[3] = { v[0], v[0] ? v[1] : 0, 0 };
+
+		if (!isxdigit((unsigned char)hex[0]) || !isxdigit((unsigned char)hex[1]) ||
+		    (i < 5 && v[2] != ':'))
+			return -EINVAL;
+		mac[i] = (unsigned char)strtoul(hex, NULL, 16);
+	}
+	return 0;
+}
+
+int conf_mac_parse(const char *v, unsigned char mac[6])
+{
+	return mac_at(v, mac) || v[17] ? -EINVAL : 0;
+}
+
+int conf_mac_list(const char *v, unsigned char (*macs)[6], unsigned int max, unsigned int *n)
+{
+	while (*v) {
+		if (*n == max)
+			return -E2BIG;
+		if (mac_at(v, macs[*n]) || (v[17] && v[17] != ',') || (macs[*n][0] & 1))
+			return -EINVAL;
+		++*n;
+		v += 17;
+		if (*v == ',' && !*++v)
+			return -EINVAL;	/* a trailing comma */
+	}
+	return *n ? 0 : -EINVAL;
 }
 
 /*
@@ -138,12 +173,29 @@ static int set_opt(const char *prog, const struct conf_opt *o, const char *val,
 		return 0;
 	}
 	case CONF_BOOL:
-		if (parse_bool(val, o->var)) {
+		if (conf_onoff(val, o->var)) {
 			fprintf(stderr, "%s: %s: '%s' is not a boolean for %s (use yes or no)\n",
 				prog, where, val, o->name);
 			return -EINVAL;
 		}
 		return 0;
+	case CONF_ONOFF:
+		if (conf_onoff(val, o->var)) {
+			fprintf(stderr, "%s: %s: '%s' is not on or off for %s\n", prog, where, val, o->name);
+			return -EINVAL;
+		}
+		return 0;
+	case CONF_MAC: {
+		struct conf_mac *m = o->var;
+
+		if (conf_mac_parse(val, m->mac)) {
+			fprintf(stderr, "%s: %s: '%s' is not a MAC address for %s (aa:bb:cc:dd:ee:ff)\n",
+				prog, where, val, o->name);
+			return -EINVAL;
+		}
+		m->set = 1;
+		return 0;
+	}
 	case CONF_INT:
 		errno = 0;
 		n = strtol(val, &end, 0);
@@ -228,7 +280,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 				rc = -EXIT_CONFIG;
 				break;
 			}
-			if (*val ? parse_bool(val, b) : (*b = 1, 0)) {
+			if (*val ? conf_onoff(val, b) : (*b = 1, 0)) {
 				fprintf(stderr, "%s: %s: '%s' is not a boolean\n", prog, where, val);
 				rc = -EXIT_CONFIG;
 				break;
@@ -324,6 +376,25 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 		case CONF_BOOL:
 			fprintf(f, "%s = %s\n", o->name, *(int *)o->var ? "yes" : "no");
 			break;
+		case CONF_ONOFF: {
+			int v = *(int *)o->var;
+
+			if (v < 0)
+				fprintf(f, "# %s (unset)\n", o->name);
+			else
+				fprintf(f, "%s = %s\n", o->name, v ? "on" : "off");
+			break;
+		}
+		case CONF_MAC: {
+			const struct conf_mac *m = o->var;
+
+			if (m->set)
+				fprintf(f, "%s = %02x:%02x:%02x:%02x:%02x:%02x\n", o->name, m->mac[0],
+					m->mac[1], m->mac[2], m->mac[3], m->mac[4], m->mac[5]);
+			else
+				fprintf(f, "# %s (unset)\n", o->name);
+			break;
+		}
 		case CONF_LIST: {
 			const struct conf_list *l = o->var;
 

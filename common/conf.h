@@ -9,6 +9,15 @@ enum conf_type {
 	CONF_INT,	/* long *, bounded by min..max */
 	CONF_BOOL,	/* int *; takes no argument on the command line */
 	CONF_LIST,	/* struct conf_list *, repeatable */
+	CONF_ONOFF,	/* int *: 1 on, 0 off (also yes/no, true/false, 1/0); the program's
+			 * default stays when the option is not given (e.g. -1: "unset") */
+	CONF_MAC,	/* struct conf_mac *: aa:bb:cc:dd:ee:ff */
+};
+
+/* A CONF_MAC option's value; @set: it was given */
+struct conf_mac {
+	unsigned char mac[6];
+	int set;
 };
 
 struct conf_list {
@@ -67,6 +76,19 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 /** conf_load_file() - apply config file @path; Return: 0 or -EXIT_CONFIG */
 int conf_load_file(const char *prog, const char *path, const struct conf_opt *opts,
 		   struct conf_std *std);
+
+/** conf_onoff() - "on"/"off" (also yes/no, true/false, 1/0, any case) into *@out. Return: 0 or -EINVAL */
+int conf_onoff(const char *v, int *out);
+
+/** conf_mac_parse() - "aa:bb:cc:dd:ee:ff" (hex digits, either case) into @mac. Return: 0 or -EINVAL */
+int conf_mac_parse(const char *v, unsigned char mac[6]);
+
+/**
+ * conf_mac_list() - "MAC[,MAC...]", unicast MACs only, appended to @macs
+ * (which holds *@n of at most @max). Return: 0; -E2BIG over @max; -EINVAL
+ * for bad syntax, a multicast MAC, an empty list or a trailing comma
+ */
+int conf_mac_list(const char *v, unsigned char (*macs)[6], unsigned int max, unsigned int *n);
 
 /** conf_print() - the effective configuration, in config file syntax */
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std);

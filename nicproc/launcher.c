@@ -113,6 +113,7 @@
 
 #include "cert.h"
 #include "codec.h"
+#include "conf.h"
 #include "log.h"
 #include "nicsup.h"
 #include "qmp.h"
@@ -295,11 +296,10 @@ static void parse_spec(struct vnic *v, const char *opt, const char *spec)
 		else if (!strcmp(item, "name"))
 			copy_val(v->name, sizeof(v->name), eq + 1, item, spec);
 		else if (!strcmp(item, "vhost")) {
-			if (strcmp(eq + 1, "on") && strcmp(eq + 1, "off")) {
+			if (conf_onoff(eq + 1, &v->vhost)) {
 				fprintf(stderr, "vmfabric-qemu: %s '%s': vhost= is on or off\n", opt, spec);
 				usage_error();
 			}
-			v->vhost = !strcmp(eq + 1, "on");
 		} else if (!strcmp(item, "mtu")) {
 			char *end;
 

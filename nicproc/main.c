@@ -27,7 +27,7 @@ static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns, *
 static char *opt_bridge, *opt_ovs_bridge;
 static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll, opt_link_fd = -1;
 static int opt_insecure, opt_stream_replace;
-static char *opt_offload;
+static int opt_offload = -1;	/* -1: not given (on with --tap) */
 
 static const struct conf_opt opts[] = {
 	UPLINK_CONF_OPTS(&opt_switch, &opt_server_key, &opt_failback, &opt_key),
@@ -42,7 +42,7 @@ static const struct conf_opt opts[] = {
 	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT; datagrams from elsewhere are dropped", 0, 0 },
 	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
 	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
-	{ "offload", 0, CONF_STR, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
+	{ "offload", 0, CONF_ONOFF, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
 	{ "vhost-user", 0, CONF_STR, &opt_vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
 	{ "link-fd", 0, CONF_INT, &opt_link_fd, "N", "write the link state the switch tells (vmfabric-ctl link) to inherited fd N: one byte, '1' up or '0' down, after every Welcome and change (vmfabric-qemu passes it on to QEMU's set_link)", 3, 1 << 20 },
 	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
@@ -141,14 +141,12 @@ int main(int argc, char **argv)
 	if ((opt_bridge || opt_ovs_bridge) && !opt_tap)
 		die(EXIT_USAGE, "--bridge and --ovs-bridge only apply to --tap");
 
-	if (opt_offload && strcmp(opt_offload, "on") && strcmp(opt_offload, "off"))
-		die(EXIT_USAGE, "--offload: '%s' is not on or off", opt_offload);
-	if (opt_offload && !opt_tap)
+	if (opt_offload >= 0 && !opt_tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
 	if (opt_stream_replace && !opt_stream_listen)
 		die(EXIT_USAGE, "--stream-replace only applies to --stream-listen");
 	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu, !opt_offload || !strcmp(opt_offload, "on"),
+				    opt_fd, opt_mtu, opt_offload != 0,
 				    opt_bridge, opt_ovs_bridge, opt_stream_replace, opt_vhost };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));

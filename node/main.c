@@ -20,11 +20,12 @@
 #include "util.h"
 
 static char *opt_failback;
-static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name, *opt_mac;
+static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
 static char *opt_net, *opt_host, *opt_dhcpstart, *opt_dhcpend, *opt_dns, *opt_domainname;
-static char *opt_hostname, *opt_restrict, *opt_ipv4, *opt_ipv6, *opt_ipv6_net, *opt_ipv6_host;
+static char *opt_hostname, *opt_ipv6_net, *opt_ipv6_host;
 static char *opt_ipv6_dns, *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
-static char *opt_host_loopback, *opt_gro;
+static int opt_restrict, opt_ipv4 = 1, opt_ipv6 = 1, opt_host_loopback = 1, opt_gro = 1;
+static struct conf_mac opt_mac;
 static struct conf_list opt_dnssearch, opt_hostfwd;
 static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
 static int opt_insecure;
@@ -36,7 +37,7 @@ static const struct conf_opt opts[] = {
 	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
 	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
-	{ "mac", 0, CONF_STR, &opt_mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
+	{ "mac", 0, CONF_MAC, &opt_mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
 	{ "net", 0, CONF_STR, &opt_net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24)", 0, 0 },
 	{ "host", 0, CONF_STR, &opt_host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
 	{ "dhcpstart", 0, CONF_STR, &opt_dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
@@ -45,10 +46,10 @@ static const struct conf_opt opts[] = {
 	{ "dnssearch", 0, CONF_LIST, &opt_dnssearch, "DOMAIN", "DHCP domain search list entry (repeatable)", 0, 0 },
 	{ "domainname", 0, CONF_STR, &opt_domainname, "DOMAIN", "DHCP domain name", 0, 0 },
 	{ "hostname", 0, CONF_STR, &opt_hostname, "NAME", "DHCP host name option", 0, 0 },
-	{ "restrict", 0, CONF_STR, &opt_restrict, "on|off", "isolate guests: no egress, no host loopback; hostfwd still works (default off)", 0, 0 },
-	{ "host-loopback", 0, CONF_STR, &opt_host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
-	{ "ipv4", 0, CONF_STR, &opt_ipv4, "on|off", "IPv4 (default on)", 0, 0 },
-	{ "ipv6", 0, CONF_STR, &opt_ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
+	{ "restrict", 0, CONF_ONOFF, &opt_restrict, "on|off", "isolate guests: no egress, no host loopback; hostfwd still works (default off)", 0, 0 },
+	{ "host-loopback", 0, CONF_ONOFF, &opt_host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
+	{ "ipv4", 0, CONF_ONOFF, &opt_ipv4, "on|off", "IPv4 (default on)", 0, 0 },
+	{ "ipv6", 0, CONF_ONOFF, &opt_ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
 	{ "ipv6-net", 0, CONF_STR, &opt_ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 0 },
 	{ "ipv6-host", 0, CONF_STR, &opt_ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
 	{ "ipv6-dns", 0, CONF_STR, &opt_ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
@@ -60,21 +61,10 @@ static const struct conf_opt opts[] = {
 	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
 	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
 	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
-	{ "gro", 0, CONF_STR, &opt_gro, "on|off", "coalesce TCP segments into TSO super-frames for guests whose NIC takes offloads (default on)", 0, 0 },
+	{ "gro", 0, CONF_ONOFF, &opt_gro, "on|off", "coalesce TCP segments into TSO super-frames for guests whose NIC takes offloads (default on)", 0, 0 },
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
-
-static int parse_onoff(const char *what, const char *s, int def)
-{
-	if (!s)
-		return def;
-	if (!strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcmp(s, "1") || !strcasecmp(s, "true"))
-		return 1;
-	if (!strcasecmp(s, "off") || !strcasecmp(s, "no") || !strcmp(s, "0") || !strcasecmp(s, "false"))
-		return 0;
-	die(EXIT_USAGE, "--%s: '%s' is not on or off", what, s);
-}
 
 static struct in_addr parse_ip4(const char *what, const char *s)
 {
@@ -316,15 +306,11 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < opt_dnssearch.n; i++)
 		search[i] = opt_dnssearch.v[i];
 
-	if (opt_mac) {
-		unsigned int b[6];
-		char tail;
-
-		if (sscanf(opt_mac, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
-			   &b[5], &tail) != 6 || (b[0] & 1))
-			die(EXIT_USAGE, "--mac: '%s' is not a unicast MAC (aa:bb:cc:dd:ee:ff)", opt_mac);
-		for (int i = 0; i < 6; i++)
-			gc.mac[i] = (uint8_t)b[i];
+	if (opt_mac.set) {
+		if (opt_mac.mac[0] & 1)
+			die(EXIT_USAGE, "--mac: %s is a multicast MAC; the gateway needs a unicast one",
+			    mac_fmt(opt_mac.mac, (char[18]){ 0 }));
+		memcpy(gc.mac, opt_mac.mac, 6);
 	} else {
 		gc.mac[0] = 0x52;
 		gc.mac[1] = 0x55;
@@ -332,10 +318,10 @@ int main(int argc, char **argv)
 	}
 
 	gc.cfg.version = 4;
-	gc.cfg.restricted = parse_onoff("restrict", opt_restrict, 0);
-	gc.cfg.in_enabled = parse_onoff("ipv4", opt_ipv4, 1);
-	gc.cfg.in6_enabled = parse_onoff("ipv6", opt_ipv6, 1);
-	gc.cfg.disable_host_loopback = !parse_onoff("host-loopback", opt_host_loopback, 1);
+	gc.cfg.restricted = opt_restrict;
+	gc.cfg.in_enabled = opt_ipv4;
+	gc.cfg.in6_enabled = opt_ipv6;
+	gc.cfg.disable_host_loopback = !opt_host_loopback;
 	if (!gc.cfg.in_enabled && !gc.cfg.in6_enabled)
 		die(EXIT_USAGE, "--ipv4 off and --ipv6 off: nothing left to serve");
 	gc.cfg.vnetwork = net;
@@ -367,7 +353,7 @@ int main(int argc, char **argv)
 	gc.n_fwd = opt_hostfwd.n;
 	gc.lease_file = opt_lease_file;
 	gc.mtu = opt_mtu;
-	gc.gro = parse_onoff("gro", opt_gro, 1);
+	gc.gro = opt_gro;
 
 	/* libslirp opens hostfwd listeners in slirp_new: do it before daemonizing to report errors */
 	rc = gw_init(&gw, &gc, &up, &why);

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "impair.h"
 #include "log.h"
 #include "port.h"
@@ -747,30 +748,16 @@ int mac_lock_parse(const char *spec, struct mac_lock *l, const char **why)
 		*why = "--lock-mac: invalid port name";
 		return -EINVAL;
 	}
-	for (m = eq + 1; *m; ) {
-		unsigned int b[6];
-		int used = 0;
-
-		if (l->n == LOCK_MACS_MAX) {
-			*why = "--lock-mac: at most 16 MACs per port";
-			return -EINVAL;
-		}
-		if (sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4],
-			   &b[5], &used) != 6 || used != 17 || (m[used] && m[used] != ',') || (b[0] & 1)) {
-			*why = "--lock-mac: MACs are unicast xx:xx:xx:xx:xx:xx, separated by commas";
-			return -EINVAL;
-		}
-		for (int i = 0; i < 6; i++)
-			l->macs[l->n][i] = (uint8_t)b[i];
-		l->n++;
-		m += used;
-		if (*m == ',' && !*++m) {
-			*why = "--lock-mac: trailing comma";
-			return -EINVAL;
-		}
-	}
-	if (!l->n) {
-		*why = "--lock-mac needs at least one MAC";
+	m = eq + 1;
+	switch (conf_mac_list(m, l->macs, LOCK_MACS_MAX, &l->n)) {
+	case 0:
+		break;
+	case -E2BIG:
+		*why = "--lock-mac: at most 16 MACs per port";
+		return -EINVAL;
+	default:
+		*why = *m ? "--lock-mac: MACs are unicast xx:xx:xx:xx:xx:xx, separated by commas" :
+			    "--lock-mac needs at least one MAC";
 		return -EINVAL;
 	}
 	return 0;

@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "policy.h"
 
 #define POLICY_FILE_MAX	65536
@@ -83,23 +84,7 @@ static int parse_yesno(const char *v, int *out)
 /* "aa:bb:..,.." into p->macs */
 static int parse_macs(const char *v, struct key_policy *p)
 {
-	while (*v) {
-		unsigned int b[6];
-		int used = 0;
-
-		if (p->n_macs == POLICY_MACS_MAX)
-			return -E2BIG;
-		if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%n", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-			   &used) != 6 || used != 17 || (v[used] && v[used] != ',') || (b[0] & 1))
-			return -EINVAL;
-		for (int i = 0; i < 6; i++)
-			p->macs[p->n_macs][i] = (uint8_t)b[i];
-		p->n_macs++;
-		v += used;
-		if (*v == ',' && !*++v)
-			return -EINVAL;
-	}
-	return p->n_macs ? 0 : -EINVAL;
+	return conf_mac_list(v, p->macs, POLICY_MACS_MAX, &p->n_macs);
 }
 
 /* A pattern list: printable, no spaces, quotes or backslashes, no empty pattern. */

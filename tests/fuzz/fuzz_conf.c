@@ -20,6 +20,8 @@ static char *s_a, *s_b;
 static long i_a = 1500, i_b;
 static int b_a, b_b;
 static struct conf_list l_a;
+static int o_a = -1;
+static struct conf_mac m_a;
 
 static const struct conf_opt opts[] = {
 	{ "switch", 's', CONF_STR, &s_a, "EP", "a string", 0, 0 },
@@ -29,6 +31,8 @@ static const struct conf_opt opts[] = {
 	{ "insecure", 0, CONF_BOOL, &b_a, NULL, "a flag", 0, 0 },
 	{ "ipv6", 0, CONF_BOOL, &b_b, NULL, "another flag", 0, 0 },
 	{ "hostfwd", 0, CONF_LIST, &l_a, "RULE", "a list", 0, 0 },
+	{ "offload", 0, CONF_ONOFF, &o_a, "on|off", "on or off", 0, 0 },
+	{ "mac", 0, CONF_MAC, &m_a, "MAC", "a MAC address", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -40,6 +44,8 @@ static void reset(struct conf_std *std)
 	i_a = 1500;	/* defaults inside the bounds, as every program has */
 	i_b = 0;
 	b_a = b_b = 0;
+	o_a = -1;
+	memset(&m_a, 0, sizeof(m_a));
 	for (size_t i = 0; i < l_a.n; i++)
 		free(l_a.v[i]);
 	free(l_a.v);

@@ -22,6 +22,8 @@ static long conf_mtu;
 static int conf_insecure;
 static int conf_tap;
 static struct conf_list conf_fwd;
+static int conf_offload;
+static struct conf_mac conf_gwmac;
 
 static const struct conf_opt conf_opts[] = {
 	{ "switch", 's', CONF_STR, &conf_switch, "URL", "switch endpoint", 0, 0 },
@@ -30,6 +32,8 @@ static const struct conf_opt conf_opts[] = {
 	{ "insecure", 'k', CONF_BOOL, &conf_insecure, NULL, "no CURVE", 0, 0 },
 	{ "tap", 0, CONF_BOOL, &conf_tap, NULL, "TAP backend", 0, 0 },
 	{ "hostfwd", 'F', CONF_LIST, &conf_fwd, "RULE", "port forward", 0, 0 },
+	{ "offload", 0, CONF_ONOFF, &conf_offload, "on|off", "offloads", 0, 0 },
+	{ "mac", 0, CONF_MAC, &conf_gwmac, "MAC", "a MAC", 0, 0 },
 	{ NULL, 0, CONF_STR, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -52,6 +56,8 @@ static void conf_reset(void)
 	conf_mtu = 1500;
 	conf_insecure = 0;
 	conf_tap = 0;
+	conf_offload = -1;
+	memset(&conf_gwmac, 0, sizeof(conf_gwmac));
 	memset(&conf_std_opts, 0, sizeof(conf_std_opts));
 }
 
@@ -451,6 +457,77 @@ static void test_conf_print_reparse(void **state)
 	conf_check_reparse();
 }
 
+/* on/off and MAC options: parsed, refused with a clear message, printed back */
+static void test_conf_onoff_mac(void **state)
+{
+	static const unsigned char want[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+	char *text;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(conf_run(NULL, "prog", "--offload", "off", "--mac", "52:54:00:AB:cd:ef", NULL), 0);
+	assert_int_equal(conf_offload, 0);
+	assert_true(conf_gwmac.set);
+	assert_memory_equal(conf_gwmac.mac, want, 6);
+	conf_reset();
+	assert_int_equal(conf_run(NULL, "prog", "--offload", "YES", NULL), 0);
+	assert_int_equal(conf_offload, 1);
+	assert_false(conf_gwmac.set);
+	conf_reset();
+	assert_int_equal(conf_run(NULL, "prog", "--offload", "maybe", NULL), -EXIT_USAGE);
+	assert_non_null(strstr(conf_err, "'maybe' is not on or off for offload"));
+	conf_reset();
+	for (const char *const *bad = (const char *const[]){ "52:54:00:ab:cd", "52:54:00:ab:cd:ef:",
+			"52-54-00-ab-cd-ef", "5:54:00:ab:cd:ef", "52:54:00:ab:cd:eg", "", NULL }; *bad; bad++) {
+		assert_int_equal(conf_run(NULL, "prog", "--mac", *bad, NULL), -EXIT_USAGE);
+		assert_non_null(strstr(conf_err, "is not a MAC address for mac"));
+		conf_reset();
+	}
+	/* printed back as a file conf_parse() reads again; unset ones as comments */
+	assert_int_equal(conf_run(NULL, "prog", NULL), 0);
+	f = open_memstream(&text, &len);
+	conf_print(f, conf_opts, &conf_std_opts);
+	fclose(f);
+	assert_non_null(strstr(text, "# offload (unset)\n"));
+	assert_non_null(strstr(text, "# mac (unset)\n"));
+	free(text);
+	assert_int_equal(conf_run(NULL, "prog", "--offload", "on", "--mac", "02:00:00:00:00:01", NULL), 0);
+	f = open_memstream(&text, &len);
+	conf_print(f, conf_opts, &conf_std_opts);
+	fclose(f);
+	assert_non_null(strstr(text, "offload = on\n"));
+	assert_non_null(strstr(text, "mac = 02:00:00:00:00:01\n"));
+	conf_write_file(text);
+	free(text);
+	conf_reset();
+	assert_int_equal(conf_run(NULL, "prog", "-c", conf_file, NULL), 0);
+	assert_int_equal(conf_offload, 1);
+	assert_true(conf_gwmac.set);
+	assert_int_equal(conf_gwmac.mac[5], 1);
+}
+
+/* conf_mac_list(): unicast MACs, comma-separated, bounded */
+static void test_conf_mac_list(void **state)
+{
+	unsigned char macs[2][6];
+	unsigned int n = 0;
+
+	(void)state;
+	assert_int_equal(conf_mac_list("02:00:00:00:00:01,02:00:00:00:00:02", macs, 2, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(macs[1][5], 2);
+	n = 0;
+	assert_int_equal(conf_mac_list("02:00:00:00:00:01,02:00:00:00:00:02,02:00:00:00:00:03",
+				       macs, 2, &n), -E2BIG);
+	for (const char *const *bad = (const char *const[]){ "", "01:00:5e:00:00:01",
+			"02:00:00:00:00:01,", "02:00:00:00:00:01;02:00:00:00:00:02", "02:00:00:00:00",
+			",02:00:00:00:00:01", NULL }; *bad; bad++) {
+		n = 0;
+		assert_int_equal(conf_mac_list(*bad, macs, 2, &n), -EINVAL);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +540,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conf_config_spellings, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_help_version, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_print_reparse, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(test_conf_onoff_mac, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(test_conf_mac_list, conf_setup, conf_teardown),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
