@@ -67,6 +67,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "impair.h"
@@ -90,7 +91,7 @@ static int num_micro(const char *s, const char **end, uint64_t *v)
 	if (*p < '0' || *p > '9')
 		return -EINVAL;
 	for (; *p >= '0' && *p <= '9'; p++) {
-		if (i > 10000000000000ULL)
+		if (i >= 1000000000000ULL)	/* 10^13 * 10^6 still fits in 64 bits */
 			return -EINVAL;
 		i = i * 10 + (uint64_t)(*p - '0');
 	}

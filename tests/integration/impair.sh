@@ -14,11 +14,13 @@ command -v iperf3 >/dev/null || fail "iperf3 missing"
 ctl() { "$CTL" --control "ipc://$T/switch.ctl" "$@"; }
 in_ns() { local h=$1; shift; ip netns exec "vim-$h" "$@"; }
 
-# rtt HOST ADDR COUNT INTERVAL: "min avg max" of COUNT pings (all answered) in ms
+# rtt HOST ADDR COUNT INTERVAL: "min median max" of COUNT pings (all answered) in ms; the
+# median, not the mean, so that one scheduling hiccup on a shared host does not decide
 rtt() {
-	in_ns "$1" ping -q -n -c "$3" -i "$4" -W 2 "$2" >"$T/rtt.out" 2>&1 || { cat "$T/rtt.out"; return 1; }
+	in_ns "$1" ping -n -c "$3" -i "$4" -W 2 "$2" >"$T/rtt.out" 2>&1 || { cat "$T/rtt.out"; return 1; }
 	grep -q " 0% packet loss" "$T/rtt.out" || { cat "$T/rtt.out"; return 1; }
-	sed -n 's|.*= \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/.*|\1 \2 \3|p' "$T/rtt.out"
+	sed -n 's/.* time=\([0-9.]*\) ms/\1/p' "$T/rtt.out" |
+		python3 -c 'import sys; s = sorted(float(x) for x in sys.stdin); print(s[0], s[len(s) // 2], s[-1])'
 }
 # fcmp EXPR: a float comparison, true or false
 fcmp() { python3 -c "import sys; sys.exit(0 if ($1) else 1)"; }
@@ -45,25 +47,25 @@ pings h1 192.168.77.2 2 || fail "h1 -> h2 before the tests"
 pings h3 192.168.77.4 2 || fail "h3 -> h4 before the tests"
 
 # 1. delay. The unimpaired pair on the same switch is the baseline; the impaired RTT is
-# higher by the delay: never less (frames never leave early), and at most 4 ms more on
-# average (the loop's poll timeout has 1 ms resolution; scheduling on a busy 2-core host).
+# higher by the delay: never less (frames never leave early), and at most 4 ms more in the
+# median (the loop's poll timeout has 1 ms resolution; scheduling on a busy 2-core host).
 read -r _ BASE _ <<<"$(rtt h3 192.168.77.4 20 0.05)" || fail "h3 -> h4 baseline"
-read -r MIN AVG _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 with delay=30ms"
-fcmp "$MIN >= 30.0 and $AVG <= $BASE + 30 + 4" ||
-	fail "RTT with delay=30ms (out of h1): min $MIN avg $AVG ms, baseline $BASE ms; expected min >= 30, avg <= baseline + 34"
+read -r MIN MED _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 with delay=30ms"
+fcmp "$MIN >= 30.0 and $MED <= $BASE + 30 + 4" ||
+	fail "RTT with delay=30ms (out of h1): min $MIN median $MED ms, baseline $BASE ms; expected min >= 30, median <= baseline + 34"
 [ "$(port_json h1/tap0 "p['impair']['out']['spec'] + ' ' + str(p['impair']['in'])")" = "delay=30ms None" ] ||
 	fail "ports does not show the option's impairment: $(ctl --json ports)"
-pass "--impair h1/tap0=delay=30ms: RTT h1 -> h2 min $MIN avg $AVG ms vs $BASE ms on the other pair (rise 30 to 34 ms)"
+pass "--impair h1/tap0=delay=30ms: RTT h1 -> h2 min $MIN median $MED ms vs $BASE ms on the other pair (rise 30 to 34 ms)"
 
 # live: both directions, 10 ms each; vmfabric-ctl overrides the option
 ctl impair h1/tap0 --delay 10ms --direction both >"$T/ctl.out" || fail "ctl impair --direction both: $(cat "$T/ctl.out")"
 grep -q "h1/tap0: in delay=10ms, out delay=10ms (1 connected)" "$T/ctl.out" || fail "ctl reply: $(cat "$T/ctl.out")"
-read -r MIN AVG _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 with delay=10ms both ways"
+read -r MIN MED _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 with delay=10ms both ways"
 read -r _ BASE2 _ <<<"$(rtt h3 192.168.77.4 20 0.05)" || fail "h3 -> h4 during the delay"
-fcmp "$MIN >= 20.0 and $AVG <= $BASE + 20 + 4" ||
-	fail "RTT with delay=10ms both ways: min $MIN avg $AVG ms, baseline $BASE ms; expected min >= 20, avg <= baseline + 24"
+fcmp "$MIN >= 20.0 and $MED <= $BASE + 20 + 4" ||
+	fail "RTT with delay=10ms both ways: min $MIN median $MED ms, baseline $BASE ms; expected min >= 20, median <= baseline + 24"
 fcmp "$BASE2 < $BASE + 3" || fail "the other pair's RTT rose from $BASE to $BASE2 ms while h1 was impaired"
-pass "vmfabric-ctl impair h1/tap0 --delay 10ms --direction both: RTT min $MIN avg $AVG ms (rise 20 to 24 ms); other pair $BASE2 ms"
+pass "vmfabric-ctl impair h1/tap0 --delay 10ms --direction both: RTT min $MIN median $MED ms (rise 20 to 24 ms); other pair $BASE2 ms"
 
 # 2. loss: 10% of the frames to h1 (its ping replies) over 2000 pings. Binomial bounds:
 # n = 2000, p = 0.1: mean 200, sigma = sqrt(n p (1 - p)) = 13.4; 4.5 sigma: 140 to 260.
@@ -103,8 +105,9 @@ ctl impair h1/tap0 --rate 10mbit >/dev/null || fail "ctl impair --rate 10mbit"
 start iperf3-server ip netns exec vim-h1 iperf3 -s -B 192.168.77.1 -p $IPERF_PORT
 listening() { in_ns h1 ss -ltn | grep -q ":$IPERF_PORT "; }
 wait_for 5 listening || fail "iperf3 server did not start"
-flock /tmp/vmf-heavy.lock ip netns exec vim-h2 iperf3 -c 192.168.77.1 -p $IPERF_PORT -t 4 -O 1 -J \
-	>"$T/iperf.json" 2>"$T/iperf.err" || { cat "$T/iperf.err"; fail "iperf3 h2 -> h1"; }
+# one heavy test at a time on a shared host: wait for the others' iperf3 and QEMU (ctest: 600 s)
+flock -w 500 /tmp/vmf-heavy.lock ip netns exec vim-h2 iperf3 -c 192.168.77.1 -p $IPERF_PORT -t 4 -O 1 -J \
+	>"$T/iperf.json" 2>"$T/iperf.err" || { cat "$T/iperf.err"; fail "iperf3 h2 -> h1 (or 500 s waiting for /tmp/vmf-heavy.lock)"; }
 MBIT=$(json 'round(d["end"]["sum_received"]["bits_per_second"] / 1e6, 2)' <"$T/iperf.json")
 fcmp "5.0 <= $MBIT <= 10.2" || fail "iperf3 through rate=10mbit: $MBIT Mbit/s (expected 5 to 10.2)"
 pass "rate=10mbit: iperf3 h2 -> h1 $MBIT Mbit/s"
@@ -127,20 +130,20 @@ ctl --json impair h1/tap0 --clear >"$T/clear.json" || fail "ctl impair --clear"
 [ "$(json 'd["in"] + "|" + d["out"]' <"$T/clear.json")" = "|" ] || fail "clear reply: $(cat "$T/clear.json")"
 [ "$(port_json h1/tap0 "p['impair']")" = None ] || fail "h1 still has an impairment after --clear"
 wait_for 10 ping1 h1 192.168.77.2 || fail "h1 -> h2 after --clear"
-read -r _ AVG _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 after --clear"
-fcmp "$AVG < $BASE + 3" || fail "RTT after --clear: $AVG ms, baseline $BASE ms"
+read -r _ MED _ <<<"$(rtt h1 192.168.77.2 20 0.05)" || fail "h1 -> h2 after --clear"
+fcmp "$MED < $BASE + 3" || fail "RTT after --clear: $MED ms, baseline $BASE ms"
 ctl impair h1/tap0 --loss 1 2>"$T/bad.err" && fail "a loss without % was accepted"
 grep -q "loss=1: a percentage" "$T/bad.err" || fail "no clear error for a bad value: $(cat "$T/bad.err")"
-pass "--clear: no impairment, RTT $AVG ms (baseline $BASE ms); a bad value is refused with its reason"
+pass "--clear: no impairment, RTT $MED ms (baseline $BASE ms); a bad value is refused with its reason"
 # 6. the key's policy: h4's certificate says impair = "delay=20ms"; a reload applies it to the
 # live port (frames to h4 wait 20 ms); vmfabric-ctl overrides it
 policy_meta h4 'impair = "delay=20ms"'
 ctl reload >/dev/null || fail "reload"
 [ "$(port_json h4/tap0 "p['policy']['impair'] + ' ' + p['impair']['out']['spec']")" = "delay=20ms delay=20ms" ] ||
 	fail "h4's policy impairment not applied: $(ctl --json ports)"
-read -r MIN AVG _ <<<"$(rtt h3 192.168.77.4 10 0.05)" || fail "h3 -> h4 with h4's policy delay"
-fcmp "$MIN >= 20.0 and $AVG <= $BASE + 20 + 4" || fail "RTT to h4 with its policy's delay=20ms: min $MIN avg $AVG ms"
+read -r MIN MED _ <<<"$(rtt h3 192.168.77.4 10 0.05)" || fail "h3 -> h4 with h4's policy delay"
+fcmp "$MIN >= 20.0 and $MED <= $BASE + 20 + 4" || fail "RTT to h4 with its policy's delay=20ms: min $MIN median $MED ms"
 ctl impair h4/tap0 --clear >/dev/null || fail "ctl impair h4/tap0 --clear"
 [ "$(port_json h4/tap0 "p['impair']")" = None ] || fail "vmfabric-ctl --clear did not override the key's policy"
-pass "policy impair = \"delay=20ms\": applied at reload (RTT min $MIN avg $AVG ms), cleared by vmfabric-ctl; a bad one keeps its key out"
+pass "policy impair = \"delay=20ms\": applied at reload (RTT min $MIN median $MED ms), cleared by vmfabric-ctl; a bad one keeps its key out"
 kill -0 "$SW_PID" || fail "switch died"

@@ -140,6 +140,8 @@ static void test_parse_errors(void **state)
 	parse_fails("delay=.5ms", "a time");
 	parse_fails("delay=1.ms", "a time");
 	parse_fails("jitter=99999999999999999999ms", "a time");
+	parse_fails("delay=18446744073709552ms", "a time");	/* wraps 64 bits times 10^6 */
+	parse_fails("rate=9999999999999bit", "gbit");
 	parse_fails("loss=1", "a percentage");
 	parse_fails("loss=101%", "a percentage");
 	parse_fails("loss=1%%", "a percentage");
