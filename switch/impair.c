@@ -916,7 +916,10 @@ void impair_run(struct vswitch *sw)
 				ProtobufCBinaryData f = { fr->len, q->buf + fr->off };
 				struct network *n = p->used ? frame_net(sw, p, fr) : NULL;
 
-				if (n) {
+				if (n && p->pconf && p->pconf->link_down) {
+					/* the cable was pulled while it was held: it dies with the link */
+					p->ctr.drops[DROP_link_down]++;
+				} else if (n) {
 					q->releasing = 1;
 					switch_impair_deliver(sw, p, n, &f, (int)fr->vnet, d);
 					q->releasing = 0;

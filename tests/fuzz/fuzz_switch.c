@@ -26,6 +26,8 @@
  *     13 a FrameBatch with 802.1Q tags [n] n x [b as in 1] [t: t & 3 none, one tag,
  *        two tags, an S-tag; VIDs from t >> 2 & 3 and t >> 4 & 3; priority bits t >> 6]
  *     14 link state [b: port name b & 3, up if b & 4] (vmfabric-ctl link)
+ *     15 a live impairment [b: port name b & 3, setting b >> 2 & 7] (vmfabric-ctl impair)
+ *     16 held frames that are due leave (impair_run(), as the main loop calls it)
  *     other: a Welcome (only the switch may send one)
  * Keys: key 0 open; key 1 with a policy (networks n0,n1, names p*, two
  * source MACs, max-macs 2, create no, vlans trunk 1,2 native 3); key 2
@@ -44,6 +46,7 @@
 #include <zmq.h>
 
 #include "fuzz.h"
+#include "impair.h"
 #include "log.h"
 #include "portconf.h"
 #include "stats.h"
@@ -421,6 +424,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			portconf_link(&sw, names[b & 3], b & 4);
 			break;
 		}
+		case 15: {
+			static const char *const specs[] = {
+				"delay=1ms", "loss=50%,seed=1", "dup=50%,seed=2",
+				"reorder=50%,delay=1ms,seed=3", "rate=1mbit,queue=4,queue-bytes=3000",
+				"delay=1ms,direction=in", "jitter=1ms,delay=2ms,direction=both",
+				"clear,direction=both",
+			};
+			uint8_t b = fuzz_byte(&data, &size);
+			char *argv[2] = { (char *)(uintptr_t)names[b & 3], (char *)(uintptr_t)specs[b >> 2 & 7] };
+			char why[256];
+
+			switch_pass_end(&sw);
+			if (devnull)
+				impair_control(&sw, 2, argv, b & 0x80, devnull, why, sizeof(why));
+			break;
+		}
+		case 16:
+			switch_pass_end(&sw);
+			impair_run(&sw);
+			break;
 		case 9:
 			switch_pass_end(&sw);
 			if (devnull) {
