@@ -472,9 +472,10 @@ void switch_announce(struct vswitch *sw)
 			if (e->port == up->idx)
 				continue;
 			uplink_rarp_frame(rarp, e->mac);
-			/* in its VLAN, so that the parent learns it there (the trunk's internal form) */
-			f.len = e->vlan ? vlan_push(frames[n], rarp, sizeof(rarp), 0, e->vlan) : sizeof(rarp);
-			if (!e->vlan)
+			/* in its VLAN (the trunk's internal form), so that the parent learns it there */
+			if (e->vlan)
+				f.len = vlan_push(frames[n], rarp, sizeof(rarp), 0, e->vlan);
+			else
 				memcpy(frames[n], rarp, sizeof(rarp));
 			enqueue(sw, up, net, &f, 0, NULL);
 			total++;
