@@ -14,8 +14,7 @@
 /*
  * The switch in files: port.c (ports, networks, Hello, admission, policy,
  * removal), fwd.c (the forwarding pass: input, forward, enqueue, flush),
- * portconf.c (settings kept by port name), vlanport.c (802.1Q on ports; the
- * rules are vlan.c's), capture.c (live capture), stats.c (counters rendered), control.c (the
+ * portconf.c (settings kept by port name), capture.c (live capture), stats.c (counters rendered), control.c (the
  * management channel), main.c (options, sockets, the event loop).
  */
 

@@ -178,10 +178,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_open_default),
+		cmocka_unit_test(test_policy_vlans),
 		cmocka_unit_test(test_policy_fields),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_policy_bounds),
-		cmocka_unit_test(test_policy_vlans),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
