@@ -475,7 +475,7 @@ void switch_pass_end(struct vswitch *sw)
  */
 void switch_announce(struct vswitch *sw)
 {
-	static uint8_t frames[VMF_MAX_BATCH_FRAMES][60];
+	static uint8_t frames[VMF_MAX_BATCH_FRAMES][60 + VLAN_TAG_LEN];
 	struct port *up = sw->up;
 	uint64_t now = now_ms();
 	size_t n = 0, total = 0;
@@ -490,11 +490,17 @@ void switch_announce(struct vswitch *sw)
 		if (!net->used || !switch_carries(up, net->name))
 			continue;
 		while ((e = fdb_next(&net->fdb, &pos, now))) {
-			ProtobufCBinaryData f = { sizeof(frames[n]), frames[n] };
+			ProtobufCBinaryData f = { 60, frames[n] };
+			uint8_t rarp[60];
 
 			if (e->port == up->idx)
 				continue;
-			uplink_rarp_frame(frames[n], e->mac);
+			uplink_rarp_frame(rarp, e->mac);
+			/* in its VLAN (the trunk's internal form), so that the parent learns it there */
+			if (e->vlan)
+				f.len = vlan_push(frames[n], rarp, sizeof(rarp), 0, e->vlan);
+			else
+				memcpy(frames[n], rarp, sizeof(rarp));
 			enqueue(sw, up, net, &f, 0, NULL);
 			total++;
 			if (++n == VMF_MAX_BATCH_FRAMES) {

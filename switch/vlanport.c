@@ -166,6 +166,8 @@ void vlan_port_resolve(struct vswitch *sw, struct port *p)
 
 const char *vlan_port_source(const struct port *p)
 {
+	if (p->kind != PORT_PLAIN)
+		return "none";	/* a trunk between switches: always the internal form */
 	if (p->pconf && p->pconf->vlan_set)
 		return p->pconf->vlan_set == VLAN_SRC_CTL ? "ctl" : "option";
 	if (p->vlan)

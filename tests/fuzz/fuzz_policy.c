@@ -4,8 +4,8 @@
  * The input is a certificate's text. policy_parse() must never crash or
  * read past it; what it accepts must be within the bounds the switch
  * relies on (printable lists without quotes that fit, at most 64 unicast
- * MACs), and must survive a round trip: written back as metadata lines,
- * it parses to the same policy.
+ * MACs, VLAN ids 1..4094), and must survive a round trip: written back as
+ * metadata lines, it parses to the same policy.
  */
 
 #include <string.h>
@@ -16,7 +16,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct key_policy p, q;
-	char text[70000], again[4096], why[512];
+	static char list[16384];
+	char text[70000], again[20480], why[512];
 	size_t o;
 
 	if (size >= sizeof(text))
@@ -35,6 +36,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(!(p.set & POLICY_MAX_MACS) || (p.max_macs >= 1 && p.max_macs <= 1048576));
 
 	o = (size_t)snprintf(again, sizeof(again), "metadata\n");
+	if (p.set & POLICY_VLANS) {
+		struct key_policy r;
+
+		FUZZ_CHECK(p.vlans.mode != VLAN_NONE || !p.vlans.pvid);
+		FUZZ_CHECK(p.vlans.pvid <= VLAN_VID_MAX && !(p.vlans.allowed[0] & 1) &&
+			   !(p.vlans.allowed[VLAN_VID_MAX / 8] & 0x80));
+		vlan_format_list(&p.vlans, list, sizeof(list));
+		FUZZ_CHECK(!strstr(list, "..."));
+		if (p.vlans.mode == VLAN_ACCESS)
+			o += (size_t)snprintf(again + o, sizeof(again) - o, "    vlans = access:%u\n", p.vlans.pvid);
+		else if (p.vlans.mode == VLAN_TRUNK && p.vlans.pvid)
+			o += (size_t)snprintf(again + o, sizeof(again) - o,
+					      "    vlans = \"trunk %s native %u\"\n", list, p.vlans.pvid);
+		else if (p.vlans.mode == VLAN_TRUNK)
+			o += (size_t)snprintf(again + o, sizeof(again) - o, "    vlans = \"trunk %s\"\n", list);
+		else
+			o += (size_t)snprintf(again + o, sizeof(again) - o, "    vlans = none\n");
+		/* the line written back is the same setting (the rest of the round trip checks set) */
+		FUZZ_CHECK(o < sizeof(again) && policy_parse(again, &r, why, sizeof(why)) == 0 &&
+			   !memcmp(&r.vlans, &p.vlans, sizeof(p.vlans)));
+	}
 	if (p.set & POLICY_NETWORKS)
 		o += (size_t)snprintf(again + o, sizeof(again) - o, "    networks = \"%s\"\n", p.networks);
 	if (p.set & POLICY_NAMES)

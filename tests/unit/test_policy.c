@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -169,10 +170,45 @@ static void test_policy_bounds(void **state)
 	assert_int_equal(p.set, 0);
 }
 
+/* vlans: an 802.1Q setting (switch/vlan.c syntax), shown by policy_json and policy_text; bad ones refused */
+static void test_policy_vlans(void **state)
+{
+	struct key_policy p;
+	char why[256], *out = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(parse("    vlans = \"trunk 10,20-22 native 1\"\n", &p, why, sizeof(why)), 0);
+	assert_int_equal(p.set, POLICY_VLANS);
+	assert_int_equal(p.vlans.mode, VLAN_TRUNK);
+	assert_int_equal(p.vlans.pvid, 1);
+	assert_int_equal(vlan_egress(&p.vlans, 21), VLAN_OUT_TAGGED);
+	f = open_memstream(&out, &len);
+	assert_non_null(f);
+	policy_json(&p, f);
+	fputc('|', f);
+	policy_text(&p, f);
+	fclose(f);
+	assert_non_null(strstr(out, "\"vlans\":\"trunk 10,20-22 native 1\""));
+	assert_non_null(strstr(out, "|vlans=trunk:10,20-22:native:1"));
+	free(out);
+	assert_int_equal(parse("    vlans = access:7\n", &p, why, sizeof(why)), 0);
+	assert_int_equal(p.vlans.mode, VLAN_ACCESS);
+	assert_int_equal(p.vlans.pvid, 7);
+	for (const char *const *b = (const char *const[]){ "    vlans = \"access 0\"\n", "    vlans = \"trunk\"\n",
+		     "    vlans = \"trunk 5000\"\n", "    vlans = \"\"\n", NULL }; *b; b++) {
+		why[0] = '\0';
+		assert_int_equal(parse(*b, &p, why, sizeof(why)), -EINVAL);
+		assert_non_null(strstr(why, "line 4: vlans: VLAN setting"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_open_default),
+		cmocka_unit_test(test_policy_vlans),
 		cmocka_unit_test(test_policy_fields),
 		cmocka_unit_test(test_policy_errors),
 		cmocka_unit_test(test_policy_bounds),
