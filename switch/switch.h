@@ -14,8 +14,10 @@
 /*
  * The switch in files: port.c (ports, networks, Hello, admission, policy,
  * removal), fwd.c (the forwarding pass: input, forward, enqueue, flush),
- * portconf.c (settings kept by port name), impair.c (link impairment), capture.c (live capture), stats.c (counters rendered), control.c (the
- * management channel), main.c (options, sockets, the event loop).
+ * portconf.c (settings kept by port name), vlan.c (the 802.1Q rules) and
+ * vlanport.c (them on ports), impair.c (link impairment), capture.c (live
+ * capture), stats.c (counters rendered), control.c (the management
+ * channel), main.c (options, sockets, the event loop).
  */
 
 #define RID_MAX		256	/* ZeroMQ routing ids are 1..255 bytes */
