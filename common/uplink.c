@@ -972,3 +972,15 @@ void uplink_rarp_frame(uint8_t f[60], const uint8_t mac[6])
 	memcpy(f + 22, mac, 6);
 	memcpy(f + 32, mac, 6);
 }
+
+void uplink_ctr_text(const struct uplink *u, char *buf, size_t size)
+{
+	const struct uplink_ctr *c = &u->ctr;
+
+	snprintf(buf, size, "switch tx %llu msgs %llu frames, rx %llu msgs; dropped while switch away "
+		 "%llu, queue full %llu, sessions %llu, switch moves %llu, MACs announced %llu",
+		 (unsigned long long)c->tx_msgs, (unsigned long long)c->tx_frames,
+		 (unsigned long long)c->rx_msgs, (unsigned long long)c->drop_down,
+		 (unsigned long long)c->drop_full, (unsigned long long)c->sessions,
+		 (unsigned long long)c->moves, (unsigned long long)c->announces);
+}

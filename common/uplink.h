@@ -183,4 +183,10 @@ void uplink_rarp_frame(uint8_t f[60], const uint8_t mac[6]);
 /** uplink_bye() - tell the switch we are leaving */
 void uplink_bye(struct uplink *u, const char *reason);
 
+/**
+ * uplink_ctr_text() - the uplink's counters for a daemon's "counters:" log
+ * line ("switch tx N msgs N frames, rx N msgs; dropped while switch away N, ...")
+ */
+void uplink_ctr_text(const struct uplink *u, char *buf, size_t size);
+
 #endif /* VMF_UPLINK_H */

@@ -69,22 +69,19 @@ static void on_state(void *arg, uint32_t mtu, int link_up)
 static void log_counters(const struct backend *be, const struct uplink *u,
 			 const struct offload_out *oo_ctr)
 {
+	char up[320];
+
+	uplink_ctr_text(u, up, sizeof(up));
 	info("counters: guest rx %llu frames %llu bytes (runt %llu giant %llu), guest tx %llu frames "
 	     "(dropped %llu, oversize %llu), framing errors %llu, connections refused %llu, "
-	     "foreign datagrams %llu; switch tx %llu msgs %llu frames, rx %llu msgs; "
-	     "dropped while switch away %llu, queue full %llu, sessions %llu, switch moves %llu, "
-	     "MACs announced %llu; "
+	     "foreign datagrams %llu; %s; "
 	     "offloads: %llu super-frames cut into %llu segments, %llu checksums completed, %llu bad",
 	     (unsigned long long)be->ctr.rx_frames, (unsigned long long)be->ctr.rx_bytes,
 	     (unsigned long long)be->ctr.rx_runt, (unsigned long long)be->ctr.rx_giant,
 	     (unsigned long long)be->ctr.tx_frames, (unsigned long long)be->ctr.tx_drop,
 	     (unsigned long long)be->tx.oversize, (unsigned long long)be->ctr.framing_errors,
-	     (unsigned long long)be->ctr.refused, (unsigned long long)be->ctr.foreign,
-	     (unsigned long long)u->ctr.tx_msgs,
-	     (unsigned long long)u->ctr.tx_frames, (unsigned long long)u->ctr.rx_msgs,
-	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
-	     (unsigned long long)u->ctr.sessions, (unsigned long long)u->ctr.moves,
-	     (unsigned long long)u->ctr.announces, (unsigned long long)oo_ctr->segmented,
+	     (unsigned long long)be->ctr.refused, (unsigned long long)be->ctr.foreign, up,
+	     (unsigned long long)oo_ctr->segmented,
 	     (unsigned long long)oo_ctr->segments, (unsigned long long)oo_ctr->csummed,
 	     (unsigned long long)oo_ctr->bad);
 	if (be->vh)

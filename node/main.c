@@ -141,13 +141,13 @@ static struct in6_addr in6_with(const struct in6_addr *prefix, uint8_t last)
 static void log_counters(const struct gateway *g, const struct uplink *u, uint64_t now)
 {
 	const struct dhcp_ctr *d = &g->dhcp.ctr;
+	char up[320];
 
+	uplink_ctr_text(u, up, sizeof(up));
 	info("counters: rx %llu frames (to slirp %llu, not for us %llu, runt %llu), tx %llu frames "
 	     "(padded %llu, giant dropped %llu; %llu batches; %llu segments coalesced into %llu super-frames); dhcp rx %llu discover %llu request %llu offer %llu "
 	     "ack %llu nak %llu decline %llu release %llu inform %llu exhausted %llu malformed %llu "
-	     "spoofed %llu probes %llu conflicts %llu claims_capped %llu; leases bound %u; switch tx %llu msgs, rx %llu msgs, "
-	     "dropped while away %llu, queue full %llu, sessions %llu, switch moves %llu, "
-	     "MACs announced %llu",
+	     "spoofed %llu probes %llu conflicts %llu claims_capped %llu; leases bound %u; %s",
 	     (unsigned long long)g->ctr.rx_frames, (unsigned long long)g->ctr.to_slirp,
 	     (unsigned long long)g->ctr.not_for_us, (unsigned long long)g->ctr.runt,
 	     (unsigned long long)g->ctr.tx_frames, (unsigned long long)g->ctr.tx_padded,
@@ -160,11 +160,7 @@ static void log_counters(const struct gateway *g, const struct uplink *u, uint64
 	     (unsigned long long)d->inform, (unsigned long long)d->exhausted,
 	     (unsigned long long)d->malformed, (unsigned long long)d->spoofed,
 	     (unsigned long long)d->probes, (unsigned long long)d->conflicts,
-	     (unsigned long long)d->claims_capped, dhcp_bound(&g->dhcp, now),
-	     (unsigned long long)u->ctr.tx_msgs, (unsigned long long)u->ctr.rx_msgs,
-	     (unsigned long long)u->ctr.drop_down, (unsigned long long)u->ctr.drop_full,
-	     (unsigned long long)u->ctr.sessions, (unsigned long long)u->ctr.moves,
-	     (unsigned long long)u->ctr.announces);
+	     (unsigned long long)d->claims_capped, dhcp_bound(&g->dhcp, now), up);
 }
 
 struct metrics_ctx {

@@ -73,6 +73,17 @@ stop() {
 	return 0
 }
 
+# expect_exit CODE NAME CMD...: CMD exits with CODE; its output (stdout and stderr) is in $T/NAME.out
+expect_exit() {
+	local want=$1 name=$2 rc; shift 2
+	"$@" >"$T/$name.out" 2>&1
+	rc=$?
+	[ "$rc" = "$want" ] || { cat "$T/$name.out"; fail "$name: exit $rc, expected $want"; }
+}
+
+# out_has NAME TEXT: $T/NAME.out (from expect_exit) contains TEXT
+out_has() { grep -Fq -- "$2" "$T/$1.out" || { cat "$T/$1.out"; fail "$1: output lacks '$2'"; }; }
+
 # finish PID SECONDS: wait until PID (a child) ends, at most SECONDS; its exit status goes to $RC.
 # False if it still runs.
 finish() {

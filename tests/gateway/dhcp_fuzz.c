@@ -70,15 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 }
 
 #ifndef VMF_LIBFUZZER
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint32_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
+#include "fuzz_rng.h"
 
 /* a valid DHCP request to mutate */
 static size_t seed_dhcp(uint8_t *f, int type)

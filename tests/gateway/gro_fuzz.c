@@ -121,15 +121,7 @@ next:
 }
 
 #ifndef VMF_LIBFUZZER
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint32_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return (uint32_t)rng;
-}
+#include "fuzz_rng.h"
 
 int main(int argc, char **argv)
 {

@@ -79,3 +79,17 @@ ctr() { sed -n "s/.*[ (]$2 \([0-9]*\).*/\1/p" <<<"$1"; }
 
 # fetch NS URL [SECONDS]: HTTP GET from inside NS, body on stdout
 fetch() { ip netns exec "$1" curl -s -m "${3:-5}" "$2"; }
+
+# vmlab_guest: ../shared/vmlab's guest image, built if needed ($VMLAB: its directory)
+vmlab_guest() {
+	VMLAB=$SHARED/vmlab
+	[ -x "$VMLAB/run-guest" ] || fail "vmlab not found at $VMLAB"
+	"$VMLAB/build-guest" >"$T/build-guest.log" 2>&1 || fail "vmlab build-guest failed"
+}
+
+# www_file NAME BYTES: random content in $T/www/NAME, its MD5 in $SUM
+www_file() {
+	mkdir -p "$T/www"
+	head -c "$2" /dev/urandom >"$T/www/$1"
+	SUM=$(md5sum "$T/www/$1" | cut -d' ' -f1)
+}

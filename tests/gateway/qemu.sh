@@ -4,15 +4,11 @@
 # from the gateway host's loopback via 10.0.2.2.
 TEST_NAME=gateway_qemu
 source "$(dirname "$0")/gw-lib.sh"
-VMLAB=$SHARED/vmlab
-[ -x "$VMLAB/run-guest" ] || fail "vmlab not found at $VMLAB"
-"$VMLAB/build-guest" >"$T/build-guest.log" 2>&1 || fail "vmlab build-guest failed"
+vmlab_guest
 
 fabric gw1 vm1
 netns_add vfg-qgw
-mkdir -p "$T/www"
-head -c 1048576 /dev/urandom >"$T/www/file.bin"
-SUM=$(md5sum "$T/www/file.bin" | cut -d' ' -f1)
+www_file file.bin 1048576
 start http ip netns exec vfg-qgw python3 -m http.server 18085 --bind 127.0.0.1 --directory "$T/www"
 gateway gw vfg-qgw gw1 lab --lease-file "$T/lab.leases"
 

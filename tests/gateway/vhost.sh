@@ -5,15 +5,11 @@
 # super-frames (--gro, the default), which the NIC process writes into the guest whole.
 TEST_NAME=gateway_vhost
 source "$(dirname "$0")/gw-lib.sh"
-VMLAB=$SHARED/vmlab
-[ -x "$VMLAB/run-guest" ] || fail "vmlab not found at $VMLAB"
-"$VMLAB/build-guest" >"$T/build-guest.log" 2>&1 || fail "vmlab build-guest failed"
+vmlab_guest
 
 fabric gw1 vm1
 netns_add vgp-vh
-mkdir -p "$T/www"
-head -c $((24 * 1048576)) /dev/urandom >"$T/www/big.bin"
-SUM=$(md5sum "$T/www/big.bin" | cut -d' ' -f1)
+www_file big.bin $((24 * 1048576))
 start http ip netns exec vgp-vh python3 -m http.server 7460 --bind 127.0.0.1 --directory "$T/www"
 gateway gw vgp-vh gw1 lab
 start nic-vm1 "$NIC" -f --switch "$EP" --server-key "$T/keys/switch" --key "$T/keys/vm1_secret" \

@@ -4,14 +4,6 @@
 . "$(dirname "$0")/topo.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 
-# expect_exit CODE NAME CMD...: CMD exits with CODE; its output is in $T/NAME.out
-expect_exit() {
-	local want=$1 name=$2 rc; shift 2
-	"$@" >"$T/$name.out" 2>&1
-	rc=$?
-	[ "$rc" = "$want" ] || { cat "$T/$name.out"; fail "$name: exit $rc, expected $want"; }
-}
-out_has() { grep -Fq -- "$2" "$T/$1.out" || { cat "$T/$1.out"; fail "$1: output lacks '$2'"; }; }
 
 # --- every documented option is used by some integration, fault or fabric test -
 for prog in "$SWITCH" "$NIC"; do

@@ -42,14 +42,6 @@ for p in d["ports"]:
 print(v)
 PY
 }
-# expect_exit CODE NAME CMD...: CMD exits with CODE; output in $T/NAME.out
-expect_exit() {
-	local want=$1 name=$2 rc; shift 2
-	"$@" >"$T/$name.out" 2>&1
-	rc=$?
-	[ "$rc" = "$want" ] || { cat "$T/$name.out"; fail "$name: exit $rc, expected $want"; }
-}
-out_has() { grep -Fq -- "$2" "$T/$1.out" || { cat "$T/$1.out"; fail "$1: output lacks '$2'"; }; }
 in_ns() { local h=$1; shift; ip netns exec "vfc-$h" "$@"; }
 joined_n() { [ "$(grep -c "joined network" "$T/nic-$1.log")" -ge "$2" ]; }
 has_port() { cj hp ports; [ "$(port_of hp "$1" name)" = "$1" ]; }
