@@ -220,15 +220,22 @@ static uint64_t dead_ms(const struct uplink *u)
 	return u->n_ep > 1 ? MULTI_DEAD_MS : 3 * (uint64_t)u->keepalive_ms;
 }
 
+/* Open the socket to the current endpoint; on a socket error wait for the retry. Return: 0 or -1 */
+static int sock_open_or_wait(struct uplink *u, uint64_t now)
+{
+	if (!sock_open(u))
+		return 0;
+	u->state = UPLINK_REFUSED;
+	u->backoff_ms = BACKOFF_MIN_MS;
+	u->retry_ms = now + BACKOFF_MIN_MS;
+	return -1;
+}
+
 /* Open the socket to the current endpoint and say Hello; a socket error waits for the retry. */
 static void open_current(struct uplink *u, uint64_t now)
 {
-	if (sock_open(u)) {
-		u->state = UPLINK_REFUSED;
-		u->backoff_ms = BACKOFF_MIN_MS;
-		u->retry_ms = now + BACKOFF_MIN_MS;
+	if (sock_open_or_wait(u, now))
 		return;
-	}
 	u->state = UPLINK_HELLO;
 	go_hello(u, now, "move");
 }
@@ -636,12 +643,8 @@ void uplink_tick(struct uplink *u, uint64_t now)
 		/* a wedged connection (e.g. half-open TCP) gets a fresh socket */
 		if (now - u->last_rx_ms > 10 * HELLO_IVL_MS) {
 			sock_close(u);
-			if (sock_open(u)) {
-				u->state = UPLINK_REFUSED;
-				u->retry_ms = now + BACKOFF_MIN_MS;
-				u->backoff_ms = BACKOFF_MIN_MS;
+			if (sock_open_or_wait(u, now))
 				return;
-			}
 			u->last_rx_ms = now;
 		}
 		return;
@@ -653,11 +656,7 @@ void uplink_tick(struct uplink *u, uint64_t now)
 		if (now - u->last_rx_ms > dead_ms(u)) {
 			go_hello(u, now, "3 keepalives missed");
 			sock_close(u);
-			if (sock_open(u)) {
-				u->state = UPLINK_REFUSED;
-				u->retry_ms = now + BACKOFF_MIN_MS;
-				u->backoff_ms = BACKOFF_MIN_MS;
-			}
+			sock_open_or_wait(u, now);
 			return;
 		}
 		if (now >= u->next_ka_ms) {
