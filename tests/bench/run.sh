@@ -286,19 +286,29 @@ path_trunk() {
 	teardown "${pids[@]}"
 }
 
+# bench_switch ID NS PORT AUTHDIR KEY...: keys KEY... admitted in $T/AUTHDIR, a CURVE switch in
+# namespace NS on 127.0.0.1:PORT (log sw-ID); its PID in $LAST_PID
+bench_switch() {
+	local id=$1 ns=$2 port=$3 auth=$4 k; shift 4
+	mkdir -p "$T/$auth" "$T/keys"
+	for k in "$@"; do
+		[ -f "$T/keys/${k}_secret" ] || "$KEYTOOL" generate "$T/keys/$k" >/dev/null
+		cp "$T/keys/$k" "$T/$auth/$k"
+	done
+	[ -f "$T/keys/switch" ] || "$KEYTOOL" generate "$T/keys/switch" >/dev/null
+	start "sw-$id" ip netns exec "$ns" "$SWITCH" -f --listen "tcp://127.0.0.1:$port" --control none \
+		--key "$T/keys/switch_secret" --authorized "$T/$auth"
+	wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
+}
+
 # guest_path direct|dgram|vhost: two vmlab guests, b downloads a's big.bin; one JSON line into $RAW
 guest_path() {
 	local kind=$1 id=guest-$1 na=() nb=() pids=() sw=() qa qb g w0 w1 q0 q1 s0 s1 res label
 	local vl=$SHARED/vmlab mac=52:54:00:98:00
 	netns_add vfb-g
 	if [ "$kind" != direct ]; then
-		[ -f "$T/keys/g1_secret" ] || { mkdir -p "$T/gauth" "$T/keys"; for g in g1 g2; do
-			"$KEYTOOL" generate "$T/keys/$g" >/dev/null && cp "$T/keys/$g" "$T/gauth/$g"; done; }
-		[ -f "$T/keys/switch" ] || "$KEYTOOL" generate "$T/keys/switch" >/dev/null
-		start "sw-$id" ip netns exec vfb-g "$SWITCH" -f --listen tcp://127.0.0.1:7880 --control none \
-			--key "$T/keys/switch_secret" --authorized "$T/gauth"
+		bench_switch "$id" vfb-g 7880 gauth g1 g2
 		sw=("$LAST_PID")
-		wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
 	fi
 	for g in 1 2; do
 		local a=()
@@ -385,13 +395,8 @@ gw_path() {
 	http=$LAST_PID
 	[ "$kind" = vhost-nogro ] && { kind=vhost; gro=off; }
 	if [ "$kind" != user ]; then
-		[ -f "$T/keys/gwg_secret" ] || { mkdir -p "$T/gwauth" "$T/keys"; for c in gwg gwgw; do
-			"$KEYTOOL" generate "$T/keys/$c" >/dev/null && cp "$T/keys/$c" "$T/gwauth/$c"; done; }
-		[ -f "$T/keys/switch" ] || "$KEYTOOL" generate "$T/keys/switch" >/dev/null
-		start "sw-$id" ip netns exec vfb-gw "$SWITCH" -f --listen tcp://127.0.0.1:7882 --control none \
-			--key "$T/keys/switch_secret" --authorized "$T/gwauth"
+		bench_switch "$id" vfb-gw 7882 gwauth gwg gwgw
 		sw=("$LAST_PID")
-		wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
 		start "gateway-$id" ip netns exec vfb-gw "$GATEWAY" -f --switch tcp://127.0.0.1:7882 \
 			--server-key "$T/keys/switch" --key "$T/keys/gwgw_secret" --network gwbench --name gw ${gro:+--gro $gro}
 		gw=("$LAST_PID")
