@@ -16,6 +16,7 @@
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -202,13 +203,17 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 	return 0;
 }
 
-/* Read a varint at *@p (< @end); Return: 0, or -1 if truncated or over 64 bits. */
-static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+/*
+ * Read a varint of at most @max bytes at *@p (< @end); Return: 0, or -1 if
+ * truncated or longer. protobuf-c reads tags and lengths in at most 5 bytes,
+ * other varints in at most 10.
+ */
+static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v, unsigned int max)
 {
 	unsigned int shift = 0;
 
 	*v = 0;
-	while (*p < end && shift < 64) {
+	while (*p < end && shift < 7 * max) {
 		uint8_t b = *(*p)++;
 
 		*v |= (uint64_t)(b & 0x7f) << shift;
@@ -234,33 +239,43 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 	Vmfabric__FrameBatch *b;
 	uint64_t blen, v;
 	size_t nf = 0, nv = 0, nn = 0, nt = 0;
+	int bad = 0;
 
 	if (len < 2 || p[0] != 0x2a)
 		return 1;
 	p++;
-	if (rd_varint(&p, end, &blen) || blen != (uint64_t)(end - p))
+	if (rd_varint(&p, end, &blen, 5) || blen != (uint64_t)(end - p) || blen > INT_MAX)
 		return 1;	/* another field follows, or truncated: generic path */
 	bend = end;
-	/* first pass: count and check every field */
+	/*
+	 * First pass: count and check every field. A field this parser does
+	 * not know sends the whole message to the generic decoder, also after
+	 * a bad field (which only sets @bad): both decoders then give the same
+	 * verdict on every input.
+	 */
 	for (q = p; q < bend;) {
 		uint64_t tag, l;
 
-		if (rd_varint(&q, bend, &tag) ||
+		if (rd_varint(&q, bend, &tag, 5) ||
 		    (tag != 0x0a && tag != 0x12 && tag != 0x1a && tag != 0x22) ||
-		    rd_varint(&q, bend, &l) || l > (uint64_t)(bend - q))
+		    rd_varint(&q, bend, &l, 5) || l > (uint64_t)(bend - q))
 			return 1;
 		if (tag == 0x0a) {
 			nf++;
 		} else if (tag == 0x1a) {
-			if (l >= VMF_NAME_MAX)
-				return -EBADMSG;
+			/* as protobuf-c reads a string: up to its first NUL */
+			bad |= strnlen((const char *)q, (size_t)l) >= VMF_NAME_MAX;
 			nn++;
 		} else {
 			const uint8_t *r = q;
 
 			while (r < q + l) {
-				if (rd_varint(&r, q + l, &v))
-					return -EBADMSG;
+				if (rd_varint(&r, q + l, &v, 10)) {
+					bad = 1;
+					break;
+				}
+				if (v > UINT32_MAX)
+					return 1;	/* protobuf-c keeps the low 32 bits: its call */
 				if (tag == 0x12)
 					nv++;
 				else
@@ -269,7 +284,7 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 		}
 		q += l;
 	}
-	if (nf > VMF_MAX_BATCH_FRAMES || nv > nf || nn > VMF_MAX_BATCH_NETS || nt > nf)
+	if (bad || nf > VMF_MAX_BATCH_FRAMES || nv > nf || nn > VMF_MAX_BATCH_NETS || nt > nf)
 		return -EBADMSG;
 	env = arena_alloc(a, sizeof(*env));
 	b = arena_alloc(a, sizeof(*b));
@@ -289,28 +304,27 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 	for (q = p; q < bend;) {
 		uint64_t tag, l;
 
-		rd_varint(&q, bend, &tag);
-		rd_varint(&q, bend, &l);
+		rd_varint(&q, bend, &tag, 5);
+		rd_varint(&q, bend, &l, 5);
 		if (tag == 0x0a) {
 			b->frames[b->n_frames].len = (size_t)l;
 			b->frames[b->n_frames].data = (uint8_t *)(uintptr_t)q;
 			b->n_frames++;
 		} else if (tag == 0x1a) {
-			/* names are short: copied, for their NUL */
-			char *name = arena_alloc(a, (size_t)l + 1);
+			/* names are short: copied, for their NUL (and cut at a NUL inside, as protobuf-c does) */
+			size_t sl = strnlen((const char *)q, (size_t)l);
+			char *name = arena_alloc(a, sl + 1);
 
 			if (!name)
 				return -EMSGSIZE;
-			memcpy(name, q, (size_t)l);
-			name[l] = '\0';
+			memcpy(name, q, sl);
+			name[sl] = '\0';
 			b->nets[b->n_nets++] = name;
 		} else {
 			const uint8_t *r = q;
 
 			while (r < q + l) {
-				rd_varint(&r, q + l, &v);
-				if (v > UINT32_MAX)
-					return -EBADMSG;
+				rd_varint(&r, q + l, &v, 10);
 				if (tag == 0x12)
 					b->vnet[b->n_vnet++] = (uint32_t)v;
 				else
