@@ -13,6 +13,7 @@ LEASES=$T/lab.leases
 GWARGS=(--lease-file "$LEASES" --dhcpstart 10.0.2.5 --dhcpend 10.0.2.254 --ipv6 off)
 gateway gw vfg-lgw gw1 lab "${GWARGS[@]}"
 tap_host vfg-m1 m1 lab 02:00:00:00:0f:01
+M1_PID=$LAST_PID
 
 {
 	for i in $(seq 1 $((N + 1))); do
@@ -29,20 +30,26 @@ run_clients() {
 	mkdir -p "$1.log"
 	# one netns exec for all of them: 250 parallel "ip netns exec" mounts are a test of ip
 	seq "$2" "$3" | NO_CONFIG=1 LEASE_DIR=$1 ip netns exec vfg-m1 xargs -P 64 -I{} sh -c \
-		'exec busybox udhcpc -i mv$1 -f -q -n -t 4 -T 2 -s "$2" >"$3/mv$1" 2>&1' \
+		'exec busybox udhcpc -i mv$1 -f -q -n -t 6 -T 2 -s "$2" >"$3/mv$1" 2>&1' \
 		_ {} "$GWT/udhcpc.script" "$1.log"
 	return 0
 }
 
-# missing DIR FIRST LAST: say which clients got no lease, with their udhcpc output
+# missing DIR FIRST LAST GWLOG GWPID: say which clients got no lease, with their udhcpc output,
+# the gateway's counters, the NIC's counters and the namespace's kernel drops
 missing() {
 	local i
 	for i in $(seq "$2" "$3"); do
 		[ -s "$1/mv$i" ] && continue
 		echo "--- mv$i (no lease):"
 		cat "$1.log/mv$i"
+		ip -n vfg-m1 -s link show "mv$i" | sed -n '3,6p'
 	done
-	echo "--- gateway counters: $(counters gw "$GW_PID")"
+	echo "--- gateway counters: $(counters "$4" "$5")"
+	kill -USR1 "$M1_PID"; sleep 0.5
+	echo "--- nic counters: $(grep 'counters:' "$T/nic-m1.log" | tail -n1)"
+	echo "--- tap0 in vfg-m1:"; ip -n vfg-m1 -s link show tap0 | sed -n '3,6p'
+	echo "--- softnet_stat (processed dropped squeezed, per CPU):"; awk '{ print $1, $2, $3 }' /proc/net/softnet_stat
 }
 
 T0=$(date +%s)
@@ -50,7 +57,7 @@ run_clients "$T/l1" 1 $N
 GOT=$(cat "$T"/l1/mv* 2>/dev/null | wc -l)
 DISTINCT=$(cat "$T"/l1/mv* 2>/dev/null | awk '{print $1}' | sort -u | wc -l)
 [ "$GOT" = $N ] || fail "$GOT of $N clients got a lease
-$(missing "$T/l1" 1 $N)"
+$(missing "$T/l1" 1 $N gw "$GW_PID")"
 [ "$DISTINCT" = $N ] || fail "only $DISTINCT distinct addresses for $N clients"
 pass "$N clients, $N distinct leases in $(( $(date +%s) - T0 )) s"
 [ "$(grep -c ' bound ' "$LEASES")" = $N ] || fail "lease file holds $(grep -c ' bound ' "$LEASES") bound leases"
@@ -81,6 +88,6 @@ for i in $(seq 1 $N); do
 	[ -n "$a" ] && [ "$a" = "$b" ] && SAME=$((SAME + 1))
 done
 [ "$SAME" = $N ] || fail "after restart only $SAME of $N clients got their address back
-$(missing "$T/l2" 1 $N)"
+$(missing "$T/l2" 1 $N gw2 "$GW_PID")"
 pass "gateway restart: all $N clients got the same address back"
 exit 0
