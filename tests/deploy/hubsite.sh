@@ -81,7 +81,12 @@ wait_for 10 cx vfd-test-site1 guest busybox ping -c 1 -W 1 "$G2" || fail "site1 
 dc $H start switch >>"$T/compose-$H.log" 2>&1 || fail "start switch"
 wait_for 60 healthy $H switch || fail "switch not healthy after its restart"
 back() { cx $H switch vmfabric-ctl ports --json | json '" ".join(sorted(p["name"] for p in d["ports"] if p["type"] == "port"))' | grep -qx "gateway site1-guest site2-guest"; }
-wait_for 30 back || fail "the ports did not fail back to switch"
+# a port moves back once its probe has seen switch up for the 10-s hold-down; a probe whose
+# handshake was refused while switch started retries after 5 s, then 10 s
+wait_for 60 back || fail "the ports did not fail back to switch within 60 s: switch has
+$(cx $H switch vmfabric-ctl ports 2>&1)
+switch2 has
+$(cx $H switch2 vmfabric-ctl ports 2>&1)"
 pass "HA pair: switch stopped, the ports moved to switch2 and the sites kept talking; switch back, they failed back"
 
 cx $H switch vmfabric-ctl ports --json >"$T/ports.json" || fail "ports"
