@@ -25,6 +25,7 @@
  * every value, as --listen, --hostfwd or --lock-mac want.
  */
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -96,6 +97,74 @@ int conf_mac_list(const char *v, unsigned char (*macs)[6], unsigned int max, uns
 	return *n ? 0 : -EINVAL;
 }
 
+int conf_net4_parse(const char *v, struct conf_net4 *n, long min, long max, const char **why)
+{
+	char buf[64], *slash, *end;
+	uint32_t h, m;
+	long len;
+
+	*why = "too long";
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return -EINVAL;
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash++ = '\0';
+	*why = "not an IPv4 network (ADDR/LEN, ADDR/MASK or ADDR)";
+	if (inet_pton(AF_INET, buf, &n->net) != 1)
+		return -EINVAL;
+	h = ntohl(n->net.s_addr);
+	if (!slash) {
+		m = h < 0x80000000u ? 0xff000000u : h < 0xc0000000u ? 0xffff0000u : 0xffffff00u;
+	} else if (strchr(slash, '.')) {
+		if (inet_pton(AF_INET, slash, &n->mask) != 1)
+			return -EINVAL;
+		m = ntohl(n->mask.s_addr);
+		*why = "not a contiguous netmask";
+		if (m & (~m >> 1))
+			return -EINVAL;
+	} else {
+		len = strtol(slash, &end, 10);
+		*why = "prefix length out of range";
+		if (*end || end == slash || len < 1 || len > 32)
+			return -EINVAL;
+		m = 0xffffffffu << (32 - len);
+	}
+	len = __builtin_popcount(m);
+	*why = "prefix length out of range";
+	if (len < min || len > max)
+		return -EINVAL;
+	*why = "host bits set";
+	if (h & ~m)
+		return -EINVAL;
+	n->mask.s_addr = htonl(m);
+	n->set = 1;
+	return 0;
+}
+
+int conf_net6_parse(const char *v, struct conf_net6 *n, long min, long max, const char **why)
+{
+	char buf[80], *slash, *end;
+	long len = 64;
+
+	*why = "too long";
+	if (snprintf(buf, sizeof(buf), "%s", v) >= (int)sizeof(buf))
+		return -EINVAL;
+	slash = strchr(buf, '/');
+	if (slash) {
+		*slash++ = '\0';
+		len = strtol(slash, &end, 10);
+		*why = "prefix length out of range";
+		if (*end || end == slash || len < min || len > max)
+			return -EINVAL;
+	}
+	*why = "not an IPv6 address";
+	if (inet_pton(AF_INET6, buf, &n->a) != 1)
+		return -EINVAL;
+	n->len = (unsigned char)len;
+	n->set = 1;
+	return 0;
+}
+
 /*
  * A string option given twice (twice in the file, or in the file and again on
  * the command line) replaces a string conf allocated: free it then. Defaults
@@ -125,19 +194,53 @@ static void set_str(char **var, char *val, int ours)
 
 /*
  * Where each single-valued option was set in the current source (a line of
- * the file, or 1 for the command line), indexed by its row in the table;
- * the last three rows stand for pidfile, debug and foreground.
+ * the file, or 1 for the command line), indexed by its row in all_rows().
  */
-#define SEEN_MAX	128
-#define SEEN_PIDFILE	(SEEN_MAX - 1)
-#define SEEN_DEBUG	(SEEN_MAX - 2)
-#define SEEN_FG		(SEEN_MAX - 3)
-static unsigned int seen[SEEN_MAX];
+#define ROWS_MAX	128
+static unsigned int seen[ROWS_MAX];
+
+/* config, check, help, version: the command line's only */
+static int cmdline_only(const struct conf_opt *o)
+{
+	return !strcmp(o->name, "config") || !strcmp(o->name, "check") ||
+	       !strcmp(o->name, "help") || !strcmp(o->name, "version");
+}
+
+/*
+ * The program's rows, then the standard rows it does not replace, then its
+ * terminating row (which carries the --help epilogue). Return: rows before
+ * the terminator
+ */
+static size_t all_rows(const struct conf_opt *opts, struct conf_std *std, struct conf_opt *all)
+{
+	const struct conf_opt std_rows[] = {
+		{ "config", 'c', CONF_STR, &std->config, "FILE", "read options from FILE (keys = long options)", 0, 0 },
+		{ "check", 'n', CONF_BOOL, &std->check, NULL, "print the effective configuration and exit", 0, 0 },
+		{ "foreground", 'f', CONF_BOOL, &std->foreground, NULL, "stay in the foreground, log to stderr", 0, 0 },
+		{ "debug", 'd', CONF_BOOL, &std->debug, NULL, "debug logging", 0, 0 },
+		{ "pidfile", 0, CONF_STR, &std->pidfile, "FILE", "write the process id to FILE", 0, 0 },
+		{ "help", 'h', CONF_BOOL, NULL, NULL, "this help", 0, 0 },
+		{ "version", 'V', CONF_BOOL, NULL, NULL, "print the version", 0, 0 },
+	};
+	size_t n = 0, i;
+
+	for (; opts[n].name; n++) {
+		if (n == ROWS_MAX - ARRAY_SIZE(std_rows) - 1)
+			die(1, "conf: more than %zu options", n);
+		all[n] = opts[n];
+	}
+	all[ROWS_MAX - 1] = opts[n];	/* the terminator, kept while the standard rows go in */
+	for (i = 0; i < ARRAY_SIZE(std_rows); i++)
+		if (!find_opt(opts, std_rows[i].name))
+			all[n++] = std_rows[i];
+	all[n] = all[ROWS_MAX - 1];
+	return n;
+}
 
 /* Refuse a single-valued option set a second time from the same source. */
 static int once(const char *prog, size_t idx, const char *name, unsigned int at, const char *where)
 {
-	if (idx >= SEEN_MAX)
+	if (idx >= ROWS_MAX)
 		return 0;
 	if (seen[idx]) {
 		if (at > 1 || seen[idx] > 1)
@@ -196,6 +299,31 @@ static int set_opt(const char *prog, const struct conf_opt *o, const char *val,
 		m->set = 1;
 		return 0;
 	}
+	case CONF_IP4:
+	case CONF_IP6: {
+		int v6 = o->type == CONF_IP6;
+		void *a = v6 ? (void *)&((struct conf_ip6 *)o->var)->a : (void *)&((struct conf_ip4 *)o->var)->a;
+
+		if (inet_pton(v6 ? AF_INET6 : AF_INET, val, a) != 1) {
+			fprintf(stderr, "%s: %s: '%s' is not an IPv%c address for %s\n", prog, where, val,
+				v6 ? '6' : '4', o->name);
+			return -EINVAL;
+		}
+		*(v6 ? &((struct conf_ip6 *)o->var)->set : &((struct conf_ip4 *)o->var)->set) = 1;
+		return 0;
+	}
+	case CONF_NET4:
+	case CONF_NET6: {
+		const char *why;
+
+		if (o->type == CONF_NET4 ? conf_net4_parse(val, o->var, o->min, o->max, &why) :
+					   conf_net6_parse(val, o->var, o->min, o->max, &why)) {
+			fprintf(stderr, "%s: %s: '%s' for %s: %s (prefix length %ld..%ld)\n", prog, where,
+				val, o->name, why, o->min, o->max);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	case CONF_INT:
 		errno = 0;
 		n = strtol(val, &end, 0);
@@ -225,11 +353,13 @@ static char *trim(char *s)
 int conf_load_file(const char *prog, const char *path, const struct conf_opt *opts,
 		   struct conf_std *std)
 {
+	struct conf_opt all[ROWS_MAX];
 	char line[4096], where[4200];
 	unsigned int lineno = 0;
 	int rc = 0;
 	FILE *f;
 
+	all_rows(opts, std, all);
 	f = fopen(path, "re");
 	if (!f) {
 		fprintf(stderr, "%s: cannot read config file %s: %s\n", prog, path, strerror(errno));
@@ -273,30 +403,8 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 			val = trim(val);
 		}
 
-		if (!strcmp(key, "debug") || !strcmp(key, "foreground")) {
-			int *b = !strcmp(key, "debug") ? &std->debug : &std->foreground;
-
-			if (once(prog, b == &std->debug ? SEEN_DEBUG : SEEN_FG, key, lineno, where)) {
-				rc = -EXIT_CONFIG;
-				break;
-			}
-			if (*val ? conf_onoff(val, b) : (*b = 1, 0)) {
-				fprintf(stderr, "%s: %s: '%s' is not a boolean\n", prog, where, val);
-				rc = -EXIT_CONFIG;
-				break;
-			}
-			continue;
-		}
-		if (!strcmp(key, "pidfile") && *val) {
-			if (once(prog, SEEN_PIDFILE, key, lineno, where)) {
-				rc = -EXIT_CONFIG;
-				break;
-			}
-			set_str(&std->pidfile, strdup(val), 1);
-			continue;
-		}
-		o = find_opt(opts, key);
-		if (!o) {
+		o = find_opt(all, key);
+		if (!o || cmdline_only(o)) {
 			fprintf(stderr, "%s: %s: unknown option '%s'\n", prog, where, key);
 			rc = -EXIT_CONFIG;
 			break;
@@ -308,7 +416,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 			rc = -EXIT_CONFIG;
 			break;
 		}
-		if ((o->type != CONF_LIST && once(prog, (size_t)(o - opts), key, lineno, where)) ||
+		if ((o->type != CONF_LIST && once(prog, (size_t)(o - all), key, lineno, where)) ||
 		    set_opt(prog, o, val, where)) {
 			rc = -EXIT_CONFIG;
 			break;
@@ -318,31 +426,28 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 	return rc;
 }
 
-void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts)
+void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts,
+		struct conf_std *std)
 {
+	struct conf_opt all[ROWS_MAX];
 	const struct conf_opt *o;
 	char left[64];
 
+	all_rows(opts, std, all);
 	fprintf(f, "usage: %s %s\n\noptions:\n", prog, synopsis);
-	for (o = opts; o->name; o++) {
-		if (o->short_opt)
-			snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_opt, o->name,
-				 o->type == CONF_BOOL ? "" : " ", o->type == CONF_BOOL ? "" : o->arg);
-		else
-			snprintf(left, sizeof(left), "    --%s%s%s", o->name,
-				 o->type == CONF_BOOL ? "" : " ", o->type == CONF_BOOL ? "" : o->arg);
+	for (o = all; o->name; o++) {
+		int arg = o->type != CONF_BOOL;
+
+		snprintf(left, sizeof(left), "%c%c%c --%s%s%s", o->short_opt ? '-' : ' ',
+			 o->short_opt ? o->short_opt : ' ', o->short_opt ? ',' : ' ', o->name,
+			 arg ? " " : "", arg ? o->arg : "");
 		if (strlen(left) > 30)
 			fprintf(f, "  %s\n  %-30s %s\n", left, "", o->help);
 		else
 			fprintf(f, "  %-30s %s\n", left, o->help);
 	}
-	fprintf(f, "  %-30s %s\n", "-c, --config FILE", "read options from FILE (keys = long options)");
-	fprintf(f, "  %-30s %s\n", "-n, --check", "print the effective configuration and exit");
-	fprintf(f, "  %-30s %s\n", "-f, --foreground", "stay in the foreground, log to stderr");
-	fprintf(f, "  %-30s %s\n", "-d, --debug", "debug logging");
-	fprintf(f, "  %-30s %s\n", "    --pidfile FILE", "write the process id to FILE");
-	fprintf(f, "  %-30s %s\n", "-h, --help", "this help");
-	fprintf(f, "  %-30s %s\n", "-V, --version", "print the version");
+	if (o->help)
+		fprintf(f, "\n%s", o->help);
 }
 
 /* "name = value", quoted if the file parser would otherwise trim or cut it */
@@ -354,12 +459,58 @@ static void print_kv(FILE *f, const char *name, const char *v)
 	fprintf(f, "%s = %s%s%s\n", name, q ? "\"" : "", v, q ? "\"" : "");
 }
 
+/* An address option back in the syntax it was given in (a network as ADDR/LEN). */
+static void print_addr(FILE *f, const struct conf_opt *o)
+{
+	char a[INET6_ADDRSTRLEN];
+	int set = 0;
+
+	switch (o->type) {
+	case CONF_IP4:
+		set = ((const struct conf_ip4 *)o->var)->set;
+		inet_ntop(AF_INET, &((const struct conf_ip4 *)o->var)->a, a, sizeof(a));
+		break;
+	case CONF_IP6:
+		set = ((const struct conf_ip6 *)o->var)->set;
+		inet_ntop(AF_INET6, &((const struct conf_ip6 *)o->var)->a, a, sizeof(a));
+		break;
+	case CONF_NET4: {
+		const struct conf_net4 *n = o->var;
+
+		set = n->set;
+		inet_ntop(AF_INET, &n->net, a, sizeof(a));
+		if (set)
+			fprintf(f, "%s = %s/%d\n", o->name, a, __builtin_popcount(n->mask.s_addr));
+		break;
+	}
+	case CONF_NET6: {
+		const struct conf_net6 *n = o->var;
+
+		set = n->set;
+		inet_ntop(AF_INET6, &n->a, a, sizeof(a));
+		if (set)
+			fprintf(f, "%s = %s/%u\n", o->name, a, n->len);
+		break;
+	}
+	default:
+		return;
+	}
+	if (!set)
+		fprintf(f, "# %s (unset)\n", o->name);
+	else if (o->type == CONF_IP4 || o->type == CONF_IP6)
+		fprintf(f, "%s = %s\n", o->name, a);
+}
+
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std)
 {
+	struct conf_opt all[ROWS_MAX];
 	const struct conf_opt *o;
 	size_t i;
 
-	for (o = opts; o->name; o++) {
+	all_rows(opts, (struct conf_std *)(uintptr_t)std, all);
+	for (o = all; o->name; o++) {
+		if (cmdline_only(o))
+			continue;
 		switch (o->type) {
 		case CONF_STR: {
 			const char *s = *(char **)o->var;
@@ -395,6 +546,12 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 				fprintf(f, "# %s (unset)\n", o->name);
 			break;
 		}
+		case CONF_IP4:
+		case CONF_IP6:
+		case CONF_NET4:
+		case CONF_NET6:
+			print_addr(f, o);
+			break;
 		case CONF_LIST: {
 			const struct conf_list *l = o->var;
 
@@ -406,20 +563,37 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
 		}
 		}
 	}
-	fprintf(f, "debug = %s\n", std->debug ? "yes" : "no");
-	fprintf(f, "foreground = %s\n", std->foreground ? "yes" : "no");
-	if (std->pidfile)
-		print_kv(f, "pidfile", std->pidfile);
 }
 
-enum { OPT_PIDFILE = 1000, OPT_BASE = 1100 };
+/* An option getopt refused: unknown, or (a known one) missing its argument. */
+static int bad_option(const char *prog, const struct conf_opt *all, int c, const char *arg)
+{
+	char name[64];
+
+	if (optopt && optopt < 256) {
+		fprintf(stderr, "%s: option -%c %s\n", prog, optopt,
+			c == ':' ? "needs an argument" : "is unknown");
+	} else {
+		snprintf(name, sizeof(name), "%s", arg + strspn(arg, "-"));
+		name[strcspn(name, "=")] = '\0';
+		if (find_opt(all, name))
+			fprintf(stderr, "%s: option '%s' is unknown or needs an argument\n", prog, arg);
+		else
+			fprintf(stderr, "%s: unrecognized option '%s'\n", prog, arg);
+	}
+	fprintf(stderr, "Try '%s --help'.\n", prog);
+	return -EXIT_USAGE;
+}
+
+enum { OPT_BASE = 1000 };
 
 int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *opts,
 	       struct conf_std *std, int argc, char **argv, int *first_arg)
 {
-	struct option lopts[128];
-	char shorts[128] = "+:c:nfdhV";	/* ":" so a missing argument returns ':' */
-	size_t n = 0, i;
+	struct conf_opt all[ROWS_MAX];
+	struct option lopts[ROWS_MAX];
+	char shorts[2 + 2 * ROWS_MAX] = "+:";	/* ":" so a missing argument returns ':' */
+	size_t n, i;
 	int c, rc;
 
 	/* The config file comes first, so that flags override it. */
@@ -439,25 +613,19 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 			return rc;
 	}
 
-	for (i = 0; opts[i].name && n < ARRAY_SIZE(lopts) - 8; i++, n++) {
-		lopts[n] = (struct option){ opts[i].name,
-			opts[i].type == CONF_BOOL ? no_argument : required_argument,
-			NULL, opts[i].short_opt ? opts[i].short_opt : OPT_BASE + (int)i };
-		if (opts[i].short_opt) {
+	n = all_rows(opts, std, all);
+	for (i = 0; i < n; i++) {
+		lopts[i] = (struct option){ all[i].name,
+			all[i].type == CONF_BOOL ? no_argument : required_argument,
+			NULL, all[i].short_opt ? all[i].short_opt : OPT_BASE + (int)i };
+		if (all[i].short_opt) {
 			size_t l = strlen(shorts);
 
-			shorts[l] = (char)opts[i].short_opt;
-			shorts[l + 1] = opts[i].type == CONF_BOOL ? '\0' : ':';
+			shorts[l] = (char)all[i].short_opt;
+			shorts[l + 1] = all[i].type == CONF_BOOL ? '\0' : ':';
 			shorts[l + 2] = '\0';
 		}
 	}
-	lopts[n++] = (struct option){ "config", required_argument, NULL, 'c' };
-	lopts[n++] = (struct option){ "check", no_argument, NULL, 'n' };
-	lopts[n++] = (struct option){ "foreground", no_argument, NULL, 'f' };
-	lopts[n++] = (struct option){ "debug", no_argument, NULL, 'd' };
-	lopts[n++] = (struct option){ "help", no_argument, NULL, 'h' };
-	lopts[n++] = (struct option){ "version", no_argument, NULL, 'V' };
-	lopts[n++] = (struct option){ "pidfile", required_argument, NULL, OPT_PIDFILE };
 	lopts[n] = (struct option){ NULL, 0, NULL, 0 };
 
 	optind = 0;
@@ -467,8 +635,25 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 		const struct conf_opt *o = NULL;
 		char where[96];
 
-		switch (c) {
-		case 'c':
+		if (c == '?' || c == ':')
+			return bad_option(prog, all, c, argv[optind - 1]);
+		if (c >= OPT_BASE)
+			o = &all[c - OPT_BASE];
+		else
+			for (i = 0; i < n && !o; i++)
+				if (all[i].short_opt == c)
+					o = &all[i];
+		if (!o)
+			return -EXIT_USAGE;
+		if (!strcmp(o->name, "help")) {
+			conf_usage(stdout, prog, synopsis, opts, std);
+			return CONF_DONE;
+		}
+		if (!strcmp(o->name, "version")) {
+			printf("%s %s\n", prog, VMFABRIC_VERSION);
+			return CONF_DONE;
+		}
+		if (o->var == &std->config) {
 			/* the pre-scan loaded std->config: refuse spellings it missed */
 			if (optarg != std->config) {
 				fprintf(stderr, "%s: give the config file once, as -c FILE or "
@@ -476,49 +661,16 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 				return -EXIT_USAGE;
 			}
 			continue;
-		case 'n':
-			std->check = 1;
-			continue;
-		case 'f':
-			std->foreground = 1;
-			continue;
-		case 'd':
-			std->debug = 1;
-			continue;
-		case 'h':
-			conf_usage(stdout, prog, synopsis, opts);
-			return CONF_DONE;
-		case 'V':
-			printf("%s %s\n", prog, VMFABRIC_VERSION);
-			return CONF_DONE;
-		case OPT_PIDFILE:
-			if (once(prog, SEEN_PIDFILE, "pidfile", 1, "--pidfile"))
-				return -EXIT_USAGE;
-			set_str(&std->pidfile, optarg, 0);
-			continue;
-		case '?':
-		case ':':
-			if (optopt && optopt < 256)
-				fprintf(stderr, "%s: option -%c %s\n", prog, optopt,
-					c == ':' ? "needs an argument" : "is unknown");
-			else
-				fprintf(stderr, "%s: option '%s' is unknown or needs an argument\n",
-					prog, argv[optind - 1]);
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			return -EXIT_USAGE;
 		}
-		if (c >= OPT_BASE)
-			o = &opts[c - OPT_BASE];
-		else
-			for (i = 0; opts[i].name; i++)
-				if (opts[i].short_opt == c)
-					o = &opts[i];
-		if (!o)
-			return -EXIT_USAGE;
 		snprintf(where, sizeof(where), "--%s", o->name);
-		if ((o->type != CONF_LIST && o->type != CONF_BOOL &&
-		     once(prog, (size_t)(o - opts), o->name, 1, where)) ||
-		    set_opt(prog, o, o->type == CONF_BOOL ? "yes" : optarg, where))
+		if (o->type != CONF_LIST && o->type != CONF_BOOL &&
+		    once(prog, (size_t)(o - all), o->name, 1, where))
+			return -EXIT_USAGE;
+		if (o->var == &std->pidfile) {
+			set_str(&std->pidfile, optarg, 0);	/* argv's: not ours to free */
+			continue;
+		}
+		if (set_opt(prog, o, o->type == CONF_BOOL ? "yes" : optarg, where))
 			return -EXIT_USAGE;
 	}
 	if (first_arg) {

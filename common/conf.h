@@ -2,6 +2,7 @@
 #ifndef VMF_CONF_H
 #define VMF_CONF_H
 
+#include <netinet/in.h>
 #include <stdio.h>
 
 enum conf_type {
@@ -12,11 +13,38 @@ enum conf_type {
 	CONF_ONOFF,	/* int *: 1 on, 0 off (also yes/no, true/false, 1/0); the program's
 			 * default stays when the option is not given (e.g. -1: "unset") */
 	CONF_MAC,	/* struct conf_mac *: aa:bb:cc:dd:ee:ff */
+	CONF_IP4,	/* struct conf_ip4 *: an IPv4 address */
+	CONF_IP6,	/* struct conf_ip6 *: an IPv6 address */
+	CONF_NET4,	/* struct conf_net4 *: ADDR/LEN, ADDR/MASK or a bare ADDR (its classful
+			 * mask, as QEMU's net=); LEN within min..max; no host bits */
+	CONF_NET6,	/* struct conf_net6 *: ADDR[/LEN] (64 if not given); LEN within min..max */
 };
 
 /* A CONF_MAC option's value; @set: it was given */
 struct conf_mac {
 	unsigned char mac[6];
+	int set;
+};
+
+/* CONF_IP4, CONF_IP6, CONF_NET4, CONF_NET6 values; @set: given (else the program's default stands) */
+struct conf_ip4 {
+	struct in_addr a;
+	int set;
+};
+
+struct conf_ip6 {
+	struct in6_addr a;
+	int set;
+};
+
+struct conf_net4 {
+	struct in_addr net, mask;
+	int set;
+};
+
+struct conf_net6 {
+	struct in6_addr a;
+	unsigned char len;
 	int set;
 };
 
@@ -33,7 +61,10 @@ struct conf_list {
  * @var:	where the value goes
  * @arg:	argument name shown in --help
  * @help:	one line of help
- * @min, @max:	bounds for CONF_INT
+ * @min, @max:	bounds for CONF_INT; prefix length bounds for CONF_NET4 and CONF_NET6
+ *
+ * The row that ends a table has a NULL @name; its @help, if any, is printed
+ * after the options in --help (what the options alone do not explain).
  */
 struct conf_opt {
 	const char *name;
@@ -45,7 +76,14 @@ struct conf_opt {
 	long min, max;
 };
 
-/* Options every program has. */
+/*
+ * Options every program has: rows conf_parse() adds to each table (-c FILE,
+ * -n, -f, -d, --pidfile FILE, -h, -V), parsed, checked, printed and
+ * documented like the program's own (config, check, help and version are
+ * command-line only: not config file keys, not printed by -n). A program row of the same name
+ * replaces the standard one (its own help text; its @var must be the
+ * matching field here, or NULL for help and version).
+ */
 struct conf_std {
 	char *config;
 	int check;
@@ -90,6 +128,15 @@ int conf_mac_parse(const char *v, unsigned char mac[6]);
  */
 int conf_mac_list(const char *v, unsigned char (*macs)[6], unsigned int max, unsigned int *n);
 
+/**
+ * conf_net4_parse() - ADDR/LEN, ADDR/MASK or ADDR (classful mask) into @n,
+ * LEN within @min..@max. Return: 0, or -EINVAL with *@why set
+ */
+int conf_net4_parse(const char *v, struct conf_net4 *n, long min, long max, const char **why);
+
+/** conf_net6_parse() - ADDR[/LEN] (64 if absent) into @n, LEN within @min..@max; as conf_net4_parse() */
+int conf_net6_parse(const char *v, struct conf_net6 *n, long min, long max, const char **why);
+
 /** conf_print() - the effective configuration, in config file syntax */
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std);
 
@@ -100,7 +147,8 @@ void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std
  */
 void conf_std_detach(const struct conf_std *std);
 
-/** conf_usage() - the --help text */
-void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts);
+/** conf_usage() - the --help text: synopsis, every row (the standard ones too), the epilogue */
+void conf_usage(FILE *f, const char *prog, const char *synopsis, const struct conf_opt *opts,
+		struct conf_std *std);
 
 #endif /* VMF_CONF_H */

@@ -98,7 +98,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -153,10 +152,11 @@ struct vnic {
 };
 
 static struct {
-	const char *sw, *server_key, *key, *network, *nic_binary, *failback;
+	char *sw, *server_key, *key, *network, *nic_binary, *failback;
 	long mtu;
-	int insecure, debug, check;
+	int insecure;
 } cfg = { .mtu = 1500 };
+static struct conf_std std;
 
 static struct vnic nics[MAX_NICS];
 static int nnics;
@@ -170,42 +170,32 @@ static char qmp_arg[160];		/* -qmp unix:DIR/qmp.sock,server=on,wait=off */
 static struct qmp qmp;
 
 static const char synopsis[] =
-	"usage: vmfabric-qemu --switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
+	"--switch EP --server-key PUBFILE --key SECRETFILE [--network NAME]\n"
 	"                     [options] -- QEMU-COMMAND ... -nic vmfabric,mac=MAC[,network=NAME]\n"
-	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,mtu=BYTES][,vhost=on] ...\n";
+	"                     [,model=DEVICE][,name=PORTNAME][,id=ID][,mtu=BYTES][,vhost=on] ...\n\n"
+	"Starts one vmfabric-nic per vmfabric NIC of the QEMU command, rewrites those NICs\n"
+	"into -netdev dgram,local.type=fd + -device, runs QEMU as a child, restarts NIC\n"
+	"processes that die, and exits with QEMU's status.";
 
-static void usage(FILE *f)
-{
-	fputs(synopsis, f);
-	fputs("\nStarts one vmfabric-nic per vmfabric NIC of the QEMU command, rewrites those NICs\n"
-	      "into -netdev dgram,local.type=fd + -device, runs QEMU as a child, restarts NIC\n"
-	      "processes that die, and exits with QEMU's status.\n\n"
-	      "  -s, --switch EP[,EP...]    switch endpoint (tcp://HOST:PORT or ipc://PATH); several:\n"
-	      "                             failover in priority order (at most 8)\n"
-	      "      --server-key PUBFILE[,PUBFILE...]\n"
-	      "                             the switch's public certificate (one for all, or one each)\n"
-	      "      --failback on|off|SECONDS\n"
-	      "                             move back to a higher-priority switch once it has been up\n"
-	      "                             this long (on: 10 s)\n"
-	      "  -k, --key SECRETFILE       the ports' secret certificate\n"
-	      "  -N, --network NAME         network of NICs without network=\n"
-	      "      --mtu BYTES            MTU of the guest links (default 1500); not 1500: also\n"
-	      "                             host_mtu= of virtio-net devices\n"
-	      "      --insecure             no CURVE (the switch must be --insecure too)\n"
-	      "      --nic-binary PATH      vmfabric-nic to run (default: next to this program)\n"
-	      "  -d, --debug                debug logging, also in the NIC processes\n"
-	      "  -n, --check                print the NIC and QEMU command lines and exit\n"
-	      "  -f, --foreground           accepted; vmfabric-qemu always runs in the foreground\n"
-	      "  -h, --help                 this text\n"
-	      "  -V, --version              print the version\n\n"
-	      "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
-	      "name= (port name), id= (netdev id), mtu= (this NIC's MTU, default --mtu),\n"
-	      "vhost=on (vhost-user: the guest's rings in shared memory, offloads; adds a shared\n"
-	      "memfd RAM backend). Or: -netdev vmfabric,id=ID[,network=][,name=][,mtu=] with your\n"
-	      "own -device DEVICE,netdev=ID,mac=MAC.\n\n"
-	      "QEMU also gets -qmp unix:DIR/qmp.sock (a private directory): the launcher passes the\n"
-	      "switch's link state (vmfabric-ctl link PORT down|up) to the guest with set_link.\n", f);
-}
+/* The same parser and option rows as every other program (conf.c); -f, -d, -n have their own meaning here. */
+static const struct conf_opt opts[] = {
+	UPLINK_CONF_OPTS(&cfg.sw, &cfg.server_key, &cfg.failback, &cfg.key),
+	{ "network", 'N', CONF_STR, &cfg.network, "NAME", "network of NICs without network=", 0, 0 },
+	{ "mtu", 0, CONF_INT, &cfg.mtu, "BYTES", "MTU of the guest links (default 1500); not 1500: also host_mtu= of virtio-net devices", VMF_MTU_MIN, 65000 },
+	{ "insecure", 0, CONF_BOOL, &cfg.insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
+	{ "nic-binary", 0, CONF_STR, &cfg.nic_binary, "PATH", "vmfabric-nic to run (default: next to this program)", 0, 0 },
+	{ "debug", 'd', CONF_BOOL, &std.debug, NULL, "debug logging, also in the NIC processes", 0, 0 },
+	{ "check", 'n', CONF_BOOL, &std.check, NULL, "print the NIC and QEMU command lines and exit", 0, 0 },
+	{ "foreground", 'f', CONF_BOOL, &std.foreground, NULL, "accepted; vmfabric-qemu always runs in the foreground", 0, 0 },
+	{ NULL, 0, 0, NULL, NULL,
+	  "-nic vmfabric keys: mac= (required), network=, model= (default virtio-net-pci),\n"
+	  "name= (port name), id= (netdev id), mtu= (this NIC's MTU, default --mtu),\n"
+	  "vhost=on (vhost-user: the guest's rings in shared memory, offloads; adds a shared\n"
+	  "memfd RAM backend). Or: -netdev vmfabric,id=ID[,network=][,name=][,mtu=] with your\n"
+	  "own -device DEVICE,netdev=ID,mac=MAC.\n\n"
+	  "QEMU also gets -qmp unix:DIR/qmp.sock (a private directory): the launcher passes the\n"
+	  "switch's link state (vmfabric-ctl link PORT down|up) to the guest with set_link.\n", 0, 0 },
+};
 
 static void __attribute__((noreturn)) usage_error(void)
 {
@@ -777,7 +767,7 @@ static char **nic_argv(const struct vnic *v)
 	snprintf(linkarg, sizeof(linkarg), "%d", LINK_FD);
 	argv[n++] = (char *)cfg.nic_binary;
 	argv[n++] = "-f";
-	if (cfg.debug)
+	if (std.debug)
 		argv[n++] = "-d";
 	argv[n++] = "--switch";
 	argv[n++] = (char *)cfg.sw;
@@ -1133,70 +1123,23 @@ static int supervise(int sfd, pid_t qpid)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "switch", required_argument, NULL, 's' },
-		{ "server-key", required_argument, NULL, 'S' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "network", required_argument, NULL, 'N' },
-		{ "mtu", required_argument, NULL, 'M' },
-		{ "insecure", no_argument, NULL, 'I' },
-		{ "failback", required_argument, NULL, 'F' },
-		{ "nic-binary", required_argument, NULL, 'B' },
-		{ "debug", no_argument, NULL, 'd' },
-		{ "check", no_argument, NULL, 'n' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char **cmd, **qargv;
-	int c, ncmd, sfd, rc;
+	int ncmd, sfd, rc, first;
 	pid_t qpid;
 
 	log_init("vmfabric-qemu");
-	opterr = 1;
-	while ((c = getopt_long(argc, argv, "+s:k:N:dnfhV", lopts, NULL)) != -1) {
-		char *end;
-
-		switch (c) {
-		case 's': cfg.sw = optarg; break;
-		case 'S': cfg.server_key = optarg; break;
-		case 'k': cfg.key = optarg; break;
-		case 'N': cfg.network = optarg; break;
-		case 'B': cfg.nic_binary = optarg; break;
-		case 'I': cfg.insecure = 1; break;
-		case 'F': cfg.failback = optarg; break;
-		case 'd': cfg.debug = 1; break;
-		case 'n': cfg.check = 1; break;
-		case 'f': break;
-		case 'M':
-			errno = 0;
-			cfg.mtu = strtol(optarg, &end, 10);
-			if (errno || end == optarg || *end || cfg.mtu < VMF_MTU_MIN || cfg.mtu > 65000) {
-				fprintf(stderr, "vmfabric-qemu: --mtu '%s': a number %d..65000\n", optarg,
-					VMF_MTU_MIN);
-				usage_error();
-			}
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			printf("vmfabric-qemu %s\n", VMFABRIC_VERSION);
-			return 0;
-		default:
-			usage_error();
-		}
-	}
-	if (optind >= argc) {
+	rc = conf_parse("vmfabric-qemu", synopsis, opts, &std, argc, argv, &first);
+	if (rc)
+		return rc == CONF_DONE ? 0 : -rc;
+	if (first >= argc) {
 		fprintf(stderr, "vmfabric-qemu: no QEMU command: give it after --, e.g.\n"
 			"  vmfabric-qemu --switch tcp://HOST:7000 --server-key switch --key vm1_secret "
 			"--network lab -- \\\n    qemu-system-x86_64 ... -nic vmfabric,mac=52:54:00:00:00:01\n");
 		usage_error();
 	}
-	cmd = argv + optind;
-	ncmd = argc - optind;
-	log_set_debug(cfg.debug);
+	cmd = argv + first;
+	ncmd = argc - first;
+	log_set_debug(std.debug);
 	if (!cfg.sw) {
 		fprintf(stderr, "vmfabric-qemu: --switch EP is required (e.g. tcp://192.0.2.1:7000)\n");
 		usage_error();
@@ -1237,7 +1180,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nnics; i++)
 		make_pair(&nics[i], i);
 	qargv = rewrite_command(cmd, ncmd);
-	if (cfg.check) {
+	if (std.check) {
 		for (int i = 0; i < nnics; i++) {
 			char label[16];
 
@@ -1248,6 +1191,8 @@ int main(int argc, char **argv)
 		vhost_cleanup();
 		return 0;
 	}
+	if (std.pidfile && write_pidfile(std.pidfile))
+		die(EXIT_CONFIG, "cannot write pidfile %s", std.pidfile);
 
 	sfd = nicsup_signals();
 	if (sfd < 0)
@@ -1274,7 +1219,7 @@ int main(int argc, char **argv)
 	}
 	info("QEMU command %s: pid %d, %d vmfabric NIC%s via %s", qargv[0], (int)qpid, nnics,
 	     nnics == 1 ? "" : "s", cfg.sw);
-	if (cfg.debug)
+	if (std.debug)
 		print_argv(stderr, "vmfabric-qemu: QEMU command:", qargv);
 	rc = supervise(sfd, qpid);
 	vhost_cleanup();
