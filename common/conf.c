@@ -318,8 +318,10 @@ static int set_opt(const char *prog, const struct conf_opt *o, const char *val,
 
 		if (o->type == CONF_NET4 ? conf_net4_parse(val, o->var, o->min, o->max, &why) :
 					   conf_net6_parse(val, o->var, o->min, o->max, &why)) {
-			fprintf(stderr, "%s: %s: '%s' for %s: %s (prefix length %ld..%ld)\n", prog, where,
-				val, o->name, why, o->min, o->max);
+			fprintf(stderr, "%s: %s: '%s' for %s: %s", prog, where, val, o->name, why);
+			if (!strncmp(why, "prefix", 6))
+				fprintf(stderr, " (%ld..%ld)", o->min, o->max);
+			fputc('\n', stderr);
 			return -EINVAL;
 		}
 		return 0;
@@ -362,8 +364,9 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 	all_rows(opts, std, all);
 	f = fopen(path, "re");
 	if (!f) {
-		fprintf(stderr, "%s: cannot read config file %s: %s\n", prog, path, strerror(errno));
-		return -EXIT_CONFIG;
+		rc = errno == EINVAL ? -EBADMSG : -errno;
+		fprintf(stderr, "%s: cannot read config file %s: %s\n", prog, path, strerror(-rc));
+		return rc;
 	}
 	memset(seen, 0, sizeof(seen));
 	while (fgets(line, sizeof(line), f)) {
@@ -374,7 +377,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 		snprintf(where, sizeof(where), "%s:%u", path, lineno);
 		if (!strchr(line, '\n') && !feof(f)) {
 			fprintf(stderr, "%s: %s: line too long\n", prog, where);
-			rc = -EXIT_CONFIG;
+			rc = -EBADMSG;
 			break;
 		}
 		key = trim(line);
@@ -393,7 +396,7 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 
 			if (n < 2 || val[n - 1] != '"') {
 				fprintf(stderr, "%s: %s: unterminated quote\n", prog, where);
-				rc = -EXIT_CONFIG;
+				rc = -EBADMSG;
 				break;
 			}
 			val[n - 1] = '\0';
@@ -406,19 +409,19 @@ int conf_load_file(const char *prog, const char *path, const struct conf_opt *op
 		o = find_opt(all, key);
 		if (!o || cmdline_only(o)) {
 			fprintf(stderr, "%s: %s: unknown option '%s'\n", prog, where, key);
-			rc = -EXIT_CONFIG;
+			rc = -EBADMSG;
 			break;
 		}
 		if (!*val && o->type == CONF_BOOL)
 			val = "yes";
 		if (!*val) {
 			fprintf(stderr, "%s: %s: option '%s' needs a value\n", prog, where, key);
-			rc = -EXIT_CONFIG;
+			rc = -EBADMSG;
 			break;
 		}
 		if ((o->type != CONF_LIST && once(prog, (size_t)(o - all), key, lineno, where)) ||
 		    set_opt(prog, o, val, where)) {
-			rc = -EXIT_CONFIG;
+			rc = -EBADMSG;
 			break;
 		}
 	}
@@ -582,7 +585,7 @@ static int bad_option(const char *prog, const struct conf_opt *all, int c, const
 			fprintf(stderr, "%s: unrecognized option '%s'\n", prog, arg);
 	}
 	fprintf(stderr, "Try '%s --help'.\n", prog);
-	return -EXIT_USAGE;
+	return -EINVAL;
 }
 
 enum { OPT_BASE = 1000 };
@@ -644,7 +647,7 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 				if (all[i].short_opt == c)
 					o = &all[i];
 		if (!o)
-			return -EXIT_USAGE;
+			return -EINVAL;
 		if (!strcmp(o->name, "help")) {
 			conf_usage(stdout, prog, synopsis, opts, std);
 			return CONF_DONE;
@@ -658,29 +661,34 @@ int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *op
 			if (optarg != std->config) {
 				fprintf(stderr, "%s: give the config file once, as -c FILE or "
 					"--config FILE\n", prog);
-				return -EXIT_USAGE;
+				return -EINVAL;
 			}
 			continue;
 		}
 		snprintf(where, sizeof(where), "--%s", o->name);
 		if (o->type != CONF_LIST && o->type != CONF_BOOL &&
 		    once(prog, (size_t)(o - all), o->name, 1, where))
-			return -EXIT_USAGE;
+			return -EINVAL;
 		if (o->var == &std->pidfile) {
 			set_str(&std->pidfile, optarg, 0);	/* argv's: not ours to free */
 			continue;
 		}
 		if (set_opt(prog, o, o->type == CONF_BOOL ? "yes" : optarg, where))
-			return -EXIT_USAGE;
+			return -EINVAL;
 	}
 	if (first_arg) {
 		*first_arg = optind;
 	} else if (optind < argc) {
 		fprintf(stderr, "%s: unexpected argument '%s'\nTry '%s --help'.\n",
 			prog, argv[optind], prog);
-		return -EXIT_USAGE;
+		return -EINVAL;
 	}
 	return 0;
+}
+
+int conf_exit(int rc)
+{
+	return rc == CONF_DONE ? 0 : rc == -EINVAL ? EXIT_USAGE : rc < 0 ? EXIT_CONFIG : 0;
 }
 
 void conf_std_detach(const struct conf_std *std)

@@ -105,13 +105,15 @@ struct conf_std {
  * @first_arg:	set to the index of the first non-option argument (may be NULL
  *		if the program takes none, then extra arguments are an error)
  *
- * Return: 0, CONF_DONE, -EXIT_USAGE (bad command line, message printed) or
- * -EXIT_CONFIG (bad config file, message printed naming file and line)
+ * Return: 0; CONF_DONE; -EINVAL for a bad command line; another -errno for
+ * the config file (-EBADMSG: a bad line; or why it could not be read). The
+ * message is printed (naming the option, or the file and line); conf_exit()
+ * turns the result into the program's exit status.
  */
 int conf_parse(const char *prog, const char *synopsis, const struct conf_opt *opts,
 	       struct conf_std *std, int argc, char **argv, int *first_arg);
 
-/** conf_load_file() - apply config file @path; Return: 0 or -EXIT_CONFIG */
+/** conf_load_file() - apply config file @path; Return: 0, -EBADMSG (a bad line) or -errno (unreadable) */
 int conf_load_file(const char *prog, const char *path, const struct conf_opt *opts,
 		   struct conf_std *std);
 
@@ -139,6 +141,9 @@ int conf_net6_parse(const char *v, struct conf_net6 *n, long min, long max, cons
 
 /** conf_print() - the effective configuration, in config file syntax */
 void conf_print(FILE *f, const struct conf_opt *opts, const struct conf_std *std);
+
+/** conf_exit() - exit status for a conf_parse() result: 0 (CONF_DONE), 64 (-EINVAL), 78 (the file's) */
+int conf_exit(int rc);
 
 /**
  * conf_std_detach() - what -f and --pidfile ask for: without -f, fork to the

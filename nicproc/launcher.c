@@ -1130,7 +1130,7 @@ int main(int argc, char **argv)
 	log_init("vmfabric-qemu");
 	rc = conf_parse("vmfabric-qemu", synopsis, opts, &std, argc, argv, &first);
 	if (rc)
-		return rc == CONF_DONE ? 0 : -rc;
+		return conf_exit(rc);
 	if (first >= argc) {
 		fprintf(stderr, "vmfabric-qemu: no QEMU command: give it after --, e.g.\n"
 			"  vmfabric-qemu --switch tcp://HOST:7000 --server-key switch --key vm1_secret "

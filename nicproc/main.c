@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 			"        --vhost-user PATH)",
 			opts, &std, argc, argv, NULL);
 	if (rc)
-		return rc == CONF_DONE ? 0 : -rc;
+		return conf_exit(rc);
 
 	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap + !!opt_vhost;
 	if (!opt_network)

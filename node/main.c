@@ -21,9 +21,12 @@
 
 static char *opt_failback;
 static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
-static char *opt_net, *opt_host, *opt_dhcpstart, *opt_dhcpend, *opt_dns, *opt_domainname;
-static char *opt_hostname, *opt_ipv6_net, *opt_ipv6_host;
-static char *opt_ipv6_dns, *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
+static struct conf_net4 opt_net;
+static struct conf_ip4 opt_host, opt_dhcpstart, opt_dhcpend, opt_dns;
+static struct conf_net6 opt_ipv6_net;
+static struct conf_ip6 opt_ipv6_host, opt_ipv6_dns;
+static char *opt_domainname, *opt_hostname;
+static char *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
 static int opt_restrict, opt_ipv4 = 1, opt_ipv6 = 1, opt_host_loopback = 1, opt_gro = 1;
 static struct conf_mac opt_mac;
 static struct conf_list opt_dnssearch, opt_hostfwd;
@@ -38,11 +41,11 @@ static const struct conf_opt opts[] = {
 	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },
 	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
 	{ "mac", 0, CONF_MAC, &opt_mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
-	{ "net", 0, CONF_STR, &opt_net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24)", 0, 0 },
-	{ "host", 0, CONF_STR, &opt_host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
-	{ "dhcpstart", 0, CONF_STR, &opt_dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
-	{ "dhcpend", 0, CONF_STR, &opt_dhcpend, "ADDR", "last DHCP address (default: last of the network)", 0, 0 },
-	{ "dns", 0, CONF_STR, &opt_dns, "ADDR", "DNS proxy address (default .3)", 0, 0 },
+	{ "net", 0, CONF_NET4, &opt_net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24; a bare ADDR: its classful mask)", 8, 30 },
+	{ "host", 0, CONF_IP4, &opt_host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
+	{ "dhcpstart", 0, CONF_IP4, &opt_dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
+	{ "dhcpend", 0, CONF_IP4, &opt_dhcpend, "ADDR", "last DHCP address (default: last of the network)", 0, 0 },
+	{ "dns", 0, CONF_IP4, &opt_dns, "ADDR", "DNS proxy address (default .3)", 0, 0 },
 	{ "dnssearch", 0, CONF_LIST, &opt_dnssearch, "DOMAIN", "DHCP domain search list entry (repeatable)", 0, 0 },
 	{ "domainname", 0, CONF_STR, &opt_domainname, "DOMAIN", "DHCP domain name", 0, 0 },
 	{ "hostname", 0, CONF_STR, &opt_hostname, "NAME", "DHCP host name option", 0, 0 },
@@ -50,9 +53,9 @@ static const struct conf_opt opts[] = {
 	{ "host-loopback", 0, CONF_ONOFF, &opt_host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
 	{ "ipv4", 0, CONF_ONOFF, &opt_ipv4, "on|off", "IPv4 (default on)", 0, 0 },
 	{ "ipv6", 0, CONF_ONOFF, &opt_ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
-	{ "ipv6-net", 0, CONF_STR, &opt_ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 0 },
-	{ "ipv6-host", 0, CONF_STR, &opt_ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
-	{ "ipv6-dns", 0, CONF_STR, &opt_ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
+	{ "ipv6-net", 0, CONF_NET6, &opt_ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 126 },
+	{ "ipv6-host", 0, CONF_IP6, &opt_ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
+	{ "ipv6-dns", 0, CONF_IP6, &opt_ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
 	{ "tftp", 0, CONF_STR, &opt_tftp, "DIR", "serve DIR read-only over TFTP at the host address", 0, 0 },
 	{ "tftp-server-name", 0, CONF_STR, &opt_tftp_server_name, "NAME", "DHCP TFTP server name option (66)", 0, 0 },
 	{ "bootfile", 0, CONF_STR, &opt_bootfile, "FILE", "DHCP boot file (PXE)", 0, 0 },
@@ -65,70 +68,6 @@ static const struct conf_opt opts[] = {
 	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
-
-static struct in_addr parse_ip4(const char *what, const char *s)
-{
-	struct in_addr a;
-
-	if (inet_pton(AF_INET, s, &a) != 1)
-		die(EXIT_USAGE, "--%s: '%s' is not an IPv4 address", what, s);
-	return a;
-}
-
-/* ADDR, ADDR/LEN or ADDR/MASK; a bare ADDR gets its classful mask, like QEMU */
-static void parse_net(const char *s, struct in_addr *net, struct in_addr *mask)
-{
-	char buf[64], *slash;
-	uint32_t h;
-
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		die(EXIT_USAGE, "--net: '%s' is too long", s);
-	slash = strchr(buf, '/');
-	if (slash)
-		*slash++ = '\0';
-	*net = parse_ip4("net", buf);
-	h = ntohl(net->s_addr);
-	if (!slash) {
-		mask->s_addr = htonl(h < 0x80000000u ? 0xff000000u : h < 0xc0000000u ? 0xffff0000u : 0xffffff00u);
-	} else if (strchr(slash, '.')) {
-		uint32_t m;
-
-		*mask = parse_ip4("net", slash);
-		m = ntohl(mask->s_addr);
-		if (m & (~m >> 1))
-			die(EXIT_USAGE, "--net: '%s' is not a contiguous netmask", slash);
-	} else {
-		char *end;
-		long len = strtol(slash, &end, 10);
-
-		if (*end || end == slash || len < 8 || len > 30)
-			die(EXIT_USAGE, "--net: prefix length must be 8..30");
-		mask->s_addr = htonl(0xffffffffu << (32 - len));
-	}
-	if (net->s_addr & ~mask->s_addr)
-		die(EXIT_USAGE, "--net: '%s' has host bits set", s);
-}
-
-static void parse_net6(const char *s, struct in6_addr *a, uint8_t *len)
-{
-	char buf[80], *slash;
-	long l = 64;
-
-	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
-		die(EXIT_USAGE, "--ipv6-net: '%s' is too long", s);
-	slash = strchr(buf, '/');
-	if (slash) {
-		char *end;
-
-		*slash++ = '\0';
-		l = strtol(slash, &end, 10);
-		if (*end || end == slash || l < 0 || l > 126)
-			die(EXIT_USAGE, "--ipv6-net: prefix length must be 0..126");
-	}
-	if (inet_pton(AF_INET6, buf, a) != 1)
-		die(EXIT_USAGE, "--ipv6-net: '%s' is not an IPv6 address", buf);
-	*len = (uint8_t)l;
-}
 
 static struct in6_addr in6_with(const struct in6_addr *prefix, uint8_t last)
 {
@@ -241,7 +180,7 @@ int main(int argc, char **argv)
 			"       [--hostfwd RULE]... [--lease-file FILE] [options as -netdev user]",
 			opts, &std, argc, argv, NULL);
 	if (rc)
-		return rc == CONF_DONE ? 0 : -rc;
+		return conf_exit(rc);
 	if (!opt_network)
 		opt_network = "default";
 	if (!opt_name) {
@@ -268,13 +207,16 @@ int main(int argc, char **argv)
 
 	/* addresses, defaulted and checked like QEMU's net_slirp_init() */
 	memset(&gc, 0, sizeof(gc));
-	parse_net(opt_net ? opt_net : "10.0.2.0/24", &net, &mask);
+	if (!opt_net.set)
+		conf_net4_parse("10.0.2.0/24", &opt_net, 8, 30, &why);
+	net = opt_net.net;
+	mask = opt_net.mask;
 	bcast = net.s_addr | ~mask.s_addr;
-	vhost.s_addr = opt_host ? parse_ip4("host", opt_host).s_addr : net.s_addr | htonl(2);
-	dns.s_addr = opt_dns ? parse_ip4("dns", opt_dns).s_addr : net.s_addr | htonl(3);
-	start.s_addr = opt_dhcpstart ? parse_ip4("dhcpstart", opt_dhcpstart).s_addr : net.s_addr | htonl(15);
-	if (opt_dhcpend) {
-		end = parse_ip4("dhcpend", opt_dhcpend);
+	vhost.s_addr = opt_host.set ? opt_host.a.s_addr : net.s_addr | htonl(2);
+	dns.s_addr = opt_dns.set ? opt_dns.a.s_addr : net.s_addr | htonl(3);
+	start.s_addr = opt_dhcpstart.set ? opt_dhcpstart.a.s_addr : net.s_addr | htonl(15);
+	if (opt_dhcpend.set) {
+		end = opt_dhcpend.a;
 	} else {
 		uint32_t e = ntohl(bcast) - 1;
 
@@ -323,13 +265,12 @@ int main(int argc, char **argv)
 	gc.cfg.vnetwork = net;
 	gc.cfg.vnetmask = mask;
 	gc.cfg.vhost = vhost;
-	parse_net6(opt_ipv6_net ? opt_ipv6_net : "fec0::/64", &gc.cfg.vprefix_addr6, &gc.cfg.vprefix_len);
-	gc.cfg.vhost6 = in6_with(&gc.cfg.vprefix_addr6, 2);
-	gc.cfg.vnameserver6 = in6_with(&gc.cfg.vprefix_addr6, 3);
-	if (opt_ipv6_host && inet_pton(AF_INET6, opt_ipv6_host, &gc.cfg.vhost6) != 1)
-		die(EXIT_USAGE, "--ipv6-host: '%s' is not an IPv6 address", opt_ipv6_host);
-	if (opt_ipv6_dns && inet_pton(AF_INET6, opt_ipv6_dns, &gc.cfg.vnameserver6) != 1)
-		die(EXIT_USAGE, "--ipv6-dns: '%s' is not an IPv6 address", opt_ipv6_dns);
+	if (!opt_ipv6_net.set)
+		conf_net6_parse("fec0::/64", &opt_ipv6_net, 0, 126, &why);
+	gc.cfg.vprefix_addr6 = opt_ipv6_net.a;
+	gc.cfg.vprefix_len = opt_ipv6_net.len;
+	gc.cfg.vhost6 = opt_ipv6_host.set ? opt_ipv6_host.a : in6_with(&gc.cfg.vprefix_addr6, 2);
+	gc.cfg.vnameserver6 = opt_ipv6_dns.set ? opt_ipv6_dns.a : in6_with(&gc.cfg.vprefix_addr6, 3);
 	gc.cfg.vhostname = opt_hostname;
 	gc.cfg.tftp_server_name = opt_tftp_server_name;
 	gc.cfg.tftp_path = opt_tftp;

@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 	rc = conf_parse("vmfabric-switch", "--listen EP --key SECRETFILE --authorized DIR [options]",
 			opts, &std, argc, argv, NULL);
 	if (rc)
-		return rc == CONF_DONE ? 0 : -rc;
+		return conf_exit(rc);
 	if (std.check) {
 		conf_print(stdout, opts, &std);
 		return 0;

@@ -2,7 +2,8 @@
 
 /*
  * The input is a config file for a table with every option type (string,
- * bounded integer, boolean, repeatable list). conf_load_file() must never
+ * bounded integer, boolean, repeatable list, on/off, MAC, addresses and
+ * networks). conf_load_file() must never
  * crash, and what it accepts, conf_print() (what -n shows) must print as a
  * file that loads again to the same values: the output of -n is a valid
  * config file with the same meaning.
@@ -22,6 +23,10 @@ static int b_a, b_b;
 static struct conf_list l_a;
 static int o_a = -1;
 static struct conf_mac m_a;
+static struct conf_ip4 a4;
+static struct conf_ip6 a6;
+static struct conf_net4 n4;
+static struct conf_net6 n6;
 
 static const struct conf_opt opts[] = {
 	{ "switch", 's', CONF_STR, &s_a, "EP", "a string", 0, 0 },
@@ -33,6 +38,10 @@ static const struct conf_opt opts[] = {
 	{ "hostfwd", 0, CONF_LIST, &l_a, "RULE", "a list", 0, 0 },
 	{ "offload", 0, CONF_ONOFF, &o_a, "on|off", "on or off", 0, 0 },
 	{ "mac", 0, CONF_MAC, &m_a, "MAC", "a MAC address", 0, 0 },
+	{ "host", 0, CONF_IP4, &a4, "ADDR", "an IPv4 address", 0, 0 },
+	{ "ipv6-host", 0, CONF_IP6, &a6, "ADDR", "an IPv6 address", 0, 0 },
+	{ "net", 0, CONF_NET4, &n4, "ADDR[/MASK]", "an IPv4 network", 8, 30 },
+	{ "ipv6-net", 0, CONF_NET6, &n6, "ADDR/LEN", "an IPv6 prefix", 0, 126 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -46,6 +55,10 @@ static void reset(struct conf_std *std)
 	b_a = b_b = 0;
 	o_a = -1;
 	memset(&m_a, 0, sizeof(m_a));
+	memset(&a4, 0, sizeof(a4));
+	memset(&a6, 0, sizeof(a6));
+	memset(&n4, 0, sizeof(n4));
+	memset(&n6, 0, sizeof(n6));
 	for (size_t i = 0; i < l_a.n; i++)
 		free(l_a.v[i]);
 	free(l_a.v);

@@ -1,5 +1,6 @@
 /* test_conf.c - unit tests for command line and config file parsing (common/conf.c) */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,10 @@ static int conf_tap;
 static struct conf_list conf_fwd;
 static int conf_offload;
 static struct conf_mac conf_gwmac;
+static struct conf_net4 conf_net;
+static struct conf_ip4 conf_host;
+static struct conf_net6 conf_net6;
+static struct conf_ip6 conf_host6;
 
 static const struct conf_opt conf_opts[] = {
 	{ "switch", 's', CONF_STR, &conf_switch, "URL", "switch endpoint", 0, 0 },
@@ -34,6 +39,10 @@ static const struct conf_opt conf_opts[] = {
 	{ "hostfwd", 'F', CONF_LIST, &conf_fwd, "RULE", "port forward", 0, 0 },
 	{ "offload", 0, CONF_ONOFF, &conf_offload, "on|off", "offloads", 0, 0 },
 	{ "mac", 0, CONF_MAC, &conf_gwmac, "MAC", "a MAC", 0, 0 },
+	{ "net", 0, CONF_NET4, &conf_net, "ADDR[/MASK]", "a network", 8, 30 },
+	{ "host", 0, CONF_IP4, &conf_host, "ADDR", "an address", 0, 0 },
+	{ "ipv6-net", 0, CONF_NET6, &conf_net6, "ADDR/LEN", "a prefix", 0, 126 },
+	{ "ipv6-host", 0, CONF_IP6, &conf_host6, "ADDR", "an address", 0, 0 },
 	{ NULL, 0, CONF_STR, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -58,6 +67,10 @@ static void conf_reset(void)
 	conf_tap = 0;
 	conf_offload = -1;
 	memset(&conf_gwmac, 0, sizeof(conf_gwmac));
+	memset(&conf_net, 0, sizeof(conf_net));
+	memset(&conf_host, 0, sizeof(conf_host));
+	memset(&conf_net6, 0, sizeof(conf_net6));
+	memset(&conf_host6, 0, sizeof(conf_host6));
 	memset(&conf_std_opts, 0, sizeof(conf_std_opts));
 }
 
@@ -234,7 +247,7 @@ static void test_conf_file_then_cmdline(void **state)
 
 	/* --config=FILE, and the file's values stand where the command line is silent */
 	conf_reset();
-	assert_int_equal(conf_run(NULL, "prog", "--config=", NULL), -EXIT_CONFIG);
+	assert_int_equal(conf_run(NULL, "prog", "--config=", NULL), -ENOENT);
 	conf_reset();
 	{
 		char arg[128];
@@ -282,45 +295,45 @@ static void test_conf_usage_errors(void **state)
 	int first;
 
 	(void)state;
-	assert_int_equal(conf_run(NULL, "prog", "--bogus", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--bogus", NULL), -EINVAL);
 	conf_assert_err("--bogus");
 	conf_assert_err("Try 'prog --help'");
-	assert_int_equal(conf_run(NULL, "prog", "-z", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "-z", NULL), -EINVAL);
 	conf_assert_err("-z is unknown");
-	assert_int_equal(conf_run(NULL, "prog", "--mtu", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--mtu", NULL), -EINVAL);
 	conf_assert_err("needs an argument");
-	assert_int_equal(conf_run(NULL, "prog", "--name", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--name", NULL), -EINVAL);
 	conf_assert_err("'--name' is unknown or needs an argument");
-	assert_int_equal(conf_run(NULL, "prog", "-m", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "-m", NULL), -EINVAL);
 	conf_assert_err("-m needs an argument");
-	assert_int_equal(conf_run(NULL, "prog", "--insecure=yes", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--insecure=yes", NULL), -EINVAL);
 	/* integers: range and syntax */
-	assert_int_equal(conf_run(NULL, "prog", "--mtu", "67", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--mtu", "67", NULL), -EINVAL);
 	conf_assert_err("'67' is not a valid mtu (an integer from 68 to 9000)");
-	assert_int_equal(conf_run(NULL, "prog", "--mtu", "9001", NULL), -EXIT_USAGE);
-	assert_int_equal(conf_run(NULL, "prog", "-m", "1500x", NULL), -EXIT_USAGE);
-	assert_int_equal(conf_run(NULL, "prog", "-m", "", NULL), -EXIT_USAGE);
-	assert_int_equal(conf_run(NULL, "prog", "-m", "99999999999999999999999", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--mtu", "9001", NULL), -EINVAL);
+	assert_int_equal(conf_run(NULL, "prog", "-m", "1500x", NULL), -EINVAL);
+	assert_int_equal(conf_run(NULL, "prog", "-m", "", NULL), -EINVAL);
+	assert_int_equal(conf_run(NULL, "prog", "-m", "99999999999999999999999", NULL), -EINVAL);
 	assert_int_equal(conf_run(NULL, "prog", "-m", "0x400", NULL), 0);
 	assert_int_equal(conf_mtu, 1024);
 	assert_int_equal(conf_run(NULL, "prog", "-m", "68", NULL), 0);
 	assert_int_equal(conf_run(NULL, "prog", "-m", "9000", NULL), 0);
 	assert_int_equal(conf_mtu, 9000);
 	/* arguments where the program takes none */
-	assert_int_equal(conf_run(NULL, "prog", "-k", "extra", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "-k", "extra", NULL), -EINVAL);
 	conf_assert_err("unexpected argument 'extra'");
 	assert_int_equal(conf_run(&first, "prog", "-k", "--", "-m", NULL), 0);
 	assert_int_equal(first, 3);
 }
 
-/* Write @text as the config file; expect -EXIT_CONFIG and a message with @needle. */
+/* Write @text as the config file; expect -EBADMSG and a message with @needle. */
 static void conf_expect_file_error(const char *text, const char *needle)
 {
 	char where[128];
 
 	conf_reset();
 	conf_write_file(text);
-	assert_int_equal(conf_run(NULL, "prog", "-c", conf_file, NULL), -EXIT_CONFIG);
+	assert_int_equal(conf_run(NULL, "prog", "-c", conf_file, NULL), -EBADMSG);
 	snprintf(where, sizeof(where), "%s:", conf_file);
 	conf_assert_err(where);
 	conf_assert_err(needle);
@@ -346,11 +359,11 @@ static void test_conf_file_errors(void **state)
 	/* the command line is not read after a bad file */
 	conf_reset();
 	conf_write_file("mtu = big\n");
-	assert_int_equal(conf_run(NULL, "prog", "-c", conf_file, "--bogus", NULL), -EXIT_CONFIG);
+	assert_int_equal(conf_run(NULL, "prog", "-c", conf_file, "--bogus", NULL), -EBADMSG);
 
 	/* a missing file */
 	conf_reset();
-	assert_int_equal(conf_run(NULL, "prog", "-c", "/nonexistent/vmf.conf", NULL), -EXIT_CONFIG);
+	assert_int_equal(conf_run(NULL, "prog", "-c", "/nonexistent/vmf.conf", NULL), -ENOENT);
 	conf_assert_err("/nonexistent/vmf.conf");
 }
 
@@ -365,13 +378,13 @@ static void test_conf_config_spellings(void **state)
 	snprintf(attached, sizeof(attached), "-c%s", conf_file);
 	conf_reset();
 	rc = conf_run(NULL, "prog", attached, NULL);
-	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EXIT_USAGE);
+	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EINVAL);
 	conf_reset();
 	rc = conf_run(NULL, "prog", "--conf", conf_file, NULL);
-	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EXIT_USAGE);
+	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EINVAL);
 	conf_reset();
 	rc = conf_run(NULL, "prog", "-c", "/nonexistent", "-c", conf_file, NULL);
-	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EXIT_USAGE);
+	assert_true(rc == 0 ? conf_mtu == 1400 : rc == -EINVAL);
 }
 
 static void test_conf_help_version(void **state)
@@ -475,12 +488,12 @@ static void test_conf_onoff_mac(void **state)
 	assert_int_equal(conf_offload, 1);
 	assert_false(conf_gwmac.set);
 	conf_reset();
-	assert_int_equal(conf_run(NULL, "prog", "--offload", "maybe", NULL), -EXIT_USAGE);
+	assert_int_equal(conf_run(NULL, "prog", "--offload", "maybe", NULL), -EINVAL);
 	assert_non_null(strstr(conf_err, "'maybe' is not on or off for offload"));
 	conf_reset();
 	for (const char *const *bad = (const char *const[]){ "52:54:00:ab:cd", "52:54:00:ab:cd:ef:",
 			"52-54-00-ab-cd-ef", "5:54:00:ab:cd:ef", "52:54:00:ab:cd:eg", "", NULL }; *bad; bad++) {
-		assert_int_equal(conf_run(NULL, "prog", "--mac", *bad, NULL), -EXIT_USAGE);
+		assert_int_equal(conf_run(NULL, "prog", "--mac", *bad, NULL), -EINVAL);
 		assert_non_null(strstr(conf_err, "is not a MAC address for mac"));
 		conf_reset();
 	}
@@ -505,6 +518,56 @@ static void test_conf_onoff_mac(void **state)
 	assert_int_equal(conf_offload, 1);
 	assert_true(conf_gwmac.set);
 	assert_int_equal(conf_gwmac.mac[5], 1);
+}
+
+/* address and network options: parsed, bounded, refused with the reason, printed back */
+static void test_conf_addresses(void **state)
+{
+	static const struct {
+		const char *arg, *err;
+	} bad[] = {
+		{ "--host=10.0.2", "'10.0.2' is not an IPv4 address for host" },
+		{ "--ipv6-host=fec0::2::3", "is not an IPv6 address for ipv6-host" },
+		{ "--net=10.0.2.1/24", "host bits set" },
+		{ "--net=10.0.0.0/31", "prefix length out of range (8..30)" },
+		{ "--net=10.0.0.0/255.0.255.0", "not a contiguous netmask" },
+		{ "--net=10.0.0.0/", "prefix length out of range" },
+		{ "--net=ten", "not an IPv4 network" },
+		{ "--ipv6-net=fd00::/127", "prefix length out of range (0..126)" },
+	};
+	char *text;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(conf_run(NULL, "prog", "--net", "10.1.0.0/255.255.0.0", "--host", "10.1.0.1",
+				  "--ipv6-net", "fd00:1::/48", "--ipv6-host", "fd00:1::5", NULL), 0);
+	assert_int_equal(ntohl(conf_net.net.s_addr), 0x0a010000);
+	assert_int_equal(ntohl(conf_net.mask.s_addr), 0xffff0000);
+	assert_int_equal(ntohl(conf_host.a.s_addr), 0x0a010001);
+	assert_int_equal(conf_net6.len, 48);
+	assert_int_equal(conf_host6.a.s6_addr[15], 5);
+	f = open_memstream(&text, &len);
+	conf_print(f, conf_opts, &conf_std_opts);
+	fclose(f);
+	assert_non_null(strstr(text, "net = 10.1.0.0/16\n"));
+	assert_non_null(strstr(text, "host = 10.1.0.1\n"));
+	assert_non_null(strstr(text, "ipv6-net = fd00:1::/48\n"));
+	assert_non_null(strstr(text, "ipv6-host = fd00:1::5\n"));
+	free(text);
+	/* a bare address gets its classful mask, as QEMU's net= */
+	conf_reset();
+	assert_int_equal(conf_run(NULL, "prog", "--net", "172.16.0.0", "--ipv6-net", "fd00::", NULL), 0);
+	assert_int_equal(ntohl(conf_net.mask.s_addr), 0xffff0000);
+	assert_int_equal(conf_net6.len, 64);
+	conf_reset();
+	assert_int_equal(conf_run(NULL, "prog", NULL), 0);
+	assert_false(conf_net.set || conf_host.set || conf_net6.set || conf_host6.set);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		conf_reset();
+		assert_int_equal(conf_run(NULL, "prog", bad[i].arg, NULL), -EINVAL);
+		conf_assert_err(bad[i].err);
+	}
 }
 
 /* conf_mac_list(): unicast MACs, comma-separated, bounded */
@@ -542,6 +605,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_conf_print_reparse, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_onoff_mac, conf_setup, conf_teardown),
 		cmocka_unit_test_setup_teardown(test_conf_mac_list, conf_setup, conf_teardown),
+		cmocka_unit_test_setup_teardown(test_conf_addresses, conf_setup, conf_teardown),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
