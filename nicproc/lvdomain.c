@@ -151,7 +151,7 @@ static int lvd_prop(const xmlNode *n, const char *name, char *buf, size_t size)
 	return rc;
 }
 
-/* The text of child element @name of @parent into @buf. Return: 0, or -1 if missing or too long. */
+/* The text of child element @name of @parent into @buf. Return: 0, -ENOENT if missing, -ENAMETOOLONG */
 static int lvd_text(const xmlNode *parent, const char *name, char *buf, size_t size)
 {
 	xmlNodePtr c = lvd_child(parent, name, NULL);
@@ -160,8 +160,8 @@ static int lvd_text(const xmlNode *parent, const char *name, char *buf, size_t s
 
 	*buf = '\0';
 	if (!v)
-		return -1;
-	rc = str_copy(buf, (const char *)v, size) ? -1 : 0;
+		return -ENOENT;
+	rc = str_copy(buf, (const char *)v, size);
 	xmlFree(v);
 	return rc;
 }

@@ -1062,7 +1062,7 @@ int dhcp_load(struct dhcp *d, const char *path, unsigned int *skipped)
 	return n;
 }
 
-/* the chain of bucket @b at link offset @off holds exactly the slots it should */
+/* the chain of bucket @b at link offset @off holds exactly the slots it should; Return: 0 or -EINVAL */
 static int check_chain(const struct dhcp *d, uint32_t b, size_t off, size_t mac_off, uint32_t *seen)
 {
 	uint32_t i = off == offsetof(struct dhcp_slot, mac_next) ? d->mac_bucket[b] : d->claim_bucket[b];
@@ -1070,7 +1070,7 @@ static int check_chain(const struct dhcp *d, uint32_t b, size_t off, size_t mac_
 	for (; i != DHCP_NONE; i = *(const uint32_t *)((const char *)&d->slot[i] + off)) {
 		if (i >= d->pool_n || ++seen[i] > 1 ||
 		    bucket(d, (const uint8_t *)&d->slot[i] + mac_off) != b)
-			return -1;
+			return -EINVAL;
 	}
 	return 0;
 }

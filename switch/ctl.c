@@ -108,19 +108,21 @@ static void *connect_switch(void *ctx, const char *ep, const char *server_key, c
 	return s;
 }
 
-/* Receive one message into a malloc'd buffer; Return: length, -1 on timeout or interrupt. */
+/* Receive one message into a malloc'd buffer; Return: length, -ETIMEDOUT, or -errno (interrupted) */
 static long recv_msg(void *s, long timeout_ms, char **out)
 {
 	zmq_pollitem_t it = { s, 0, ZMQ_POLLIN, 0 };
 	zmq_msg_t m;
 	long n;
 
-	if (zmq_poll(&it, 1, timeout_ms) <= 0)
-		return -1;
+	n = zmq_poll(&it, 1, timeout_ms);
+	if (n <= 0)
+		return n ? -errno : -ETIMEDOUT;
 	zmq_msg_init(&m);
 	if (zmq_msg_recv(&m, s, 0) < 0) {
+		n = -errno;
 		zmq_msg_close(&m);
-		return -1;
+		return n;
 	}
 	n = (long)zmq_msg_size(&m);
 	*out = malloc((size_t)n + 1);

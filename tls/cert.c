@@ -113,8 +113,9 @@ int cert_generate(const char *path, int force, char *why, size_t whylen)
 }
 
 /*
- * Find 'key = "value"' in section "curve"; returns 1 if found with a valid
- * 40-character Z85 value decoded into @out, 0 if absent, -1 if malformed.
+ * Find 'key = "value"' in section "curve" with a valid 40-character Z85
+ * value and decode it into @out. Return: 0, -ENOENT if absent, -EINVAL if
+ * malformed
  */
 static int find_key(const char *text, const char *key, uint8_t out[CERT_KEY_LEN])
 {
@@ -141,18 +142,18 @@ static int find_key(const char *text, const char *key, uint8_t out[CERT_KEY_LEN]
 				while (*p == ' ' || *p == '\t')
 					p++;
 				if (*p++ != '=')
-					return -1;
+					return -EINVAL;
 				while (*p == ' ' || *p == '\t')
 					p++;
 				if (*p++ != '"')
-					return -1;
+					return -EINVAL;
 				if ((size_t)(line + len - p) < CERT_Z85_LEN + 1 || p[CERT_Z85_LEN] != '"')
-					return -1;
+					return -EINVAL;
 				int rc;
 
 				memcpy(z85, p, CERT_Z85_LEN);
 				z85[CERT_Z85_LEN] = '\0';
-				rc = zmq_z85_decode(out, z85) ? 1 : -1;
+				rc = zmq_z85_decode(out, z85) ? 0 : -EINVAL;
 				/* a secret that does not decode is still a secret */
 				cert_wipe(z85, sizeof(z85));
 				return rc;
@@ -160,7 +161,7 @@ static int find_key(const char *text, const char *key, uint8_t out[CERT_KEY_LEN]
 		}
 		line = eol ? eol + 1 : NULL;
 	}
-	return 0;
+	return -ENOENT;
 }
 
 static int read_file(const char *path, int secret, char **text, char *why, size_t whylen)
@@ -230,7 +231,7 @@ int cert_load_public(const char *path, uint8_t pub[CERT_KEY_LEN], char *why, siz
 		return rc;
 	rc = find_key(text, "public-key", pub);
 	sodium_free(text);
-	if (rc != 1) {
+	if (rc) {
 		snprintf(why, whylen, "%s: no valid public-key (expected a czmq certificate with "
 			 "'public-key = \"<40 Z85 characters>\"' in section 'curve'); "
 			 "regenerate it with vmfabric-key generate", path);
@@ -249,10 +250,10 @@ int cert_load_secret(const char *path, uint8_t pub[CERT_KEY_LEN], uint8_t sec[CE
 	if (rc)
 		return rc;
 	rc = find_key(text, "secret-key", sec);
-	if (rc == 1)
+	if (!rc)
 		rc = find_key(text, "public-key", pub);
 	sodium_free(text);
-	if (rc != 1) {
+	if (rc) {
 		snprintf(why, whylen, "%s: not a valid secret certificate (expected 'public-key' and "
 			 "'secret-key' = \"<40 Z85 characters>\" in section 'curve'; the file is corrupt "
 			 "or truncated): regenerate it with vmfabric-key generate", path);
