@@ -93,6 +93,17 @@ grep -q -- "^nic0: .*vmfabric-nic -f --switch tcp://10.79.1.1:$PORT .* --network
 grep -q -- "--name vm1/second --fd 3$" "$T/check.out" || fail "-n: -netdev vmfabric name= not used"
 pass "-n: -nic vmfabric -> -netdev dgram,local.type=fd + -device MODEL; -netdev vmfabric -> -netdev dgram; rest untouched"
 
+# the same options from -c FILE (the daemons' parser); the command line still wins
+printf 'switch = tcp://10.79.1.1:%s\nserver-key = %s\nkey = %s\nnetwork = %s\nmtu = 9000\n' \
+	"$PORT" "$T/keys/switch" "$T/keys/a_secret" "$NET" >"$T/launcher.conf"
+"$QL" -c "$T/launcher.conf" --mtu 1400 -n -- qemu-system-x86_64 -name vm1 -m 128 -nic "vmfabric,mac=$MAC_A" \
+	>"$T/conf.out" 2>&1 || { cat "$T/conf.out"; fail "vmfabric-qemu -c FILE -n"; }
+grep -q -- "^nic0: .*vmfabric-nic -f --switch tcp://10.79.1.1:$PORT .*--mtu 1400 --network $NET --name vm1/nic0 --fd 3$" "$T/conf.out" ||
+	{ cat "$T/conf.out"; fail "-c FILE: the NIC command lacks the file's options"; }
+printf 'swtich = tcp://x:1\n' >"$T/bad.conf"
+bad 78 "bad.conf:1: unknown option 'swtich'" -c "$T/bad.conf" -- "${FAKE[@]}" -nic "$NICSPEC"
+pass "-c FILE: options from a config file, --mtu on the command line over the file's; a typo exits 78 naming the line"
+
 # ---- namespaces, switch -------------------------------------------------------
 netns_add vfq-sw
 n=1
