@@ -54,6 +54,11 @@ def fmt(x, spec):
     return spec % x if fnum(x) else "-"
 
 
+def row(label, d, cols):
+    """a markdown table row: @label, then d's values for (key, format) in cols"""
+    return "| %s | %s |" % (label, " | ".join(fmt(d.get(k), spec) for k, spec in cols))
+
+
 def ratio(a, b):
     return a / b if fnum(a) and fnum(b) and b else None
 
@@ -184,10 +189,9 @@ def markdown(res):
              "| CPU s/GB, path processes | CPU s/GB, machine |")
     o.append("|---|---:|---:|---:|---:|---:|---:|---:|")
     for p in res["paths"]:
-        o.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            p["label"], fmt(p.get("tcp1_gbit"), "%.2f"), fmt(p.get("tcp4_gbit"), "%.2f"),
-            fmt(p.get("udp64_fps"), "%.0f"), fmt(p.get("rtt_p50_us"), "%.0f"), fmt(p.get("rtt_p99_us"), "%.0f"),
-            fmt(p.get("cpu_path_s_per_gb"), "%.2f"), fmt(p.get("cpu_sys_s_per_gb"), "%.2f")))
+        o.append(row(p["label"], p, [("tcp1_gbit", "%.2f"), ("tcp4_gbit", "%.2f"), ("udp64_fps", "%.0f"),
+                                     ("rtt_p50_us", "%.0f"), ("rtt_p99_us", "%.0f"),
+                                     ("cpu_path_s_per_gb", "%.2f"), ("cpu_sys_s_per_gb", "%.2f")]))
     o.append("\n**Ratios: path / vde_switch and path / veth** (latency: lower is better)\n")
     o.append("| path | TCP 1 stream | TCP 4 streams | UDP 64 B frames/s | RTT p50 | RTT p99 |")
     o.append("|---|---:|---:|---:|---:|---:|")
@@ -201,10 +205,8 @@ def markdown(res):
         o.append("| path | HTTP Mbit/s | vs -netdev socket | CPU s/GB NIC processes | CPU s/GB switch | CPU s/GB QEMUs |")
         o.append("|---|---:|---:|---:|---:|---:|")
         for g in res["guests"]:
-            o.append("| %s | %s | %s | %s | %s | %s |" % (
-                g["label"], fmt(g.get("http_mbit"), "%.0f"), fmt(g.get("x_direct"), "%.2fx"),
-                fmt(g.get("cpu_nic_s_per_gb"), "%.2f"), fmt(g.get("cpu_switch_s_per_gb"), "%.2f"),
-                fmt(g.get("cpu_qemu_s_per_gb"), "%.1f")))
+            o.append(row(g["label"], g, [("http_mbit", "%.0f"), ("x_direct", "%.2fx"), ("cpu_nic_s_per_gb", "%.2f"),
+                                         ("cpu_switch_s_per_gb", "%.2f"), ("cpu_qemu_s_per_gb", "%.1f")]))
     if res.get("gateway"):
         o.append("\n**Guest download through the gateway** (one QEMU TCG guest, HTTP download of 4 x 32 MiB "
                  "from the host's loopback via 10.0.2.2)\n")
@@ -212,12 +214,10 @@ def markdown(res):
                  "| HTTP server | gateway frames/message | segments/super-frame |")
         o.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for g in res["gateway"]:
-            o.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                g["label"], fmt(g.get("http_mbit"), "%.0f"), fmt(g.get("x_user"), "%.2fx"),
-                fmt(g.get("cpu_qemu_s_per_gb"), "%.1f"), fmt(g.get("cpu_gateway_s_per_gb"), "%.2f"),
-                fmt(g.get("cpu_switch_s_per_gb"), "%.2f"), fmt(g.get("cpu_nic_s_per_gb"), "%.2f"),
-                fmt(g.get("cpu_http_s_per_gb"), "%.2f"), fmt(g.get("gw_frames_per_msg"), "%.1f"),
-                fmt(g.get("gw_segments_per_super"), "%.1f")))
+            o.append(row(g["label"], g, [("http_mbit", "%.0f"), ("x_user", "%.2fx"), ("cpu_qemu_s_per_gb", "%.1f"),
+                                         ("cpu_gateway_s_per_gb", "%.2f"), ("cpu_switch_s_per_gb", "%.2f"),
+                                         ("cpu_nic_s_per_gb", "%.2f"), ("cpu_http_s_per_gb", "%.2f"),
+                                         ("gw_frames_per_msg", "%.1f"), ("gw_segments_per_super", "%.1f")]))
     if res["scaling"]:
         s0 = res["scaling"][0]
         o.append("\n**Switch scaling**: vmf-loadgen ports on loopback, %d-byte frames in batches of %d, every port "

@@ -45,6 +45,16 @@ def expect_next(who, peer, want, secs=3):
         fail(f"{who} expected {want[14:30]!r}, got {got[14:30] if got else None!r}")
 
 
+def both_ways(n):
+    """QEMU's connection and the observer exchange frame n, each getting the other's next"""
+    f = frame("qemu", f"qemu {n}")
+    qemu.send(f)
+    expect_next("obs", obs, f)
+    f = frame("obs", f"obs {n}")
+    obs.send(f)
+    expect_next("qemu", qemu, f)
+
+
 def expect_closed(who, sock, secs=3):
     """the NIC process closed this connection"""
     sock.settimeout(secs)
@@ -73,12 +83,7 @@ else:
     fail("the NIC processes did not join")
 
 # 1. QEMU on the --stream-listen NIC talks both ways
-f = frame("qemu", "qemu 1")
-qemu.send(f)
-expect_next("obs", obs, f)
-f = frame("obs", "obs 1")
-obs.send(f)
-expect_next("qemu", qemu, f)
+both_ways(1)
 print("ok: QEMU connected to --stream-listen exchanges frames", flush=True)
 
 # 2. intruders connect to the same listener (QEMU's MAC, even): each is closed, nothing of theirs goes out
@@ -93,12 +98,7 @@ for i in range(3):
 print("ok: three second connections to --stream-listen were closed by the NIC process", flush=True)
 
 # 3. QEMU keeps the port: its frames go out and it still receives; nothing of the intruders' came first
-f = frame("qemu", "qemu 2")
-qemu.send(f)
-expect_next("obs", obs, f)
-f = frame("obs", "obs 2")
-obs.send(f)
-expect_next("qemu", qemu, f)
+both_ways(2)
 print("ok: QEMU kept the port; no intruder frame reached the network", flush=True)
 
 # 4. --stream-replace: the newer connection takes over, as it did before
