@@ -134,6 +134,20 @@ keys() {
 	done
 }
 
+# loadgen_switch ID NS PORT curve|insecure: a switch for vmf-loadgen in namespace NS on
+# 127.0.0.1:PORT (log ID; curve: key $T/keys/switch, loadgen's keys admitted from $T/lg); its PID
+# in $LAST_PID, loadgen's matching security options in LG_SEC
+loadgen_switch() {
+	local id=$1 ns=$2 port=$3 mode=$4 sec=(--insecure)
+	LG_SEC=(--insecure)
+	if [ "$mode" = curve ]; then
+		sec=(--key "$T/keys/switch_secret" --authorized "$T/lg")
+		LG_SEC=(--server-key "$T/keys/switch" --keys "$T/lg")
+	fi
+	start "$id" ip netns exec "$ns" "$SWITCH" -f --listen "tcp://127.0.0.1:$port" --control none "${sec[@]}"
+	wait_for 5 log_has "$id" "listening on" || fail "switch $id did not start"
+}
+
 # stats PID FILE: ask a switch for its counters (SIGUSR1) and print the JSON
 stats() {
 	rm -f "$2"

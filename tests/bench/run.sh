@@ -301,6 +301,31 @@ bench_switch() {
 	wait_for 5 log_has "sw-$id" listening || fail "switch for $id did not start"
 }
 
+# bench_nic ID NS PORT KEY NETWORK NAME MAC dgram|vhost SOCK: a NIC process in namespace NS
+# (log ID, key KEY, switch on 127.0.0.1:PORT) for a vmlab guest's virtio-net device with MAC,
+# its sockets at SOCK-*; its PID joins pids, the guest's QEMU arguments are in NIC_ARGS
+bench_nic() {
+	local id=$1 ns=$2 port=$3 key=$4 net=$5 name=$6 mac=$7 kind=$8 sock=$9 be listen
+	if [ "$kind" = dgram ]; then
+		NIC_ARGS=(--netdev "dgram,id=n0,local.type=unix,local.path=$sock-qemu.sock,remote.type=unix,remote.path=$sock-nic.sock"
+			  --device "virtio-net-pci,netdev=n0,mac=$mac")
+		be=(--dgram "unix:$sock-nic.sock,unix:$sock-qemu.sock")
+		listen=$sock-nic.sock
+	else
+		NIC_ARGS=(--qemu-arg -object --qemu-arg "memory-backend-memfd,id=mem0,size=256M,share=on"
+			  --qemu-arg -numa --qemu-arg "node,memdev=mem0"
+			  --qemu-arg -chardev --qemu-arg "socket,id=c0,path=$sock.vhost,reconnect=1"
+			  --netdev "vhost-user,id=n0,chardev=c0"
+			  --device "virtio-net-pci,netdev=n0,mac=$mac,rx_queue_size=1024,tx_queue_size=1024,vectors=0")
+		be=(--vhost-user "$sock.vhost")
+		listen=$sock.vhost
+	fi
+	start "$id" ip netns exec "$ns" "$NIC" -f --switch "tcp://127.0.0.1:$port" --server-key "$T/keys/switch" \
+		--key "$T/keys/${key}_secret" --network "$net" --name "$name" "${be[@]}"
+	pids+=("$LAST_PID")
+	wait_for 5 test -S "$listen" || fail "$id is not listening"
+}
+
 # guest_path direct|dgram|vhost: two vmlab guests, b downloads a's big.bin; one JSON line into $RAW
 guest_path() {
 	local kind=$1 id=guest-$1 na=() nb=() pids=() sw=() qa qb g w0 w1 q0 q1 s0 s1 res label
@@ -317,24 +342,9 @@ guest_path() {
 			[ $g = 1 ] && a=(--netdev "socket,id=n0,listen=127.0.0.1:7881") ||
 				a=(--netdev "socket,id=n0,connect=127.0.0.1:7881")
 			a+=(--device "virtio-net-pci,netdev=n0,mac=$mac:0$g") ;;
-		dgram)
-			a=(--netdev "dgram,id=n0,local.type=unix,local.path=$T/g$g-qemu.sock,remote.type=unix,remote.path=$T/g$g-nic.sock"
-			   --device "virtio-net-pci,netdev=n0,mac=$mac:0$g")
-			start "nic$g-$id" ip netns exec vfb-g "$NIC" -f --switch tcp://127.0.0.1:7880 \
-				--server-key "$T/keys/switch" --key "$T/keys/g${g}_secret" --network gbench --name g$g \
-				--dgram "unix:$T/g$g-nic.sock,unix:$T/g$g-qemu.sock"
-			pids+=("$LAST_PID") ;;
-		vhost)
-			a=(--qemu-arg -object --qemu-arg "memory-backend-memfd,id=mem0,size=256M,share=on"
-			   --qemu-arg -numa --qemu-arg "node,memdev=mem0"
-			   --qemu-arg -chardev --qemu-arg "socket,id=c0,path=$T/g$g.vhost,reconnect=1"
-			   --netdev "vhost-user,id=n0,chardev=c0"
-			   --device "virtio-net-pci,netdev=n0,mac=$mac:0$g,rx_queue_size=1024,tx_queue_size=1024,vectors=0")
-			start "nic$g-$id" ip netns exec vfb-g "$NIC" -f --switch tcp://127.0.0.1:7880 \
-				--server-key "$T/keys/switch" --key "$T/keys/g${g}_secret" --network gbench --name g$g \
-				--vhost-user "$T/g$g.vhost"
-			pids+=("$LAST_PID")
-			wait_for 5 test -S "$T/g$g.vhost" || fail "nic$g ($id) is not listening" ;;
+		dgram|vhost)
+			bench_nic "nic$g-$id" vfb-g 7880 "g$g" gbench "g$g" "$mac:0$g" "$kind" "$T/g$g"
+			a=("${NIC_ARGS[@]}") ;;
 		esac
 		eval "args$g=(\"\${a[@]}\")"
 	done
@@ -404,25 +414,9 @@ gw_path() {
 	fi
 	case $kind in
 	user) a=(--netdev "user,id=n0" --device "virtio-net-pci,netdev=n0,mac=$mac") ;;
-	dgram)
-		a=(--netdev "dgram,id=n0,local.type=unix,local.path=$T/gw-qemu.sock,remote.type=unix,remote.path=$T/gw-nic.sock"
-		   --device "virtio-net-pci,netdev=n0,mac=$mac")
-		start "nic-$id" ip netns exec vfb-gw "$NIC" -f --switch tcp://127.0.0.1:7882 \
-			--server-key "$T/keys/switch" --key "$T/keys/gwg_secret" --network gwbench --name g \
-			--dgram "unix:$T/gw-nic.sock,unix:$T/gw-qemu.sock"
-		pids+=("$LAST_PID")
-		wait_for 5 test -S "$T/gw-nic.sock" || fail "NIC ($id) is not listening" ;;
-	vhost)
-		a=(--qemu-arg -object --qemu-arg "memory-backend-memfd,id=mem0,size=256M,share=on"
-		   --qemu-arg -numa --qemu-arg "node,memdev=mem0"
-		   --qemu-arg -chardev --qemu-arg "socket,id=c0,path=$T/gw.vhost,reconnect=1"
-		   --netdev "vhost-user,id=n0,chardev=c0"
-		   --device "virtio-net-pci,netdev=n0,mac=$mac,rx_queue_size=1024,tx_queue_size=1024,vectors=0")
-		start "nic-$id" ip netns exec vfb-gw "$NIC" -f --switch tcp://127.0.0.1:7882 \
-			--server-key "$T/keys/switch" --key "$T/keys/gwg_secret" --network gwbench --name g \
-			--vhost-user "$T/gw.vhost"
-		pids+=("$LAST_PID")
-		wait_for 5 test -S "$T/gw.vhost" || fail "NIC ($id) is not listening" ;;
+	dgram|vhost)
+		bench_nic "nic-$id" vfb-gw 7882 gwg gwbench g "$mac" "$kind" "$T/gw"
+		a=("${NIC_ARGS[@]}") ;;
 	esac
 	q=$(ip netns exec vfb-gw "$vl/run-guest" --name vfb-gw --log "$T/$id.log" --background --timeout 300 \
 		--mem 256 --dhcp --env PEER=10.0.2.2 --env ROUNDS=$ROUNDS --env BIGMB=32 \
@@ -481,21 +475,13 @@ PY
 
 # scale curve|insecure N: a fresh switch, vmf-loadgen with N ports; one JSON line into $RAW
 scale() {
-	local mode=$1 n=$2 sw sec=() out
+	local mode=$1 n=$2 sw out
 	netns_add vfb-sc
-	if [ "$mode" = curve ]; then
-		[ -f "$T/keys/switch" ] || keys
-		start "scale-sw-$mode-$n" ip netns exec vfb-sc "$SWITCH" -f --listen tcp://127.0.0.1:7791 --control none \
-			--key "$T/keys/switch_secret" --authorized "$T/lg"
-		sec=(--server-key "$T/keys/switch" --keys "$T/lg")
-	else
-		start "scale-sw-$mode-$n" ip netns exec vfb-sc "$SWITCH" -f --listen tcp://127.0.0.1:7791 --control none --insecure
-		sec=(--insecure)
-	fi
+	[ "$mode" != curve ] || [ -f "$T/keys/switch" ] || keys
+	loadgen_switch "scale-sw-$mode-$n" vfb-sc 7791 "$mode"
 	sw=$LAST_PID
-	wait_for 5 log_has "scale-sw-$mode-$n" listening || fail "switch for scaling did not start"
 	sleep 0.3
-	out=$(ip netns exec vfb-sc "$LOADGEN" --switch tcp://127.0.0.1:7791 "${sec[@]}" --ports "$n" \
+	out=$(ip netns exec vfb-sc "$LOADGEN" --switch tcp://127.0.0.1:7791 "${LG_SEC[@]}" --ports "$n" \
 		--seconds "$SECS" --warmup "$LG_WARM" --rtt-seconds "$LG_RTT" --switch-pid "$sw" 2>"$T/loadgen.err")
 	sed 's/^/    /' "$T/loadgen.err"
 	if [ -n "$out" ]; then

@@ -25,18 +25,10 @@ for k in p0 p1; do sed -i 's/^metadata$/metadata\n    trunk = "yes"/' "$T/lg/$k"
 
 # one MODE KIND: a fresh switch, loadgen with 2 ports (KIND port|trunk); prints "fps cpu_ns_per_frame"
 one() {
-	local mode=$1 kind=$2 sec=() out sw
-	if [ "$mode" = curve ]; then
-		start "sw-$mode-$kind" ip netns exec vfb-tr "$SWITCH" -f --listen tcp://127.0.0.1:7796 --control none \
-			--key "$T/keys/switch_secret" --authorized "$T/lg"
-		sec=(--server-key "$T/keys/switch" --keys "$T/lg")
-	else
-		start "sw-$mode-$kind" ip netns exec vfb-tr "$SWITCH" -f --listen tcp://127.0.0.1:7796 --control none --insecure
-		sec=(--insecure)
-	fi
+	local mode=$1 kind=$2 out sw
+	loadgen_switch "sw-$mode-$kind" vfb-tr 7796 "$mode"
 	sw=$LAST_PID
-	wait_for 5 log_has "sw-$mode-$kind" "listening on" || fail "switch did not start"
-	out=$(ip netns exec vfb-tr "$LOADGEN" --switch tcp://127.0.0.1:7796 "${sec[@]}" --ports 2 \
+	out=$(ip netns exec vfb-tr "$LOADGEN" --switch tcp://127.0.0.1:7796 "${LG_SEC[@]}" --ports 2 \
 		--seconds "$SECS" --warmup 1 --rtt-seconds 0.5 --switch-pid "$sw" \
 		$([ "$kind" = trunk ] && echo --trunk) 2>"$T/lg-$mode-$kind.err") || { cat "$T/lg-$mode-$kind.err"; fail "loadgen $mode $kind"; }
 	stop "$sw"
