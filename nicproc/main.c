@@ -244,7 +244,8 @@ int main(int argc, char **argv)
 			int budget;
 
 			/* a bounded share per wake-up: the guest side and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+			for (budget = UPLINK_RECV_BUDGET;
+			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
 				up.ctr.rx_frames += nf;
 				busypoll_kick(bp);
 				if (be.vnet) {

@@ -18,7 +18,8 @@
  *
  * Out (slirp -> switch): send_packet copies each frame into a fixed batch
  * buffer (g->of, struct frame; flushed with one uplink_send() per loop
- * pass, or earlier when full; a closed super-frame is flagged FRAME_VNET), pads it to 60 bytes (libslirp 4.7 emits 42-byte ARP) and rewrites
+ * pass, or earlier when full; a closed super-frame is flagged FRAME_VNET),
+ * pads it to 60 bytes (libslirp 4.7 emits 42-byte ARP) and rewrites
  * libslirp's IPv4 virtual-host MACs (52:55:IP, in the Ethernet source and
  * the ARP sender) to the gateway's MAC, so every IPv4 service of the
  * gateway (host, DNS) answers from one MAC. Frames larger than MTU + 18 are

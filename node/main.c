@@ -438,7 +438,8 @@ int main(int argc, char **argv)
 
 			now = now_ms();
 			/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+			for (budget = UPLINK_RECV_BUDGET;
+			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
 				up.ctr.rx_frames += nf;
 				gw_note_vnet(&gw, f, nf);
 				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
