@@ -82,10 +82,9 @@ int offload_csum_partial(uint8_t *frame, size_t len, uint16_t start, uint16_t of
 int offload_out_init(struct offload_out *o, size_t max_frames, size_t scratch)
 {
 	memset(o, 0, sizeof(*o));
-	o->frames = calloc(max_frames, sizeof(*o->frames));
-	o->lens = calloc(max_frames, sizeof(*o->lens));
+	o->f = calloc(max_frames, sizeof(*o->f));
 	o->scratch = malloc(scratch);
-	if (!o->frames || !o->lens || !o->scratch) {
+	if (!o->f || !o->scratch) {
 		offload_out_free(o);
 		return -ENOMEM;
 	}
@@ -98,20 +97,17 @@ void offload_out_free(struct offload_out *o)
 {
 	if (!o)
 		return;
-	free(o->frames);
-	free(o->lens);
+	free(o->f);
 	free(o->scratch);
-	o->frames = NULL;
-	o->lens = NULL;
+	o->f = NULL;
 	o->scratch = NULL;
 }
 
-static int push(struct offload_out *o, const uint8_t *f, size_t len)
+static int push(struct offload_out *o, uint8_t *f, size_t len)
 {
 	if (o->n == o->cap)
 		return -ENOSPC;
-	o->frames[o->n] = f;
-	o->lens[o->n++] = len;
+	o->f[o->n++] = (struct frame){ f, (uint32_t)len, 0, 0 };
 	return 0;
 }
 
@@ -192,27 +188,23 @@ static int segment(struct offload_out *o, const uint8_t *f, size_t len, uint8_t 
 	return 0;
 }
 
-void offload_plain(struct offload_out *o, ProtobufCBinaryData *frames, size_t n,
-		   const uint32_t *vnet, size_t n_vnet)
+void offload_plain(struct offload_out *o, const struct frame *in, size_t n)
 {
-	size_t i, v = 0;
+	size_t i;
 
 	o->n = 0;
 	o->used = 0;
 	for (i = 0; i < n; i++) {
-		uint8_t *f = frames[i].data, *h = f;
-		size_t len = frames[i].len;
+		/* a flagged frame holds its header: codec_decode() checked it */
+		uint8_t *f = frame_eth(&in[i]), *h = in[i].data;
+		size_t len = frame_eth_len(&in[i]);
 		uint8_t gso;
 
-		if (v >= n_vnet || vnet[v] != i) {
+		if (!(in[i].flags & FRAME_VNET)) {
 			if (push(o, f, len))
 				o->bad++;
 			continue;
 		}
-		v++;
-		/* codec_decode() guaranteed len >= VMF_VNET_HDR_LEN */
-		f += VMF_VNET_HDR_LEN;
-		len -= VMF_VNET_HDR_LEN;
 		gso = h[1];
 		if (gso == VNET_GSO_NONE) {
 			if ((h[0] & VNET_F_NEEDS_CSUM) &&

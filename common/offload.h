@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "frame.h"
 
 /* struct virtio_net_hdr_v1 (little-endian), as TAP devices use it with TUNSETVNETHDRSZ 12 */
 #define VNET_F_NEEDS_CSUM	1
@@ -17,8 +18,7 @@
 #define OFFLOAD_MIN_MSS		64	/* a smaller gso_size is refused (it would explode a frame) */
 
 struct offload_out {
-	const uint8_t **frames;
-	size_t *lens;
+	struct frame *f;	/* the plain frames made: @n of @cap */
 	size_t cap, n;
 	uint8_t *scratch;
 	size_t scratch_cap, used;
@@ -37,10 +37,9 @@ void offload_out_free(struct offload_out *o);
  * without GSO has its partial checksum completed (in place) and its header
  * skipped; a TCP super-frame (GSO TCPv4/TCPv6) is cut into gso_size segments in
  * o->scratch, each with correct IPv4 header, TCP and length fields. Result in
- * o->frames/o->lens/o->n (valid until the next call).
+ * o->f/o->n, none flagged (valid until the next call).
  */
-void offload_plain(struct offload_out *o, ProtobufCBinaryData *frames, size_t n,
-		   const uint32_t *vnet, size_t n_vnet);
+void offload_plain(struct offload_out *o, const struct frame *in, size_t n);
 
 /** offload_csum_partial() - complete a NEEDS_CSUM checksum; Return: 0 or -EINVAL */
 int offload_csum_partial(uint8_t *frame, size_t len, uint16_t start, uint16_t offset);

@@ -369,13 +369,13 @@ static void mac_note(struct uplink *u, const uint8_t *src)
  */
 static void announce(struct uplink *u)
 {
-	ProtobufCBinaryData f[UPLINK_MAX_MACS];
+	struct frame f[UPLINK_MAX_MACS];
 	unsigned int i;
 	size_t n;
 
 	for (i = 0; i < u->n_macs; i++) {
 		uplink_rarp_frame(u->ann[i], u->macs[i]);
-		f[i] = (ProtobufCBinaryData){ UPLINK_ANN_LEN, u->ann[i] };
+		f[i] = (struct frame){ u->ann[i], UPLINK_ANN_LEN, 0, 0 };
 	}
 	n = uplink_send(u, f, u->n_macs);
 	u->ctr.announces += n;
@@ -781,7 +781,7 @@ static void handle_error(struct uplink *u, const Vmfabric__Error *e, uint64_t no
 				  e->code == VMF_ERR_POLICY || e->code == VMF_ERR_LOOP ? 5000 : HELLO_IVL_MS);
 }
 
-int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
+int uplink_recv(struct uplink *u, struct frame **f, size_t *n, Vmfabric__FrameBatch **batch)
 {
 	codec_arena_reset(&u->arena);
 	release_cur(u);
@@ -811,7 +811,10 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 			if (u->state != UPLINK_UP)
 				break;
 			u->ctr.rx_msgs++;
-			*batch = env->batch;
+			*n = codec_batch_frames(env->batch, u->rx);
+			*f = u->rx;
+			if (batch)
+				*batch = env->batch;
 			return 1;
 		case VMFABRIC__ENVELOPE__MSG_WELCOME:
 			if (u->conf.on_welcome && u->conf.on_welcome(u->conf.cb_arg, env->welcome)) {
@@ -879,36 +882,23 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch)
 	return 0;
 }
 
-size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n)
+size_t uplink_send(struct uplink *u, const struct frame *f, size_t n)
 {
-	return uplink_send_vnet(u, frames, n, NULL, 0);
-}
-
-size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
-			size_t n_vnet)
-{
-	size_t bytes = 0, i, v;
+	size_t bytes = 0, i;
 	zmq_msg_t m;
 
 	if (!n)
 		return 0;
-	for (i = 0, v = 0; i < n; i++) {
-		size_t off = 0;
-
-		if (v < n_vnet && vnet[v] == i) {
-			off = VMF_VNET_HDR_LEN;
-			v++;
-		}
-		if (frames[i].len >= off + 12)
-			mac_note(u, frames[i].data + off + 6);
-	}
+	for (i = 0; i < n; i++)
+		if (f[i].len >= frame_hdr_len(&f[i]) + 12)
+			mac_note(u, frame_eth(&f[i]) + 6);
 	if (u->state != UPLINK_UP || !u->sock) {
 		u->ctr.drop_down += n;
 		return 0;
 	}
 	for (i = 0; i < n; i++)
-		bytes += frames[i].len;
-	if (codec_pack_batch_vnet(frames, n, vnet, n_vnet, &m)) {
+		bytes += f[i].len;
+	if (codec_pack_batch(f, n, &m)) {
 		u->ctr.drop_full += n;
 		return 0;
 	}

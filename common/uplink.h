@@ -100,6 +100,7 @@ struct uplink {
 	uint64_t ka_seq;
 	struct codec_arena arena;
 	zmq_msg_t cur;		/* the message the last batch's frames point into */
+	struct frame rx[VMF_MAX_BATCH_FRAMES];	/* the last batch, as uplink_recv() gives it */
 	int have_cur;
 	struct uplink_ctr ctr;
 };
@@ -144,11 +145,12 @@ void uplink_monitor(struct uplink *u);
 
 /**
  * uplink_recv() - next frame batch from the switch; control messages are
- * handled inside. Return: 1 with @batch set (valid until the next call),
- * 0 when nothing more is ready. The frames point into the received message
- * (no copy), which is released by the next call.
+ * handled inside. Return: 1 with *@f and *@n set (valid until the next
+ * call), 0 when nothing more is ready. The frames point into the received
+ * message (no copy), which is released by the next call; a trunk's carry
+ * their network's index into *@batch's nets (@batch may be NULL).
  */
-int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
+int uplink_recv(struct uplink *u, struct frame **f, size_t *n, Vmfabric__FrameBatch **batch);
 
 /*
  * Batches a caller takes from uplink_recv() per wake-up. A switch that sends
@@ -159,14 +161,11 @@ int uplink_recv(struct uplink *u, Vmfabric__FrameBatch **batch);
 #define UPLINK_RECV_BUDGET	64
 
 /**
- * uplink_send() - send @n frames as one message; dropped and counted if the
- * switch is away or its queue is full. Return: frames sent
+ * uplink_send() - send @n frames (at most VMF_MAX_BATCH_FRAMES) as one
+ * message; dropped and counted if the switch is away or its queue is full.
+ * Return: frames sent
  */
-size_t uplink_send(struct uplink *u, ProtobufCBinaryData *frames, size_t n);
-
-/** uplink_send_vnet() - the same; @vnet lists (ascending) the frames with a virtio-net header */
-size_t uplink_send_vnet(struct uplink *u, ProtobufCBinaryData *frames, size_t n, uint32_t *vnet,
-			size_t n_vnet);
+size_t uplink_send(struct uplink *u, const struct frame *f, size_t n);
 
 /**
  * uplink_send_msg() - send a packed envelope carrying @n frames (consumed);

@@ -39,7 +39,9 @@
  *   a virtio-net header both ways, as with a TAP with offloads.
  *
  * Reads take everything the fd has ready, up to BE_BATCH frames, and hand
- * it over as one batch; nothing waits for a batch to fill. A stream read
+ * it over as one batch (be->frames, struct frame: FRAME_VNET on every frame
+ * when the guest side has offloads, which the uplink sends as it is);
+ * nothing waits for a batch to fill. A stream read
  * that stops at a full batch may leave complete frames in its buffer, where
  * poll() cannot see them: backend_pending() tells the loop to read again
  * before it waits (else they would wait for the guest's next bytes). Frames
@@ -502,7 +504,7 @@ static int is_stream(const struct backend *be)
 	       be->kind == BE_STREAM_FD;
 }
 
-static int add_frame(struct backend *be, const uint8_t *f, size_t len)
+static int add_frame(struct backend *be, uint8_t *f, size_t len)
 {
 	size_t hl = be->vnet ? VMF_VNET_HDR_LEN : 0;
 
@@ -515,9 +517,7 @@ static int add_frame(struct backend *be, const uint8_t *f, size_t len)
 		be->ctr.rx_giant++;
 		return 0;
 	}
-	be->frames[be->n] = f;
-	be->lens[be->n] = len;
-	be->n++;
+	be->frames[be->n++] = (struct frame){ f, (uint32_t)len, be->vnet ? FRAME_VNET : 0, 0 };
 	be->n_bytes += len;
 	be->ctr.rx_frames++;
 	be->ctr.rx_bytes += len;
@@ -545,7 +545,7 @@ static int read_stream(struct backend *be)
 		int rc = 0;
 
 		while (!batch_full(be) && (rc = stream_rx_next(&be->rx, &f, &len)) == 1)
-			add_frame(be, f, len);
+			add_frame(be, (uint8_t *)(uintptr_t)f, len);	/* our buffer */
 		if (rc < 0) {
 			be->ctr.framing_errors++;
 			be->n = 0;
@@ -711,9 +711,9 @@ int backend_read(struct backend *be)
 	be->n_bytes = 0;
 	be->more = 0;
 	if (be->kind == BE_VHOST) {
-		be->n = vhost_user_from_guest(be->vh, be->frames, be->lens, BE_BATCH);
+		be->n = vhost_user_from_guest(be->vh, be->frames, BE_BATCH);
 		for (size_t i = 0; i < be->n; i++)
-			be->ctr.rx_bytes += be->lens[i];
+			be->ctr.rx_bytes += be->frames[i].len;
 		be->ctr.rx_frames += be->n;
 		return (int)be->n;
 	}
@@ -742,17 +742,16 @@ void backend_read_done(struct backend *be)
 		stream_rx_compact(&be->rx);
 }
 
-void backend_write(struct backend *be, const uint8_t *const *frames, const size_t *lens, size_t n)
+void backend_write(struct backend *be, const struct frame *f, size_t n)
 {
 	size_t i, ok = 0, bytes = 0;
 
 	if (be->kind == BE_VHOST) {
 		for (i = 0; i < n; i++) {
-			ProtobufCBinaryData f = { lens[i], (uint8_t *)(uintptr_t)frames[i] };
-			size_t k = vhost_user_to_guest(be->vh, &f, 1, NULL, 0);
+			size_t k = vhost_user_to_guest(be->vh, &f[i], 1);
 
 			be->ctr.tx_frames += k;
-			be->ctr.tx_bytes += k ? lens[i] : 0;
+			be->ctr.tx_bytes += k ? f[i].len : 0;
 			be->ctr.tx_drop += 1 - k;
 		}
 		return;
@@ -762,7 +761,7 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 		return;
 	}
 	if (is_stream(be)) {
-		ssize_t w = stream_tx_write(&be->tx, be->fd, frames, lens, n);
+		ssize_t w = stream_tx_write(&be->tx, be->fd, f, n);
 
 		if (w < 0) {
 			be->ctr.tx_drop += n;
@@ -771,12 +770,12 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 		}
 		ok = (size_t)w;
 		for (i = 0; i < n; i++)
-			bytes += lens[i];
+			bytes += f[i].len;
 	} else if (be->kind == BE_TAP) {
 		for (i = 0; i < n; i++) {
-			if (write(be->fd, frames[i], lens[i]) == (ssize_t)lens[i]) {
+			if (write(be->fd, f[i].data, f[i].len) == (ssize_t)f[i].len) {
 				ok++;
-				bytes += lens[i];
+				bytes += f[i].len;
 			}
 		}
 	} else {
@@ -788,7 +787,7 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 			be->ctr.tx_drop += n;
 			return;
 		}
-		w = dgram_tx_write(&be->tx, be->txfd, frames, lens, n);
+		w = dgram_tx_write(&be->tx, be->txfd, f, n);
 		if (w < 0) {
 			be->ctr.tx_drop += n;
 			dgram_down(be, (int)-w);
@@ -796,21 +795,20 @@ void backend_write(struct backend *be, const uint8_t *const *frames, const size_
 		}
 		ok = (size_t)w;
 		for (i = 0; i < ok; i++)
-			bytes += lens[i];
+			bytes += f[i].len;
 	}
 	be->ctr.tx_frames += ok;
 	be->ctr.tx_bytes += bytes;
 	be->ctr.tx_drop += n - ok;
 }
 
-void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t n,
-			const uint32_t *vnet, size_t n_vnet)
+void backend_write_vnet(struct backend *be, const struct frame *f, size_t n)
 {
 	static const uint8_t empty[VMF_VNET_HDR_LEN];
-	size_t i, v = 0;
+	size_t i;
 
 	if (be->kind == BE_VHOST) {
-		size_t ok = vhost_user_to_guest(be->vh, frames, n, vnet, n_vnet);
+		size_t ok = vhost_user_to_guest(be->vh, f, n);
 
 		be->ctr.tx_frames += ok;
 		be->ctr.tx_drop += n > ok ? n - ok : 0;
@@ -818,17 +816,16 @@ void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t 
 	}
 
 	for (i = 0; i < n; i++) {
-		int flagged = v < n_vnet && vnet[v] == i;
+		int flagged = !!(f[i].flags & FRAME_VNET);
 		struct iovec iov[2] = {
 			{ (void *)(uintptr_t)empty, sizeof(empty) },
-			{ frames[i].data, frames[i].len },
+			{ f[i].data, f[i].len },
 		};
-		ssize_t want = (ssize_t)frames[i].len + (flagged ? 0 : (ssize_t)sizeof(empty));
+		ssize_t want = (ssize_t)f[i].len + (flagged ? 0 : (ssize_t)sizeof(empty));
 
-		v += (size_t)flagged;
 		if (writev(be->fd, flagged ? iov + 1 : iov, flagged ? 1 : 2) == want) {
 			be->ctr.tx_frames++;
-			be->ctr.tx_bytes += frames[i].len;
+			be->ctr.tx_bytes += f[i].len;
 		} else {
 			be->ctr.tx_drop++;
 		}

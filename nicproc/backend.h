@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "codec.h"
+#include "frame.h"
 #include "stream.h"
 
 struct vhost_user;
@@ -68,9 +69,8 @@ struct backend {
 	int more;		/* the last read stopped at a full batch: frames may be buffered */
 	struct be_ctr ctr;
 	struct vhost_user *vh;	/* BE_VHOST */
-	/* the current batch, filled by backend_read() */
-	const uint8_t *frames[BE_BATCH];
-	size_t lens[BE_BATCH];
+	/* the current batch, filled by backend_read(): FRAME_VNET on all when @vnet */
+	struct frame frames[BE_BATCH];
 	size_t n;
 	size_t n_bytes;
 };
@@ -101,7 +101,7 @@ void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *ou
 
 /**
  * backend_read() - read every frame ready (up to BE_BATCH or the buffer) into
- * be->frames/lens/n. Return: frames, 0 if nothing, -1 when the connection
+ * be->frames/n. Return: frames, 0 if nothing, -1 when the connection
  * ended (closed, framing error); the backend then reconnects by itself
  */
 int backend_read(struct backend *be);
@@ -116,16 +116,15 @@ int backend_pending(const struct backend *be);
 /** backend_read_done() - the batch has been sent; its buffers may be reused */
 void backend_read_done(struct backend *be);
 
-/** backend_write() - hand @n plain frames to the guest side */
-void backend_write(struct backend *be, const uint8_t *const *frames, const size_t *lens, size_t n);
+/** backend_write() - hand @n plain (unflagged) frames to the guest side */
+void backend_write(struct backend *be, const struct frame *f, size_t n);
 
 /**
  * backend_write_vnet() - hand @n frames to a guest side with offloads (be->vnet):
- * frames flagged in @vnet already start with a virtio-net header, the others
- * get an empty one
+ * FRAME_VNET frames already start with a virtio-net header, the others get
+ * an empty one
  */
-void backend_write_vnet(struct backend *be, ProtobufCBinaryData *frames, size_t n,
-			const uint32_t *vnet, size_t n_vnet);
+void backend_write_vnet(struct backend *be, const struct frame *f, size_t n);
 
 /** backend_writable() - the data fd can take more: flush queued bytes */
 void backend_writable(struct backend *be);

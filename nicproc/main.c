@@ -230,15 +230,8 @@ int main(int argc, char **argv)
 			int n = backend_read(&be);
 
 			if (n > 0) {
-				ProtobufCBinaryData f[BE_BATCH];
-				uint32_t vnet[BE_BATCH];
-
 				busypoll_kick(bp);
-				for (int i = 0; i < n; i++) {
-					f[i] = (ProtobufCBinaryData){ be.lens[i], (uint8_t *)(uintptr_t)be.frames[i] };
-					vnet[i] = (uint32_t)i;	/* with offloads, every frame has a header */
-				}
-				uplink_send_vnet(&up, f, (size_t)n, vnet, be.vnet ? (size_t)n : 0);
+				uplink_send(&up, be.frames, (size_t)n);
 			}
 			backend_read_done(&be);
 		}
@@ -246,20 +239,22 @@ int main(int argc, char **argv)
 			backend_accept(&be);
 		up_more = up_more && sock && sock == up.sock;
 		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
-			Vmfabric__FrameBatch *b;
+			struct frame *f;
+			size_t nf;
 			int budget;
 
 			/* a bounded share per wake-up: the guest side and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
-				up.ctr.rx_frames += b->n_frames;
+			for (budget = UPLINK_RECV_BUDGET;
+			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+				up.ctr.rx_frames += nf;
 				busypoll_kick(bp);
 				if (be.vnet) {
-					backend_write_vnet(&be, b->frames, b->n_frames, b->vnet, b->n_vnet);
+					backend_write_vnet(&be, f, nf);
 					continue;
 				}
 				/* a guest side without offloads gets segments and full checksums */
-				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
-				backend_write(&be, oo.frames, oo.lens, oo.n);
+				offload_plain(&oo, f, nf);
+				backend_write(&be, oo.f, oo.n);
 			}
 			up_more = !budget;
 		}

@@ -125,17 +125,17 @@ void stream_tx_free(struct stream_tx *tx)
 }
 
 /* Queue whole frames from @first on, skipping @skip bytes of frame @first's record. */
-static size_t queue_frames(struct stream_tx *tx, const uint8_t *const *frames, const size_t *lens,
-			   size_t first, size_t n, size_t skip)
+static size_t queue_frames(struct stream_tx *tx, const struct frame *f, size_t first, size_t n,
+			   size_t skip)
 {
 	size_t i, queued = 0;
 
 	if (tx->start && tx->start == tx->end)
 		tx->start = tx->end = 0;
 	for (i = first; i < n; i++) {
-		uint8_t hdr[4] = { (uint8_t)(lens[i] >> 24), (uint8_t)(lens[i] >> 16),
-				   (uint8_t)(lens[i] >> 8), (uint8_t)lens[i] };
-		size_t rec = 4 + lens[i] - skip;
+		uint8_t hdr[4] = { (uint8_t)(f[i].len >> 24), (uint8_t)(f[i].len >> 16),
+				   (uint8_t)(f[i].len >> 8), (uint8_t)f[i].len };
+		size_t rec = 4 + f[i].len - skip;
 
 		if (tx->cap - tx->end < rec && tx->start) {
 			memmove(tx->buf, tx->buf + tx->start, tx->end - tx->start);
@@ -150,11 +150,11 @@ static size_t queue_frames(struct stream_tx *tx, const uint8_t *const *frames, c
 		if (skip < 4) {
 			memcpy(tx->buf + tx->end, hdr + skip, 4 - skip);
 			tx->end += 4 - skip;
-			memcpy(tx->buf + tx->end, frames[i], lens[i]);
-			tx->end += lens[i];
+			memcpy(tx->buf + tx->end, f[i].data, f[i].len);
+			tx->end += f[i].len;
 		} else {
-			memcpy(tx->buf + tx->end, frames[i] + (skip - 4), lens[i] - (skip - 4));
-			tx->end += lens[i] - (skip - 4);
+			memcpy(tx->buf + tx->end, f[i].data + (skip - 4), f[i].len - (skip - 4));
+			tx->end += f[i].len - (skip - 4);
 		}
 		skip = 0;
 		queued++;
@@ -162,8 +162,7 @@ static size_t queue_frames(struct stream_tx *tx, const uint8_t *const *frames, c
 	return queued;
 }
 
-ssize_t stream_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
-			const size_t *lens, size_t n)
+ssize_t stream_tx_write(struct stream_tx *tx, int fd, const struct frame *f, size_t n)
 {
 	struct iovec iov[2 * 256];
 	uint8_t hdrs[256][4];
@@ -171,32 +170,32 @@ ssize_t stream_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *fram
 	ssize_t w;
 
 	if (stream_tx_pending(tx))
-		return (ssize_t)queue_frames(tx, frames, lens, 0, n, 0);
+		return (ssize_t)queue_frames(tx, f, 0, n, 0);
 
 	while (done < n) {
 		size_t k = 0, first = done;
 
 		for (i = done; i < n && k < 256; i++, k++) {
-			hdrs[k][0] = (uint8_t)(lens[i] >> 24);
-			hdrs[k][1] = (uint8_t)(lens[i] >> 16);
-			hdrs[k][2] = (uint8_t)(lens[i] >> 8);
-			hdrs[k][3] = (uint8_t)lens[i];
+			hdrs[k][0] = (uint8_t)(f[i].len >> 24);
+			hdrs[k][1] = (uint8_t)(f[i].len >> 16);
+			hdrs[k][2] = (uint8_t)(f[i].len >> 8);
+			hdrs[k][3] = (uint8_t)f[i].len;
 			iov[2 * k] = (struct iovec){ hdrs[k], 4 };
-			iov[2 * k + 1] = (struct iovec){ (void *)(uintptr_t)frames[i], lens[i] };
+			iov[2 * k + 1] = (struct iovec){ f[i].data, f[i].len };
 		}
 		w = writev(fd, iov, (int)(2 * k));
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-				return (ssize_t)(first + queue_frames(tx, frames, lens, first, n, 0));
+				return (ssize_t)(first + queue_frames(tx, f, first, n, 0));
 			return -errno;
 		}
 		/* find where the write stopped */
 		sent = (size_t)w;
 		for (i = first; i < first + k; i++) {
-			size_t rec = 4 + lens[i];
+			size_t rec = 4 + f[i].len;
 
 			if (sent < rec)
-				return (ssize_t)(i + queue_frames(tx, frames, lens, i, n, sent));
+				return (ssize_t)(i + queue_frames(tx, f, i, n, sent));
 			sent -= rec;
 		}
 		done = first + k;
@@ -225,21 +224,20 @@ static int dgram_fatal(int e)
 	return e != EAGAIN && e != EWOULDBLOCK && e != EINTR && e != ENOBUFS;
 }
 
-ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
-		       const size_t *lens, size_t n)
+ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const struct frame *f, size_t n)
 {
 	struct mmsghdr msgs[256];
 	struct iovec iov[256];
 	size_t done = 0, dropped = 0, i;
 
 	if (stream_tx_pending(tx))
-		return (ssize_t)queue_frames(tx, frames, lens, 0, n, 0);
+		return (ssize_t)queue_frames(tx, f, 0, n, 0);
 	while (done < n) {
 		size_t k = MIN_SZ(n - done, (size_t)256);
 		int r;
 
 		for (i = 0; i < k; i++) {
-			iov[i] = (struct iovec){ (void *)(uintptr_t)frames[done + i], lens[done + i] };
+			iov[i] = (struct iovec){ f[done + i].data, f[done + i].len };
 			msgs[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
 		}
 		r = sendmmsg(fd, msgs, (unsigned int)k, MSG_DONTWAIT);
@@ -253,7 +251,7 @@ ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frame
 		if (r < 0) {
 			if (dgram_fatal(errno))
 				return -errno;
-			return (ssize_t)(done - dropped + queue_frames(tx, frames, lens, done, n, 0));
+			return (ssize_t)(done - dropped + queue_frames(tx, f, done, n, 0));
 		}
 		done += (size_t)r;
 	}

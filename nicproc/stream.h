@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "frame.h"
+
 /**
  * struct stream_rx - reassembles frames across partial reads
  * @buf:	receive buffer; frames handed out point into it
@@ -68,8 +70,7 @@ static inline size_t stream_tx_pending(const struct stream_tx *tx)
  * Return: frames accepted (written or queued); the rest were dropped for lack
  * of queue space; -errno on a fatal socket error
  */
-ssize_t stream_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
-			const size_t *lens, size_t n);
+ssize_t stream_tx_write(struct stream_tx *tx, int fd, const struct frame *f, size_t n);
 
 /** stream_tx_flush() - write queued bytes; Return: 0, or -errno if fatal */
 int stream_tx_flush(struct stream_tx *tx, int fd);
@@ -83,8 +84,7 @@ int stream_tx_flush(struct stream_tx *tx, int fd);
  * dropped and counted in tx->oversize; the peer is still there.
  * Return: frames accepted (sent or queued); -errno if the peer is gone
  */
-ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const uint8_t *const *frames,
-		       const size_t *lens, size_t n);
+ssize_t dgram_tx_write(struct stream_tx *tx, int fd, const struct frame *f, size_t n);
 
 /**
  * dgram_tx_flush() - send queued datagrams (one too long is dropped and counted)

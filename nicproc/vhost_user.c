@@ -622,7 +622,7 @@ static void call_guest(struct vhost_vring *r)
 	}
 }
 
-size_t vhost_user_from_guest(struct vhost_user *vu, const uint8_t **frames, size_t *lens, size_t max)
+size_t vhost_user_from_guest(struct vhost_user *vu, struct frame *frames, size_t max)
 {
 	struct vhost_vring *r = &vu->vr[VHOST_TXQ];
 	struct vq_chain *c = &vu->chain;
@@ -659,8 +659,7 @@ size_t vhost_user_from_guest(struct vhost_user *vu, const uint8_t **frames, size
 		iov_to_buf(c->iov, c->n, hl, f + VMF_VNET_HDR_LEN, len);
 		vu->ctr.gso_from_guest += f[1] != VNET_GSO_NONE;
 		f[10] = f[11] = 0;	/* num_buffers means nothing on transmit */
-		frames[n] = f;
-		lens[n++] = VMF_VNET_HDR_LEN + len;
+		frames[n++] = (struct frame){ f, (uint32_t)(VMF_VNET_HDR_LEN + len), FRAME_VNET, 0 };
 		used += VMF_VNET_HDR_LEN + len;
 	}
 	call_guest(r);
@@ -753,24 +752,20 @@ static int put_frame(struct vhost_user *vu, const uint8_t *h, const uint8_t *dat
 	return 1;
 }
 
-size_t vhost_user_to_guest(struct vhost_user *vu, ProtobufCBinaryData *frames, size_t n,
-			   const uint32_t *vnet, size_t n_vnet)
+size_t vhost_user_to_guest(struct vhost_user *vu, const struct frame *frames, size_t n)
 {
 	static const uint8_t empty[VMF_VNET_HDR_LEN];
 	struct vhost_vring *r = &vu->vr[VHOST_RXQ];
-	size_t i, v = 0, ok = 0;
+	size_t i, ok = 0;
 
 	if (!ring_runs(r) || !vu->mem.n)
 		return 0;
 	for (i = 0; i < n; i++) {
-		int flagged = v < n_vnet && vnet[v] == i;
 		const uint8_t *f = frames[i].data;
 		size_t len = frames[i].len, k;
-		uint32_t zero = 0;
 		int all;
 
-		v += (size_t)flagged;
-		if (!flagged) {
+		if (!(frames[i].flags & FRAME_VNET)) {
 			ok += (size_t)put_frame(vu, empty, f, len);
 			continue;
 		}
@@ -783,10 +778,10 @@ size_t vhost_user_to_guest(struct vhost_user *vu, ProtobufCBinaryData *frames, s
 			continue;
 		}
 		/* cut or completed here: the guest did not negotiate this offload */
-		offload_plain(&vu->oo, &frames[i], 1, &zero, 1);
+		offload_plain(&vu->oo, &frames[i], 1);
 		all = vu->oo.n > 0;
 		for (k = 0; k < vu->oo.n; k++)
-			all &= put_frame(vu, empty, vu->oo.frames[k], vu->oo.lens[k]);
+			all &= put_frame(vu, empty, vu->oo.f[k].data, vu->oo.f[k].len);
 		ok += (size_t)all;
 	}
 	call_guest(r);

@@ -145,19 +145,18 @@ int vhost_user_kick_fd(const struct vhost_user *vu);
 
 /**
  * vhost_user_from_guest() - take up to @max frames the guest sent, each with
- * a 12-byte virtio-net header, copied into vu->txbuf (valid until the next
+ * a 12-byte virtio-net header (FRAME_VNET), copied into vu->txbuf (valid until the next
  * call), at most VMF_MAX_BATCH_BYTES. Return: frames
  */
-size_t vhost_user_from_guest(struct vhost_user *vu, const uint8_t **frames, size_t *lens, size_t max);
+size_t vhost_user_from_guest(struct vhost_user *vu, struct frame *frames, size_t max);
 
 /**
  * vhost_user_to_guest() - put @n frames into the guest's receive ring:
- * frames listed in @vnet start with a virtio-net header; a frame whose
+ * FRAME_VNET frames start with a virtio-net header; a frame whose
  * offloads the guest did not negotiate is made plain first.
  * Return: frames delivered (the others are dropped and counted)
  */
-size_t vhost_user_to_guest(struct vhost_user *vu, ProtobufCBinaryData *frames, size_t n,
-			   const uint32_t *vnet, size_t n_vnet);
+size_t vhost_user_to_guest(struct vhost_user *vu, const struct frame *frames, size_t n);
 
 /** vhost_user_log_counters() - one log line: connections, drops, features */
 void vhost_user_log_counters(const struct vhost_user *vu);

@@ -17,8 +17,9 @@
  * not_for_us (normal: the switch floods unknown unicast).
  *
  * Out (slirp -> switch): send_packet copies each frame into a fixed batch
- * buffer (flushed with one uplink_send() per loop pass, or earlier when
- * full), pads it to 60 bytes (libslirp 4.7 emits 42-byte ARP) and rewrites
+ * buffer (g->of, struct frame; flushed with one uplink_send() per loop
+ * pass, or earlier when full; a closed super-frame is flagged FRAME_VNET),
+ * pads it to 60 bytes (libslirp 4.7 emits 42-byte ARP) and rewrites
  * libslirp's IPv4 virtual-host MACs (52:55:IP, in the Ethernet source and
  * the ARP sender) to the gateway's MAC, so every IPv4 service of the
  * gateway (host, DNS) answers from one MAC. Frames larger than MTU + 18 are
@@ -136,7 +137,7 @@ static uint8_t *out_frame(struct gateway *g, const uint8_t *buf, size_t len)
 		memset(p + len, 0, 60 - len);
 		g->ctr.tx_padded++;
 	}
-	g->of[g->on++] = (ProtobufCBinaryData){ plen, p };
+	g->of[g->on++] = (struct frame){ p, (uint32_t)plen, 0, 0 };
 	g->oused += plen;
 	g->ctr.tx_frames++;
 	return p;
@@ -171,12 +172,10 @@ static void gro_end(struct gateway *g)
 	p = g->of[g->gro_idx].data;
 	rc = gro_close(&g->gro, &len);
 	own_mac(g, p + VMF_VNET_HDR_LEN, len, 0x0800);
-	if (rc) {
-		g->of[g->gro_idx] = (ProtobufCBinaryData){ VMF_VNET_HDR_LEN + len, p };
-		g->vnet[g->n_vnet++] = (uint32_t)g->gro_idx;
-	} else {
-		g->of[g->gro_idx] = (ProtobufCBinaryData){ len, p + VMF_VNET_HDR_LEN };
-	}
+	if (rc)
+		g->of[g->gro_idx] = (struct frame){ p, (uint32_t)(VMF_VNET_HDR_LEN + len), FRAME_VNET, 0 };
+	else
+		g->of[g->gro_idx] = (struct frame){ p + VMF_VNET_HDR_LEN, (uint32_t)len, 0, 0 };
 }
 
 /* a TCP segment for a receiver with offloads: into the open super-frame, or open one. Return: 1 if taken */
@@ -202,7 +201,7 @@ static int gro_out(struct gateway *g, const uint8_t *in, size_t len)
 	memcpy(p + VMF_VNET_HDR_LEN, in, len);
 	gro_open(&g->gro, p, len, hdrs);
 	g->gro_idx = g->on;
-	g->of[g->on++] = (ProtobufCBinaryData){ 0, p };
+	g->of[g->on++] = (struct frame){ p, 0, 0, 0 };
 	g->oused += VMF_VNET_HDR_LEN + len;
 	g->ctr.tx_frames++;
 	return 1;
@@ -398,8 +397,10 @@ int gw_save(struct gateway *g, int force)
 
 /* ---- data path ---- */
 
-void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now)
+void gw_input(struct gateway *g, const struct frame *f, uint64_t now)
 {
+	const uint8_t *frame = f->data;
+	size_t len = f->len;
 	uint8_t reply[DHCP_FRAME_MAX];
 	uint64_t ex, cf, cc;
 	int n;
@@ -464,23 +465,20 @@ void gw_flush(struct gateway *g)
 	gro_end(g);
 	if (!g->on)
 		return;
-	uplink_send_vnet(g->up, g->of, g->on, g->vnet, g->n_vnet);
+	uplink_send(g->up, g->of, g->on);
 	g->ctr.tx_msgs++;
 	g->on = 0;
-	g->n_vnet = 0;
 	g->oused = 0;
 }
 
-void gw_note_vnet(struct gateway *g, const ProtobufCBinaryData *frames, size_t n,
-		  const uint32_t *vnet, size_t n_vnet)
+void gw_note_vnet(struct gateway *g, const struct frame *f, size_t n)
 {
-	for (size_t v = 0; v < n_vnet; v++) {
+	for (size_t i = 0; i < n; i++) {
 		const uint8_t *src;
 
-		/* codec_decode() checked the indices and that each frame holds a header */
-		if (vnet[v] >= n || frames[vnet[v]].len < VMF_VNET_HDR_LEN + 12)
+		if (!(f[i].flags & FRAME_VNET) || f[i].len < VMF_VNET_HDR_LEN + 12)
 			continue;
-		src = frames[vnet[v]].data + VMF_VNET_HDR_LEN + 6;
+		src = f[i].data + VMF_VNET_HDR_LEN + 6;
 		if ((src[0] & 1) || is_vnet_peer(g, src))
 			continue;
 		memcpy(g->vpeer[g->next_vpeer], src, 6);

@@ -59,9 +59,8 @@ struct gateway {
 	size_t max_frame;
 	/* output batch, flushed once per loop pass */
 	uint8_t *obuf;
-	size_t oused, on, n_vnet;
-	ProtobufCBinaryData of[VMF_MAX_BATCH_FRAMES];
-	uint32_t vnet[VMF_MAX_BATCH_FRAMES];	/* frames of the batch with a virtio-net header */
+	size_t oused, on;
+	struct frame of[VMF_MAX_BATCH_FRAMES];	/* super-frames (gro.c) FRAME_VNET */
 	/* TCP segments coalesced into super-frames for receivers with offloads (gro.c) */
 	int gro_on;
 	struct gro gro;
@@ -106,11 +105,10 @@ void gw_free(struct gateway *g);
  * virtio-net header (a NIC process with offloads: vhost-user or a TAP),
  * before offload_plain() strips them: TCP towards them is coalesced
  */
-void gw_note_vnet(struct gateway *g, const ProtobufCBinaryData *frames, size_t n,
-		  const uint32_t *vnet, size_t n_vnet);
+void gw_note_vnet(struct gateway *g, const struct frame *f, size_t n);
 
-/** gw_input() - one frame from the switch: DHCP, the MAC filter, then libslirp */
-void gw_input(struct gateway *g, const uint8_t *frame, size_t len, uint64_t now);
+/** gw_input() - one plain frame from the switch: DHCP, the MAC filter, then libslirp */
+void gw_input(struct gateway *g, const struct frame *f, uint64_t now);
 
 /**
  * gw_fill() - before sleeping: put libslirp's fds after @base items of

@@ -373,18 +373,20 @@ int main(int argc, char **argv)
 			uplink_monitor(&up);
 		up_more = up_more && sock && sock == up.sock;
 		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
-			Vmfabric__FrameBatch *b;
+			struct frame *f;
+			size_t nf;
 			int budget;
 
 			now = now_ms();
 			/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET; budget > 0 && uplink_recv(&up, &b) == 1; budget--) {
-				up.ctr.rx_frames += b->n_frames;
-				gw_note_vnet(&gw, b->frames, b->n_frames, b->vnet, b->n_vnet);
+			for (budget = UPLINK_RECV_BUDGET;
+			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+				up.ctr.rx_frames += nf;
+				gw_note_vnet(&gw, f, nf);
 				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
-				offload_plain(&oo, b->frames, b->n_frames, b->vnet, b->n_vnet);
+				offload_plain(&oo, f, nf);
 				for (size_t i = 0; i < oo.n; i++)
-					gw_input(&gw, oo.frames[i], oo.lens[i], now);
+					gw_input(&gw, &oo.f[i], now);
 			}
 			up_more = !budget;
 		}

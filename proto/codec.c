@@ -13,6 +13,12 @@
  * Anything else is -EBADMSG; the caller drops it and counts it. Frame
  * lengths are the switching layer's business (runts and giants are
  * counted per reason there).
+ *
+ * The rest of the fabric never sees a FrameBatch's list of flagged
+ * indices or its per-frame network tags: codec_batch_frames() turns a
+ * decoded batch into struct frame[] (frame.h; FRAME_VNET and .net, the
+ * frames left where they are), and the pack functions take struct frame[]
+ * and build both lists from it.
  */
 
 #include <errno.h>
@@ -373,26 +379,42 @@ int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg)
 	return 0;
 }
 
-int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg)
+size_t codec_batch_frames(const Vmfabric__FrameBatch *b, struct frame *out)
 {
-	return codec_pack_batch_vnet(frames, n, NULL, 0, msg);
+	/* codec_decode() checked: ascending indices, each frame long enough for its header */
+	for (size_t i = 0, v = 0; i < b->n_frames; i++) {
+		int vnet = v < b->n_vnet && b->vnet[v] == i;
+
+		v += (size_t)vnet;
+		out[i] = (struct frame){ b->frames[i].data, (uint32_t)b->frames[i].len,
+					 vnet ? FRAME_VNET : 0, b->n_net ? (uint16_t)b->net[i] : 0 };
+	}
+	return b->n_frames;
 }
 
-int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
-			  zmq_msg_t *msg)
+int codec_pack_batch(const struct frame *f, size_t n, zmq_msg_t *msg)
 {
-	return codec_pack_batch_trunk(frames, n, vnet, n_vnet, NULL, 0, NULL, msg);
+	return codec_pack_batch_trunk(f, n, NULL, 0, msg);
 }
 
-int codec_pack_batch_trunk(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
-			   char **nets, size_t n_nets, uint32_t *net, zmq_msg_t *msg)
+int codec_pack_batch_trunk(const struct frame *f, size_t n, char **nets, size_t n_nets,
+			   zmq_msg_t *msg)
 {
 	Vmfabric__FrameBatch batch = VMFABRIC__FRAME_BATCH__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT;
+	ProtobufCBinaryData pf[VMF_MAX_BATCH_FRAMES];
+	uint32_t vnet[VMF_MAX_BATCH_FRAMES], net[VMF_MAX_BATCH_FRAMES];
 
+	if (n > VMF_MAX_BATCH_FRAMES)
+		return -EMSGSIZE;
+	for (size_t i = 0; i < n; i++) {
+		pf[i] = (ProtobufCBinaryData){ f[i].len, f[i].data };
+		if (f[i].flags & FRAME_VNET)
+			vnet[batch.n_vnet++] = (uint32_t)i;
+		net[i] = f[i].net;
+	}
 	batch.n_frames = n;
-	batch.frames = frames;
-	batch.n_vnet = n_vnet;
+	batch.frames = pf;
 	batch.vnet = vnet;
 	batch.n_nets = n_nets;
 	batch.nets = nets;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <zmq.h>
+#include "frame.h"
 #include "vmfabric.pb-c.h"
 
 #define VMF_PROTO_VERSION	2	/* 2: trunks (Hello.kind, network tags on frames) */
@@ -17,7 +18,6 @@
 /* Bounds shared by every part of the fabric. */
 #define VMF_MAX_BATCH_FRAMES	256		/* frames in one FrameBatch */
 #define VMF_MAX_BATCH_BYTES	(1024 * 1024)	/* frame bytes in one FrameBatch */
-#define VMF_VNET_HDR_LEN	12		/* struct virtio_net_hdr_v1 */
 #define VMF_MAX_FRAME		(65536 + 64)	/* largest frame on the wire: GSO + header */
 #define VMF_MAX_MSG		(VMF_MAX_BATCH_BYTES + VMF_MAX_FRAME + 8192)
 #define VMF_NAME_MAX		64		/* network and port names, with NUL */
@@ -96,22 +96,26 @@ int codec_decode_zc(struct codec_arena *a, const void *data, size_t len,
 /** codec_pack() - pack @env into a freshly initialised @msg. Return: 0 or -errno */
 int codec_pack(const Vmfabric__Envelope *env, zmq_msg_t *msg);
 
-/** codec_pack_batch() - pack @n frames as one FrameBatch envelope into @msg */
-int codec_pack_batch(ProtobufCBinaryData *frames, size_t n, zmq_msg_t *msg);
+/**
+ * codec_batch_frames() - the frames of decoded batch @b as struct frame[]
+ * into @out (room for VMF_MAX_BATCH_FRAMES): FRAME_VNET from its list of
+ * flagged indices, and each frame's network index (0 without tags). The
+ * frames point where @b's do. Return: the number of frames
+ */
+size_t codec_batch_frames(const Vmfabric__FrameBatch *b, struct frame *out);
 
 /**
- * codec_pack_batch_vnet() - the same, with the (ascending) indices of the
- * frames that carry a virtio-net header
+ * codec_pack_batch() - pack @n frames (at most VMF_MAX_BATCH_FRAMES) as one
+ * FrameBatch envelope into @msg; flagged frames are listed in its vnet field
  */
-int codec_pack_batch_vnet(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
-			  zmq_msg_t *msg);
+int codec_pack_batch(const struct frame *f, size_t n, zmq_msg_t *msg);
 
 /**
  * codec_pack_batch_trunk() - a trunk's FrameBatch: frame i belongs to network
- * nets[net[i]] (@n_nets names, each frame's index in @net)
+ * nets[f[i].net] (@n_nets names)
  */
-int codec_pack_batch_trunk(ProtobufCBinaryData *frames, size_t n, uint32_t *vnet, size_t n_vnet,
-			   char **nets, size_t n_nets, uint32_t *net, zmq_msg_t *msg);
+int codec_pack_batch_trunk(const struct frame *f, size_t n, char **nets, size_t n_nets,
+			   zmq_msg_t *msg);
 
 /** codec_valid_name() - true if @s is a usable network or port name */
 int codec_valid_name(const char *s);

@@ -51,8 +51,11 @@ struct capture {
 /* --- capture ------------------------------------------------------------ */
 
 void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
-		   const ProtobufCBinaryData *f, int dir)
+		   const struct frame *f, int dir)
 {
+	/* captures see Ethernet frames: a virtio-net header is skipped */
+	const uint8_t *eth = frame_eth(f);
+	size_t len = frame_eth_len(f);
 	struct timeval tv;
 	int have_tv = 0;
 
@@ -64,9 +67,9 @@ void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
 		if (*c->port ? strcmp(c->port, p->name) || (*c->net && strcmp(c->net, net))
 			     : dir != CAP_IN || strcmp(c->net, net))
 			continue;
-		if (c->has_prog && !bpf_filter(c->prog.bf_insns, f->data, (u_int)f->len, (u_int)f->len))
+		if (c->has_prog && !bpf_filter(c->prog.bf_insns, eth, (u_int)len, (u_int)len))
 			continue;
-		if (CAP_BUF - c->len < sizeof(rec) + f->len) {
+		if (CAP_BUF - c->len < sizeof(rec) + len) {
 			c->captured++;	/* matched but lost: "sent" is captured - dropped */
 			c->dropped++;
 			continue;
@@ -77,9 +80,9 @@ void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
 		}
 		rec[0] = (uint32_t)tv.tv_sec;
 		rec[1] = (uint32_t)tv.tv_usec;
-		rec[2] = rec[3] = (uint32_t)MIN(f->len, (size_t)CAP_SNAPLEN);
+		rec[2] = rec[3] = (uint32_t)MIN(len, (size_t)CAP_SNAPLEN);
 		memcpy(c->buf + c->len, rec, sizeof(rec));
-		memcpy(c->buf + c->len + sizeof(rec), f->data, rec[2]);
+		memcpy(c->buf + c->len + sizeof(rec), eth, rec[2]);
 		c->len += sizeof(rec) + rec[2];
 		c->pending++;
 		c->captured++;

@@ -13,11 +13,12 @@
 enum { CAP_IN, CAP_OUT };
 
 /**
- * capture_frame() - offer a frame (Ethernet, no virtio-net header) of network
- * @net, entering the switch from @p or leaving it to @p, to the live captures
+ * capture_frame() - offer frame @f (its Ethernet part: a virtio-net header
+ * is not captured) of network @net, entering the switch from @p or leaving
+ * it to @p, to the live captures
  */
 void capture_frame(struct vswitch *sw, const struct port *p, const char *net,
-		   const ProtobufCBinaryData *f, int dir);
+		   const struct frame *f, int dir);
 
 /** capture_flush() - send what captures collected this pass */
 void capture_flush(struct vswitch *sw);

@@ -6,7 +6,9 @@
  * The switch is one ROUTER socket (CURVE server, ZAP fail-closed) and one
  * loop. switch_input() reads up to SWITCH_PASS_BUDGET messages; each goes
  * to handle_msg() (one decode, zero-copy: frames point into the message),
- * which hands session messages to port.c and frames to forward().
+ * which hands session messages to port.c and frames, as struct frame[]
+ * (codec_batch_frames(): FRAME_VNET, and a trunk's network index in .net),
+ * to forward().
  *
  * Forwarding, per frame: runts, giants and multicast sources are dropped
  * and counted on the input port, then source MACs the port may not send
@@ -18,12 +20,13 @@
  * one port; nothing goes back out its source port.
  *
  * Frames are not sent one by one: enqueue() adds each to its destination's
- * batch, and the pass ends (switch_pass_end()) with one FrameBatch message
- * per port that got something (or earlier, when a batch is full). The
- * pass's messages stay alive until then, because the queued frames point
- * into them. Sends never block (ROUTER_MANDATORY + DONTWAIT): a full peer
- * costs tail drops on that peer only; an unreachable one is removed, which
- * is safe at any point of the pass (see port.c).
+ * batch (p->out, a copy of its struct frame with .net set to the network's
+ * place in that batch's names), and the pass ends (switch_pass_end()) with
+ * one FrameBatch message per port that got something (or earlier, when a
+ * batch is full). The pass's messages stay alive until then, because the
+ * queued frames point into them. Sends never block (ROUTER_MANDATORY +
+ * DONTWAIT): a full peer costs tail drops on that peer only; an unreachable
+ * one is removed, which is safe at any point of the pass (see port.c).
  */
 
 #include <errno.h>
@@ -49,14 +52,12 @@ const char *const drop_names[DROP_MAX] = {
 
 static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const char *key,
 		       const char *peer, zmq_msg_t *msg, uint64_t now);
-static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__FrameBatch *b,
-			  uint64_t now);
+static void forward_batch(struct vswitch *sw, struct port *in, const struct frame *f, size_t nf,
+			  const Vmfabric__FrameBatch *b, uint64_t now);
 static void forward(struct vswitch *sw, struct port *in, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, uint64_t now);
+		    const struct frame *f, uint64_t now);
 static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, struct vlan_frame *vf);
-static void capture(struct vswitch *sw, const struct port *p, const struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, int dir);
+		    const struct frame *f, struct vlan_frame *vf);
 static void flush_all(struct vswitch *sw);
 
 /* --- input ------------------------------------------------------------- */
@@ -180,11 +181,14 @@ static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const 
 	case VMFABRIC__ENVELOPE__MSG_HELLO:
 		port_hello(sw, r, rlen, key, peer, p, env->hello, now);
 		return;
-	case VMFABRIC__ENVELOPE__MSG_BATCH:
+	case VMFABRIC__ENVELOPE__MSG_BATCH: {
+		struct frame f[VMF_MAX_BATCH_FRAMES];
+
 		if (!p)
 			break;
-		forward_batch(sw, p, env->batch, now);
+		forward_batch(sw, p, f, codec_batch_frames(env->batch, f), env->batch, now);
 		return;
+	}
 	case VMFABRIC__ENVELOPE__MSG_KEEPALIVE:
 		if (!p)
 			break;
@@ -219,72 +223,72 @@ static void handle_msg(struct vswitch *sw, const uint8_t *r, size_t rlen, const 
 /* --- forwarding -------------------------------------------------------- */
 
 /*
- * The frames of one batch from @in. A plain port's frames belong to its
- * network (tags from it are ignored); a trunk's or the uplink's each name
- * theirs, resolved once per batch: a network the trunk does not carry, or
- * an untagged frame, is dropped (not_carried); one this switch has not seen
- * is made.
+ * The @nf frames @f of batch @b from @in. A plain port's frames belong to
+ * its network (tags from it are ignored); a trunk's or the uplink's each
+ * name theirs (f[i].net into b->nets), resolved once per batch: a network
+ * the trunk does not carry, or an untagged frame, is dropped (not_carried);
+ * one this switch has not seen is made.
  */
-static void forward_batch(struct vswitch *sw, struct port *in, const Vmfabric__FrameBatch *b,
-			  uint64_t now)
+static void forward_batch(struct vswitch *sw, struct port *in, const struct frame *f, size_t nf,
+			  const Vmfabric__FrameBatch *b, uint64_t now)
 {
 	struct network *nets[VMF_MAX_BATCH_NETS];
 
 	in->ctr.rx_msgs++;
 	if (in->pconf && in->pconf->link_down) {
-		in->ctr.drops[DROP_link_down] += b->n_frames;
+		in->ctr.drops[DROP_link_down] += nf;
 		return;
 	}
 	if (in->kind != PORT_PLAIN)
 		for (size_t k = 0; k < b->n_nets; k++)
 			nets[k] = port_net(sw, in, b->nets[k]);
-	for (size_t i = 0, v = 0; i < b->n_frames && in->used; i++) {
-		int vnet = v < b->n_vnet && b->vnet[v] == i;
-		struct network *n = in->kind == PORT_PLAIN ? in->net : b->n_net ? nets[b->net[i]] : NULL;
+	for (size_t i = 0; i < nf && in->used; i++) {
+		struct network *n = in->kind == PORT_PLAIN ? in->net : b->n_net ? nets[f[i].net] : NULL;
 
-		v += (size_t)vnet;
 		if (!n) {
 			in->ctr.drops[DROP_not_carried]++;
 			continue;
 		}
-		forward(sw, in, n, &b->frames[i], vnet, now);
+		forward(sw, in, n, &f[i], now);
 	}
 }
 
 void switch_uplink_input(struct vswitch *sw)
 {
 	Vmfabric__FrameBatch *b;
+	struct frame *f;
+	size_t nf;
 	uint64_t now = now_ms();
 
-	for (int budget = 64; budget > 0 && uplink_recv(sw->uplink, &b) == 1; budget--) {
+	for (int budget = 64; budget > 0 && uplink_recv(sw->uplink, &f, &nf, &b) == 1; budget--) {
 		if (!sw->up)
 			continue;
 		sw->up->last_rx_ms = now;
-		forward_batch(sw, sw->up, b, now);
+		forward_batch(sw, sw->up, f, nf, b, now);
 		/* the frames point into the uplink's message, released by its next recv */
 		switch_pass_end(sw);
 	}
 }
 
 /*
- * One frame from @in. @vnet: it starts with a virtio-net header (codec_decode
- * checked it is there); a GSO super-frame may then exceed the MTU, up to
- * VMF_MAX_FRAME, and the receiving NIC process segments it if it must.
+ * One frame from @in. FRAME_VNET: it starts with a virtio-net header
+ * (codec_decode checked it is there); a GSO super-frame may then exceed the
+ * MTU, up to VMF_MAX_FRAME, and the receiving NIC process segments it if it must.
  */
 static void forward(struct vswitch *sw, struct port *in, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, uint64_t now)
+		    const struct frame *f, uint64_t now)
 {
-	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len = f->len - hl;
+	size_t hl = frame_hdr_len(f), len = f->len - hl;
 	const uint8_t *d = f->data + hl;
-	size_t max = vnet && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
+	size_t max = hl && f->data[1] ? VMF_MAX_FRAME - hl : n->mtu + VMF_ETH_OVERHEAD;
 	struct vlan_frame vf = { .in = in->vlan, .drops = in->ctr.drops };
 	uint32_t dst;
 	int r;
 
-	if (in->imp && impair_take(sw, in, IMPAIR_IN, n, f, vnet))
+	if (in->imp && impair_take(sw, in, IMPAIR_IN, n, f))
 		return;
 	if (sw->captures)
-		capture(sw, in, n, f, vnet, CAP_IN);
+		capture_frame(sw, in, n->name, f, CAP_IN);
 	if (len < VMF_ETH_HLEN) {
 		in->ctr.drops[DROP_runt]++;
 		return;
@@ -330,7 +334,7 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 			return;
 		}
 		if (dst != FDB_EMPTY) {
-			enqueue(sw, &sw->ports[dst], n, f, vnet, &vf);
+			enqueue(sw, &sw->ports[dst], n, f, &vf);
 			return;
 		}
 	}
@@ -343,20 +347,10 @@ static void forward(struct vswitch *sw, struct port *in, struct network *n,
 	 */
 	for (uint32_t i = 0; i < n->n_ports; i++)
 		if (n->ports[i] != in->idx)
-			enqueue(sw, &sw->ports[n->ports[i]], n, f, vnet, &vf);
+			enqueue(sw, &sw->ports[n->ports[i]], n, f, &vf);
 }
 
 /* --- output: per-port batches, sent at the end of the pass ------------- */
-
-/* Capture sees Ethernet frames: skip a virtio-net header. */
-static void capture(struct vswitch *sw, const struct port *p, const struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, int dir)
-{
-	ProtobufCBinaryData e = { f->len - (vnet ? VMF_VNET_HDR_LEN : 0),
-				  f->data + (vnet ? VMF_VNET_HDR_LEN : 0) };
-
-	capture_frame(sw, p, n->name, &e, dir);
-}
 
 /* Send everything queued for @p as one FrameBatch. */
 static void port_flush(struct vswitch *sw, struct port *p)
@@ -366,10 +360,8 @@ static void port_flush(struct vswitch *sw, struct port *p)
 
 	if (!p->used || !p->out_n)
 		return;
-	rc = p->kind == PORT_PLAIN ?
-		codec_pack_batch_vnet(p->out, p->out_n, p->out_vnet, p->out_n_vnet, &m) :
-		codec_pack_batch_trunk(p->out, p->out_n, p->out_vnet, p->out_n_vnet, p->out_nets,
-				       p->n_out_nets, p->out_net, &m);
+	rc = p->kind == PORT_PLAIN ? codec_pack_batch(p->out, p->out_n, &m) :
+		codec_pack_batch_trunk(p->out, p->out_n, p->out_nets, p->n_out_nets, &m);
 	if (!rc)
 		rc = p->kind == PORT_UPLINK ? uplink_send_msg(sw->uplink, &m, p->out_n)
 					    : port_send(sw, p->rid, p->rid_len, &m);
@@ -405,11 +397,13 @@ static uint32_t out_net_index(struct port *p, struct network *n)
 
 /* @vf: the frame's VLAN (NULL: the switch's own frame, as it is) */
 static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
-		    const ProtobufCBinaryData *f, int vnet, struct vlan_frame *vf)
+		    const struct frame *f, struct vlan_frame *vf)
 {
-	if (vf && (vf->in || p->vlan) && p->used && !(f = vlan_port_out(sw, p, vf, f, vnet)))
+	struct frame *o;
+
+	if (vf && (vf->in || p->vlan) && p->used && !(f = vlan_port_out(sw, p, vf, f)))
 		return;
-	if (p->imp && impair_take(sw, p, IMPAIR_OUT, n, f, vnet))
+	if (p->imp && impair_take(sw, p, IMPAIR_OUT, n, f))
 		return;
 	if (p->out_n == VMF_MAX_BATCH_FRAMES || p->out_bytes + f->len > VMF_MAX_BATCH_BYTES ||
 	    p->n_out_nets == VMF_MAX_BATCH_NETS)
@@ -421,12 +415,11 @@ static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
 		return;
 	}
 	if (sw->captures)
-		capture(sw, p, n, f, vnet, CAP_OUT);
-	if (p->kind != PORT_PLAIN)
-		p->out_net[p->out_n] = out_net_index(p, n);
-	if (vnet)
-		p->out_vnet[p->out_n_vnet++] = p->out_n;
-	p->out[p->out_n++] = *f;
+		capture_frame(sw, p, n->name, f, CAP_OUT);
+	o = &p->out[p->out_n++];
+	*o = *f;
+	o->net = p->kind != PORT_PLAIN ? (uint16_t)out_net_index(p, n) : 0;
+	p->out_n_vnet += f->flags & FRAME_VNET;
 	p->out_bytes += f->len;
 	if (!p->dirty) {
 		p->dirty = 1;
@@ -435,12 +428,12 @@ static void enqueue(struct vswitch *sw, struct port *p, struct network *n,
 }
 
 void switch_impair_deliver(struct vswitch *sw, struct port *p, struct network *n,
-			   const ProtobufCBinaryData *f, int vnet, int dir)
+			   const struct frame *f, int dir)
 {
 	if (dir == IMPAIR_IN)
-		forward(sw, p, n, f, vnet, now_ms());
+		forward(sw, p, n, f, now_ms());
 	else
-		enqueue(sw, p, n, f, vnet, NULL);	/* its VLAN tag was set before it was held */
+		enqueue(sw, p, n, f, NULL);	/* its VLAN tag was set before it was held */
 }
 
 static void flush_all(struct vswitch *sw)
@@ -490,7 +483,7 @@ void switch_announce(struct vswitch *sw)
 		if (!net->used || !switch_carries(up, net->name))
 			continue;
 		while ((e = fdb_next(&net->fdb, &pos, now))) {
-			ProtobufCBinaryData f = { 60, frames[n] };
+			struct frame f = { frames[n], 60, 0, 0 };
 			uint8_t rarp[60];
 
 			if (e->port == up->idx)
@@ -498,10 +491,10 @@ void switch_announce(struct vswitch *sw)
 			uplink_rarp_frame(rarp, e->mac);
 			/* in its VLAN (the trunk's internal form), so that the parent learns it there */
 			if (e->vlan)
-				f.len = vlan_push(frames[n], rarp, sizeof(rarp), 0, e->vlan);
+				f.len = (uint32_t)vlan_push(frames[n], rarp, sizeof(rarp), 0, e->vlan);
 			else
 				memcpy(frames[n], rarp, sizeof(rarp));
-			enqueue(sw, up, net, &f, 0, NULL);
+			enqueue(sw, up, net, &f, NULL);
 			total++;
 			if (++n == VMF_MAX_BATCH_FRAMES) {
 				flush_all(sw);	/* the frames live in one static array */

@@ -609,7 +609,7 @@ static long ring_fit(const struct impair_q *q, size_t len)
 	return q->wr + len <= q->rd ? (long)q->wr : -1;
 }
 
-int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t vnet,
+int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t flags,
 		  uint32_t net, uint32_t net_hash, uint64_t now, uint64_t *due)
 {
 	struct impair_frame *fr;
@@ -642,7 +642,7 @@ int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t 
 	fr->due_us = t;
 	fr->off = (uint32_t)off;
 	fr->len = (uint32_t)len;
-	fr->vnet = vnet;
+	fr->flags = flags;
 	fr->net = net;
 	fr->net_hash = net_hash;
 	memcpy(q->buf + off, data, len);
@@ -806,7 +806,7 @@ nomem:
 }
 
 int impair_take(struct vswitch *sw, struct port *p, int dir, struct network *n,
-		const ProtobufCBinaryData *f, int vnet)
+		const struct frame *f)
 {
 	struct impair_q *q = p->imp->q[dir];
 	uint32_t net = 0, hash = 0;
@@ -839,7 +839,7 @@ int impair_take(struct vswitch *sw, struct port *p, int dir, struct network *n,
 			now_n++;
 			continue;
 		}
-		switch (impair_q_hold(q, f->data, f->len, (uint32_t)vnet, net, hash, now, &due)) {
+		switch (impair_q_hold(q, f->data, f->len, f->flags, net, hash, now, &due)) {
 		case IMPAIR_PASS:
 			now_n++;
 			break;
@@ -851,7 +851,7 @@ int impair_take(struct vswitch *sw, struct port *p, int dir, struct network *n,
 	/* all but one of the copies that go now are sent here, the last by the caller */
 	for (; now_n > 1; now_n--) {
 		q->releasing = 1;
-		switch_impair_deliver(sw, p, n, f, vnet, dir);
+		switch_impair_deliver(sw, p, n, f, dir);
 		q->releasing = 0;
 		if (!p->used)
 			return 1;
@@ -913,7 +913,7 @@ void impair_run(struct vswitch *sw)
 			const struct impair_frame *fr;
 
 			while (q && (fr = impair_q_head(q, now))) {
-				ProtobufCBinaryData f = { fr->len, q->buf + fr->off };
+				struct frame f = { q->buf + fr->off, fr->len, (uint16_t)fr->flags, 0 };
 				struct network *n = p->used ? frame_net(sw, p, fr) : NULL;
 
 				if (n && p->pconf && p->pconf->link_down) {
@@ -921,7 +921,7 @@ void impair_run(struct vswitch *sw)
 					p->ctr.drops[DROP_link_down]++;
 				} else if (n) {
 					q->releasing = 1;
-					switch_impair_deliver(sw, p, n, &f, (int)fr->vnet, d);
+					switch_impair_deliver(sw, p, n, &f, d);
 					q->releasing = 0;
 					sent = 1;
 				} else {

@@ -85,7 +85,7 @@ struct impair_frame {
 	uint32_t off, len;
 	uint32_t net;		/* trunks: index of its network in sw->nets */
 	uint32_t net_hash;	/* and a hash of its name, against a reused slot */
-	uint32_t vnet;		/* it starts with a virtio-net header */
+	uint32_t flags;		/* its struct frame flags (FRAME_VNET) */
 };
 
 struct impair_ctr {
@@ -138,7 +138,7 @@ uint64_t impair_q_depart(struct impair_q *q, size_t len, uint64_t now);
  * nothing held before it: the caller sends it, nothing copied), IMPAIR_HELD
  * (copied, due at *@due), IMPAIR_FULL (over a bound: the caller drops it)
  */
-int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t vnet,
+int impair_q_hold(struct impair_q *q, const uint8_t *data, size_t len, uint32_t flags,
 		  uint32_t net, uint32_t net_hash, uint64_t now, uint64_t *due);
 
 /** impair_q_head() - the oldest held frame if it is due at @now, else NULL */
@@ -185,7 +185,7 @@ void impair_port_end(struct vswitch *sw, struct port *p);
  * sends it now as usual (duplicates it wants sent now it sends itself)
  */
 int impair_take(struct vswitch *sw, struct port *p, int dir, struct network *n,
-		const ProtobufCBinaryData *f, int vnet);
+		const struct frame *f);
 
 /** impair_timeout() - @timeout (ms), or less if a held frame is due sooner */
 long impair_timeout(const struct vswitch *sw, long timeout);
@@ -202,6 +202,6 @@ void impair_text(const struct port *p, FILE *f);
  * is forwarded from @p; out, it joins @p's batch
  */
 void switch_impair_deliver(struct vswitch *sw, struct port *p, struct network *n,
-			   const ProtobufCBinaryData *f, int vnet, int dir);
+			   const struct frame *f, int dir);
 
 #endif /* VMF_IMPAIR_H */

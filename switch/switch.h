@@ -167,11 +167,9 @@ struct port {
 	uint32_t out_n;
 	size_t out_bytes;
 	int dirty;
-	uint32_t out_n_vnet;	/* of which carry a virtio-net header: */
-	uint32_t out_vnet[VMF_MAX_BATCH_FRAMES];	/* their indices */
-	ProtobufCBinaryData out[VMF_MAX_BATCH_FRAMES];
-	/* trunk and uplink output: each queued frame's network, as an index into out_nets */
-	uint32_t out_net[VMF_MAX_BATCH_FRAMES];
+	uint32_t out_n_vnet;	/* of which carry a virtio-net header (FRAME_VNET) */
+	/* trunk and uplink output: each frame's .net indexes out_nets */
+	struct frame out[VMF_MAX_BATCH_FRAMES];
 	char *out_nets[VMF_MAX_BATCH_NETS];
 	uint32_t n_out_nets;
 };

@@ -77,17 +77,17 @@ int vlan_port_in(struct port *in, const uint8_t *eth, size_t len, struct vlan_fr
 }
 
 /* The frame, once its outer tag is gone, still starts with a tag. */
-static int inner_tag(const ProtobufCBinaryData *f, size_t hl)
+static int inner_tag(const struct frame *f, size_t hl)
 {
 	const uint8_t *e = f->data + hl;
 
 	return f->len >= hl + 18 && vlan_is_tpid((uint16_t)(e[16] << 8 | e[17]));
 }
 
-const ProtobufCBinaryData *vlan_port_out(struct vswitch *sw, struct port *p, struct vlan_frame *vf,
-					 const ProtobufCBinaryData *f, int vnet)
+const struct frame *vlan_port_out(struct vswitch *sw, struct port *p, struct vlan_frame *vf,
+				  const struct frame *f)
 {
-	size_t hl = vnet ? VMF_VNET_HDR_LEN : 0, len;
+	size_t hl = frame_hdr_len(f), len;
 	uint8_t *dst;
 	int want;
 
@@ -121,8 +121,7 @@ const ProtobufCBinaryData *vlan_port_out(struct vswitch *sw, struct port *p, str
 		return NULL;
 	}
 	sw->vbuf.used += len;
-	vf->alt.data = dst;
-	vf->alt.len = len;
+	vf->alt = (struct frame){ dst, (uint32_t)len, f->flags, f->net };
 	return &vf->alt;
 }
 

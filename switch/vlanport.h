@@ -27,7 +27,7 @@ struct vlan_frame {
 	uint64_t *drops;
 	uint16_t vid;
 	int tagged;
-	ProtobufCBinaryData alt;
+	struct frame alt;
 };
 
 /**
@@ -37,12 +37,12 @@ struct vlan_frame {
 int vlan_port_in(struct port *in, const uint8_t *eth, size_t len, struct vlan_frame *vf);
 
 /**
- * vlan_port_out() - the form of @f (with a virtio-net header if @vnet) that
+ * vlan_port_out() - the form of @f (its virtio-net header, if any, kept) that
  * port @p gets, or NULL when the frame is not for it. Only called when the
  * input or the output port has a setting.
  */
-const ProtobufCBinaryData *vlan_port_out(struct vswitch *sw, struct port *p, struct vlan_frame *vf,
-					 const ProtobufCBinaryData *f, int vnet);
+const struct frame *vlan_port_out(struct vswitch *sw, struct port *p, struct vlan_frame *vf,
+				  const struct frame *f);
 
 /** vlan_port_resolve() - point p->vlan at its setting: vmfabric-ctl or option, else its key's policy */
 void vlan_port_resolve(struct vswitch *sw, struct port *p);

@@ -90,7 +90,7 @@ static int64_t window_frames;		/* per port: MIN(window batches, inflight / ports
 static uint32_t *hist_load, *hist_rtt;
 static uint64_t rx_frames, rx_bytes, tx_frames, lost, sessions_lost, tx_eagain;
 static uint8_t *tx_buf;			/* batch * size bytes, one batch */
-static ProtobufCBinaryData *tx_frames_d;
+static struct frame *tx_frames_d;
 
 static uint64_t now_ns(void)
 {
@@ -230,13 +230,13 @@ static void send_keepalive(int i)
 	send_env(&ports[i], &env);
 }
 
-static int send_batch(int i, ProtobufCBinaryData *f, size_t n)
+/* @f's .net is 0: on a trunk, every frame is in nets[0] */
+static int send_batch(int i, struct frame *f, size_t n)
 {
-	static uint32_t net0[VMF_MAX_BATCH_FRAMES];	/* every frame in nets[0] */
 	char *nets[1] = { (char *)(uintptr_t)o.network };
 	zmq_msg_t m;
 
-	if (o.trunk ? codec_pack_batch_trunk(f, n, NULL, 0, nets, 1, net0, &m) : codec_pack_batch(f, n, &m))
+	if (o.trunk ? codec_pack_batch_trunk(f, n, nets, 1, &m) : codec_pack_batch(f, n, &m))
 		return -1;
 	if (zmq_msg_send(&m, ports[i].sock, ZMQ_DONTWAIT) < 0) {
 		zmq_msg_close(&m);
@@ -267,7 +267,7 @@ static void make_frame(uint8_t *f, int i, const uint8_t *dst, int kind, uint64_t
 static void send_ping(int i, uint64_t now)
 {
 	uint8_t f[1600];
-	ProtobufCBinaryData d = { (size_t)o.size, f };
+	struct frame d = { f, (uint32_t)o.size, 0, 0 };
 
 	memset(f, 0, sizeof(f));
 	make_frame(f, i, ports[i ^ 1].mac, KIND_PING, now);
@@ -301,7 +301,7 @@ static void on_frame(int q, uint8_t *f, size_t len, enum phase ph, int counting,
 		}
 		break;
 	case KIND_PING: {
-		ProtobufCBinaryData d = { len, f };
+		struct frame d = { f, (uint32_t)len, 0, 0 };
 
 		/* back to the sender, same time stamp */
 		memcpy(f, ports[src].mac, 6);
@@ -463,7 +463,7 @@ static void learn(void)
 {
 	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 	uint8_t f[1600];
-	ProtobufCBinaryData d = { MIN_SIZE, f };
+	struct frame d = { f, MIN_SIZE, 0, 0 };
 
 	memset(f, 0, sizeof(f));
 	for (int i = 0; i < o.nports; i++) {
@@ -582,7 +582,7 @@ int main(int argc, char **argv)
 	window_frames = MIN((int64_t)o.window * o.batch, (int64_t)o.inflight / o.nports);
 	window_frames = MAX(window_frames, (int64_t)o.batch);
 	for (int k = 0; k < o.batch; k++)
-		tx_frames_d[k] = (ProtobufCBinaryData){ (size_t)o.size, tx_buf + (size_t)k * (size_t)o.size };
+		tx_frames_d[k] = (struct frame){ tx_buf + (size_t)k * (size_t)o.size, (uint32_t)o.size, 0, 0 };
 
 	rss0 = rss_kib(o.switch_pid);
 	ctx = zmq_ctx_new();

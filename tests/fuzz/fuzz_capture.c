@@ -141,14 +141,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	while (size >= 2) {
 		size_t flen = (size_t)data[0] << 8 | data[1];
-		ProtobufCBinaryData f;
+		struct frame f = { 0 };
 
 		data += 2;
 		size -= 2;
 		if (flen > size)
 			flen = size;
 		f.data = (uint8_t *)(uintptr_t)data;
-		f.len = flen;
+		f.len = (uint32_t)flen;
 		capture_frame(&sw, &port, "lab", &f, CAP_IN);
 		capture_frame(&sw, &port, "lab", &f, CAP_OUT);
 		data += flen;

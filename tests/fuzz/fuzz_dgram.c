@@ -70,18 +70,18 @@ static void nic_read(int echo)
 			n_back = next_back = 0;
 		}
 		for (int i = 0; i < n; i++) {
-			FUZZ_CHECK(be.lens[i] >= VMF_ETH_HLEN && be.lens[i] <= MAXF);
+			FUZZ_CHECK(be.frames[i].len >= VMF_ETH_HLEN && be.frames[i].len <= MAXF);
 			FUZZ_CHECK(next_read < n_sent);
-			FUZZ_CHECK(be.lens[i] == sent_len[next_read % HIST] &&
-				   !memcmp(be.frames[i], sent[next_read % HIST], be.lens[i]));
+			FUZZ_CHECK(be.frames[i].len == sent_len[next_read % HIST] &&
+				   !memcmp(be.frames[i].data, sent[next_read % HIST], be.frames[i].len));
 			next_read++;
 			if (echo) {
-				memcpy(back[n_back % HIST], be.frames[i], be.lens[i]);
-				back_len[n_back++ % HIST] = be.lens[i];
+				memcpy(back[n_back % HIST], be.frames[i].data, be.frames[i].len);
+				back_len[n_back++ % HIST] = be.frames[i].len;
 			}
 		}
 		if (echo)
-			backend_write(&be, be.frames, be.lens, (size_t)n);
+			backend_write(&be, be.frames, (size_t)n);
 		FUZZ_CHECK(stream_tx_pending(&be.tx) <= be.tx.cap);
 		backend_read_done(&be);
 	}

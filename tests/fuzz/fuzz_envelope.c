@@ -70,6 +70,44 @@ static void drop_unknown(Vmfabric__Envelope *env)
 	}
 }
 
+/*
+ * The edge conversion: struct frame[] from a decoded batch says what its
+ * lists say, and packing those frames gives the same lists back.
+ */
+static void batch_frames_agree(const Vmfabric__FrameBatch *b)
+{
+	static struct codec_arena a3;
+	struct frame f[VMF_MAX_BATCH_FRAMES];
+	Vmfabric__Envelope *again;
+	size_t n, flagged = 0;
+	zmq_msg_t m;
+
+	if (!a3.buf && codec_arena_init(&a3, 2 * (size_t)VMF_MAX_MSG))
+		abort();
+	n = codec_batch_frames(b, f);
+	FUZZ_CHECK(n == b->n_frames);
+	for (size_t i = 0; i < n; i++) {
+		FUZZ_CHECK(f[i].len == b->frames[i].len && f[i].data == b->frames[i].data);
+		FUZZ_CHECK(f[i].net == (b->n_net ? b->net[i] : 0));
+		if (f[i].flags & FRAME_VNET) {
+			FUZZ_CHECK(flagged < b->n_vnet && b->vnet[flagged] == i);
+			FUZZ_CHECK(f[i].len >= VMF_VNET_HDR_LEN);
+			flagged++;
+		}
+	}
+	FUZZ_CHECK(flagged == b->n_vnet);
+	/* a generic decode may hand out more names than frames use: pack them all */
+	if (codec_pack_batch_trunk(f, n, b->nets, b->n_nets, &m))
+		return;	/* over VMF_MAX_MSG once re-packed: nothing to compare */
+	codec_arena_reset(&a3);
+	FUZZ_CHECK(codec_decode(&a3, zmq_msg_data(&m), zmq_msg_size(&m), &again) == 0);
+	FUZZ_CHECK(again->batch->n_frames == n && again->batch->n_vnet == b->n_vnet &&
+		   again->batch->n_nets == b->n_nets);
+	for (size_t i = 0; i < b->n_vnet; i++)
+		FUZZ_CHECK(again->batch->vnet[i] == b->vnet[i]);
+	zmq_msg_close(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	Vmfabric__Envelope *env, *again, *zenv;
@@ -123,6 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				sink ^= b->frames[i].data[k];
 			(void)sink;
 		}
+		batch_frames_agree(b);
 	}
 	/* round trip: what decode accepts, pack writes and decode accepts again */
 	drop_unknown(env);

@@ -152,7 +152,7 @@ static void backend_phase(const uint8_t *data, size_t size)
 				n = len;
 				n_ref += 4 + len;
 			} while (n < VMF_ETH_HLEN || n > BE_MTU + VMF_ETH_OVERHEAD);
-			FUZZ_CHECK(be.lens[i] == n && !memcmp(be.frames[i], f, n));
+			FUZZ_CHECK(be.frames[i].len == n && !memcmp(be.frames[i].data, f, n));
 			got++;
 		}
 		backend_read_done(&be);
@@ -254,11 +254,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	tx.start = tx.end = 0;
 	for (size_t i = 0; i < n_out;) {
 		size_t k = 1 + (seed = (uint8_t)(seed * 37 + 11)) % 16;
+		struct frame f[16];
 		ssize_t w;
 
 		if (k > n_out - i)
 			k = n_out - i;
-		w = stream_tx_write(&tx, sv[0], out + i, out_len + i, k);
+		for (size_t j = 0; j < k; j++)
+			f[j] = (struct frame){ (uint8_t *)(uintptr_t)out[i + j], (uint32_t)out_len[i + j], 0, 0 };
+		w = stream_tx_write(&tx, sv[0], f, k);
 		FUZZ_CHECK(w >= 0 && (size_t)w <= k);
 		i += k;
 		drain((size_t)seed * 64, out, out_len, n_out, &seen);

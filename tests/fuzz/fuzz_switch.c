@@ -184,9 +184,8 @@ static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size,
 		  int tags)
 {
 	static uint8_t buf[8][VMF_VNET_HDR_LEN + 3000 + 8];
-	ProtobufCBinaryData f[8];
-	uint32_t vnet[8];
-	size_t n = (fuzz_byte(data, size) & 7) + 1, nv = 0;
+	struct frame f[8];
+	size_t n = (fuzz_byte(data, size) & 7) + 1;
 	zmq_msg_t m;
 
 	for (size_t i = 0; i < n; i++) {
@@ -199,7 +198,6 @@ static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size,
 			hl = VMF_VNET_HDR_LEN;
 			d[1] = 1;	/* GSO TCPv4 */
 			len = 3000 - hl;
-			vnet[nv++] = (uint32_t)i;
 		} else if (b >> 6 == 1) {
 			len = 13;
 		} else if (b >> 6 == 2) {
@@ -229,9 +227,9 @@ static void batch(struct vswitch *sw, int c, const uint8_t **data, size_t *size,
 				d[2] = (uint8_t)(o - hl + 42);
 			}
 		}
-		f[i] = (ProtobufCBinaryData){ hl + len, d };
+		f[i] = (struct frame){ d, (uint32_t)(hl + len), hl ? FRAME_VNET : 0, 0 };
 	}
-	if (codec_pack_batch_vnet(f, n, vnet, nv, &m))
+	if (codec_pack_batch(f, n, &m))
 		return;
 	deliver(sw, c, zmq_msg_data(&m), zmq_msg_size(&m), now);
 	zmq_msg_close(&m);
@@ -242,8 +240,7 @@ static void trunk_batch(struct vswitch *sw, int c, const uint8_t **data, size_t 
 {
 	static char *names[] = { "n0", "n1", "n2", "n3", "bad name" };
 	static uint8_t buf[8][64];
-	ProtobufCBinaryData f[8];
-	uint32_t net[8];
+	struct frame f[8];
 	size_t n = (fuzz_byte(data, size) & 7) + 1;
 	zmq_msg_t m;
 
@@ -257,11 +254,11 @@ static void trunk_batch(struct vswitch *sw, int c, const uint8_t **data, size_t 
 			memcpy(d, (uint8_t[6]){ 2, 0, 0, 0, 0, (uint8_t)(b >> 3 & 7) }, 6);
 		memcpy(d + 6, (uint8_t[6]){ 2, 0, 0, 0, 1, (uint8_t)(b & 7) }, 6);
 		d[12] = 0x08;
-		f[i] = (ProtobufCBinaryData){ b >> 6 ? 60 : 13, d };
-		net[i] = fuzz_byte(data, size) % 4;
+		f[i] = (struct frame){ d, b >> 6 ? 60 : 13, 0, 0 };
+		f[i].net = fuzz_byte(data, size) % 4;
 	}
 	/* "bad name" is never valid: the decoder refuses such a batch, the switch counts it */
-	if (codec_pack_batch_trunk(f, n, NULL, 0, names, *size & 1 ? 5 : 4, net, &m))
+	if (codec_pack_batch_trunk(f, n, names, *size & 1 ? 5 : 4, &m))
 		return;
 	deliver(sw, c, zmq_msg_data(&m), zmq_msg_size(&m), now);
 	zmq_msg_close(&m);

@@ -202,25 +202,25 @@ static void pop_one(uint8_t b)
 
 static void from_guest(void)
 {
-	const uint8_t *frames[256];
-	size_t lens[256], n, i;
+	struct frame f[256];
+	size_t n, i;
 
-	n = vhost_user_from_guest(&vu, frames, lens, 256);
+	n = vhost_user_from_guest(&vu, f, 256);
 	if (getenv("FUZZ_VHOST_VERBOSE"))
 		fprintf(stderr, "from guest: %zu frames\n", n);
 	FUZZ_CHECK(n <= 256);
 	for (i = 0; i < n; i++) {
-		FUZZ_CHECK(lens[i] >= VMF_VNET_HDR_LEN + VMF_ETH_HLEN);
-		FUZZ_CHECK(lens[i] <= VMF_VNET_HDR_LEN + 65535 + VMF_ETH_OVERHEAD);
-		FUZZ_CHECK(frames[i] >= vu.txbuf && frames[i] + lens[i] <= vu.txbuf + vu.txbuf_size);
+		FUZZ_CHECK(f[i].flags == FRAME_VNET);
+		FUZZ_CHECK(f[i].len >= VMF_VNET_HDR_LEN + VMF_ETH_HLEN);
+		FUZZ_CHECK(f[i].len <= VMF_VNET_HDR_LEN + 65535 + VMF_ETH_OVERHEAD);
+		FUZZ_CHECK(f[i].data >= vu.txbuf && f[i].data + f[i].len <= vu.txbuf + vu.txbuf_size);
 	}
 }
 
 static void to_guest(const uint8_t **d, size_t *n)
 {
-	ProtobufCBinaryData f[8];
-	uint32_t vnet[8];
-	size_t count = fuzz_byte(d, n) % 9, nv = 0, i, j;
+	struct frame f[8];
+	size_t count = fuzz_byte(d, n) % 9, i, j;
 
 	for (i = 0; i < count; i++) {
 		int flagged = fuzz_byte(d, n) & 1;
@@ -228,11 +228,9 @@ static void to_guest(const uint8_t **d, size_t *n)
 
 		for (j = 0; j < len; j++)
 			frame_buf[i][j] = j < 12 + 54 ? fuzz_byte(d, n) : (uint8_t)j;
-		f[i] = (ProtobufCBinaryData){ len, frame_buf[i] };
-		if (flagged)
-			vnet[nv++] = (uint32_t)i;
+		f[i] = (struct frame){ frame_buf[i], (uint32_t)len, flagged ? FRAME_VNET : 0, 0 };
 	}
-	i = vhost_user_to_guest(&vu, f, count, vnet, nv);
+	i = vhost_user_to_guest(&vu, f, count);
 	FUZZ_CHECK(i <= 8 * 1100);
 	if (getenv("FUZZ_VHOST_VERBOSE"))
 		fprintf(stderr, "to guest: %zu of %zu frames\n", i, count);

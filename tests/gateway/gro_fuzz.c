@@ -43,13 +43,13 @@ static int same(const uint8_t *a, const uint8_t *b, size_t len)
 static void close_open(void)
 {
 	size_t len;
-	uint32_t zero = 0;
-	ProtobufCBinaryData f;
+	struct frame f = { 0 };
 	int rc;
 
 	if (!r.hdr)
 		return;
 	f.data = r.hdr;
+	f.flags = FRAME_VNET;
 	rc = gro_close(&r, &len);
 	if (rc < 0)
 		abort();
@@ -60,12 +60,12 @@ static void close_open(void)
 			abort();
 		plain++;
 	} else {
-		f.len = VMF_VNET_HDR_LEN + len;
-		offload_plain(&o, &f, 1, &zero, 1);
+		f.len = (uint32_t)(VMF_VNET_HDR_LEN + len);
+		offload_plain(&o, &f, 1);
 		if (o.bad || o.n != n_in)
 			abort();
 		for (size_t i = 0; i < n_in; i++)
-			if (o.lens[i] != in_len[i] || !same(o.frames[i], in[i], in_len[i]))
+			if (o.f[i].len != in_len[i] || !same(o.f[i].data, in[i], in_len[i]))
 				abort();
 		supers++;
 	}

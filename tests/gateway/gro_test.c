@@ -42,8 +42,7 @@ static void test_roundtrip(void **state)
 	size_t olen[8], len, room;
 	struct gro r = { 0 };
 	struct offload_out o;
-	ProtobufCBinaryData fr;
-	uint32_t zero = 0;
+	struct frame fr;
 	int n = 6;
 
 	for (int i = 0; i < n; i++)
@@ -72,13 +71,13 @@ static void test_roundtrip(void **state)
 	assert_int_equal(r.ctr.coalesced, 6);
 
 	assert_int_equal(offload_out_init(&o, 64, 128 * 1024), 0);
-	fr = (ProtobufCBinaryData){ VMF_VNET_HDR_LEN + len, buf };
-	offload_plain(&o, &fr, 1, &zero, 1);
+	fr = (struct frame){ buf, (uint32_t)(VMF_VNET_HDR_LEN + len), FRAME_VNET, 0 };
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.bad, 0);
 	assert_int_equal(o.n, (size_t)n);
 	for (int i = 0; i < n; i++) {
-		assert_int_equal(o.lens[i], olen[i]);
-		assert_memory_equal(o.frames[i], orig[i], olen[i]);	/* checksums and ids too */
+		assert_int_equal(o.f[i].len, olen[i]);
+		assert_memory_equal(o.f[i].data, orig[i], olen[i]);	/* checksums and ids too */
 	}
 	offload_out_free(&o);
 	assert_int_equal(gro_close(&r, &len), -ENOENT);

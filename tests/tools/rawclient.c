@@ -100,7 +100,7 @@ static int send_env(struct rc_state *s, const Vmfabric__Envelope *env)
 	return 0;
 }
 
-static int send_frames(struct rc_state *s, ProtobufCBinaryData *f, size_t n)
+static int send_frames(struct rc_state *s, struct frame *f, size_t n)
 {
 	zmq_msg_t m;
 
@@ -290,7 +290,7 @@ static int churn(struct rc_state *s, const char *spec)
 	static const uint8_t src[6] = { 0x02, 0x99, 0x00, 0x00, 0x00, 0xfd };
 	char buf[256], name2[96], *net, *port;
 	uint8_t f[60];
-	ProtobufCBinaryData d = { sizeof(f), f };
+	struct frame d = { f, sizeof(f), 0, 0 };
 	unsigned long n;
 	void *x;
 
@@ -371,7 +371,7 @@ static int step(struct rc_state *s, const char *arg)
 		say("sent one %zu-byte message (limit %d)", n, VMF_MAX_MSG);
 	} else if (!strcmp(arg, "batch")) {
 		uint8_t f[60];
-		ProtobufCBinaryData d = { sizeof(f), f };
+		struct frame d = { f, sizeof(f), 0, 0 };
 
 		make_frame(f, sizeof(f), src);
 		send_frames(s, &d, 1);
@@ -424,23 +424,23 @@ static int step(struct rc_state *s, const char *arg)
 	} else if (!strcmp(arg, "bad-frames")) {
 		size_t giant = (s->mtu ? s->mtu : 1500) + VMF_ETH_OVERHEAD + 1;
 		uint8_t runt[10], mc[60], *g = malloc(giant);
-		ProtobufCBinaryData d[3];
+		struct frame d[3];
 
 		if (!g)
 			return 1;
 		make_frame(runt, sizeof(runt), src);
 		make_frame(g, giant, src);
 		make_frame(mc, sizeof(mc), msrc);
-		d[0] = (ProtobufCBinaryData){ sizeof(runt), runt };
-		d[1] = (ProtobufCBinaryData){ giant, g };
-		d[2] = (ProtobufCBinaryData){ sizeof(mc), mc };
+		d[0] = (struct frame){ runt, sizeof(runt), 0, 0 };
+		d[1] = (struct frame){ g, (uint32_t)giant, 0, 0 };
+		d[2] = (struct frame){ mc, sizeof(mc), 0, 0 };
 		send_frames(s, d, 3);
 		free(g);
 		say("sent bad frames: runt 10 bytes, giant %zu bytes, multicast source 60 bytes", giant);
 	} else if (!strncmp(arg, "macs:", 5)) {
 		size_t n = strtoul(arg + 5, NULL, 0);
 		uint8_t (*fr)[60] = calloc(n ? n : 1, 60);
-		ProtobufCBinaryData *d = calloc(n ? n : 1, sizeof(*d));
+		struct frame *d = calloc(n ? n : 1, sizeof(*d));
 		uint8_t m[6] = { 0x02, 0x98, 0, 0, 0, 0 };
 
 		if (!fr || !d || n > VMF_MAX_BATCH_FRAMES) {
@@ -452,7 +452,7 @@ static int step(struct rc_state *s, const char *arg)
 			m[4] = (uint8_t)(i >> 8);
 			m[5] = (uint8_t)i;
 			make_frame(fr[i], 60, m);
-			d[i] = (ProtobufCBinaryData){ 60, fr[i] };
+			d[i] = (struct frame){ fr[i], 60, 0, 0 };
 		}
 		send_frames(s, d, n);
 		free(fr);
@@ -468,8 +468,7 @@ static int step(struct rc_state *s, const char *arg)
 		long ms = *e == ':' ? strtol(e + 1, NULL, 0) : 0;
 		size_t fl = VMF_VNET_HDR_LEN + 54 + len, sent = 0;
 		uint8_t *f = calloc(1, fl), plain[60], *ip, *tcp;
-		ProtobufCBinaryData d[2] = { { fl, f }, { sizeof(plain), plain } };
-		uint32_t vnet = 0;
+		struct frame d[2] = { { f, (uint32_t)fl, FRAME_VNET, 0 }, { plain, sizeof(plain), 0, 0 } };
 		uint64_t end = now_ms() + (uint64_t)ms;
 		zmq_msg_t m;
 
@@ -491,7 +490,7 @@ static int step(struct rc_state *s, const char *arg)
 		tcp[13] = 0x10;
 		make_frame(plain, sizeof(plain), src);
 		do {
-			if (codec_pack_batch_vnet(d, 2, &vnet, 1, &m))
+			if (codec_pack_batch(d, 2, &m))
 				break;
 			if (zmq_msg_send(&m, s->sock, 0) < 0) {
 				zmq_msg_close(&m);

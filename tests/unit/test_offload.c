@@ -106,29 +106,28 @@ static void offload_check_segments(int v4)
 {
 	static uint8_t buf[VMF_MAX_FRAME + 64];	/* the IPv6 case is 2 bytes over the wire's limit */
 	struct offload_out o;
-	ProtobufCBinaryData fr = { 0, buf };
-	uint32_t vnet = 0;
+	struct frame fr = { buf, 0, FRAME_VNET, 0 };
 	size_t l3 = 14, l4 = v4 ? 34 : 54, got = 0;
 
 	fr.len = offload_superframe(buf, v4, PAYLOAD, v4 ? VNET_GSO_TCPV4 : VNET_GSO_TCPV6, MSS);
 	assert_int_equal(offload_out_init(&o, 1024, 1 << 20), 0);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.bad, 0);
 	assert_int_equal(o.n, (PAYLOAD + MSS - 1) / MSS);
 	for (size_t k = 0; k < o.n; k++) {
-		const uint8_t *s = o.frames[k], *tcp = s + l4;
-		size_t seg = o.lens[k] - l4 - 32;
+		const uint8_t *s = o.f[k].data, *tcp = s + l4;
+		size_t seg = o.f[k].len - l4 - 32;
 		uint32_t seq = (uint32_t)get16(tcp + 4) << 16 | get16(tcp + 6);
 
 		assert_true(seg == MSS || k == o.n - 1);
 		if (v4) {
-			assert_int_equal(get16(s + l3 + 2), o.lens[k] - 14);
+			assert_int_equal(get16(s + l3 + 2), o.f[k].len - 14);
 			assert_int_equal(get16(s + l3 + 4), 0x1234 + k);
 			assert_int_equal(inet_csum(s + l3, 20, 0), 0);	/* header checksum right */
 		} else {
-			assert_int_equal(get16(s + l3 + 4), o.lens[k] - l4);
+			assert_int_equal(get16(s + l3 + 4), o.f[k].len - l4);
 		}
-		assert_int_equal(tcp_check(s, o.lens[k], v4, l3), 0xffff);
+		assert_int_equal(tcp_check(s, o.f[k].len, v4, l3), 0xffff);
 		assert_int_equal(seq, 0x10000000u + got);
 		assert_int_equal(!!(tcp[13] & 0x01), k == o.n - 1);	/* FIN last only */
 		assert_int_equal(!!(tcp[13] & 0x08), k == o.n - 1);	/* PSH last only */
@@ -157,9 +156,8 @@ static void test_offload_tso6(void **state)
 static void test_offload_partial_csum(void **state)
 {
 	static uint8_t buf[4096], plain[100];
-	ProtobufCBinaryData fr[2] = { { 0, buf }, { sizeof(plain), plain } };
+	struct frame fr[2] = { { buf, 0, FRAME_VNET, 0 }, { plain, sizeof(plain), 0, 0 } };
 	struct offload_out o;
-	uint32_t vnet = 0;
 	uint32_t sum = 0;
 
 	(void)state;
@@ -172,14 +170,14 @@ static void test_offload_partial_csum(void **state)
 	put16(buf + 12 + 34 + 16, (uint16_t)sum);
 	memset(plain, 0xab, sizeof(plain));
 	assert_int_equal(offload_out_init(&o, 16, 4096), 0);
-	offload_plain(&o, fr, 2, &vnet, 1);
+	offload_plain(&o, fr, 2);
 	assert_int_equal(o.n, 2);
 	assert_int_equal(o.csummed, 1);
-	assert_ptr_equal(o.frames[0], buf + VMF_VNET_HDR_LEN);
-	assert_int_equal(o.lens[0], fr[0].len - VMF_VNET_HDR_LEN);
-	assert_int_equal(tcp_check(o.frames[0], o.lens[0], 1, 14), 0xffff);
-	assert_ptr_equal(o.frames[1], plain);
-	assert_int_equal(o.lens[1], sizeof(plain));
+	assert_ptr_equal(o.f[0].data, buf + VMF_VNET_HDR_LEN);
+	assert_int_equal(o.f[0].len, fr[0].len - VMF_VNET_HDR_LEN);
+	assert_int_equal(tcp_check(o.f[0].data, o.f[0].len, 1, 14), 0xffff);
+	assert_ptr_equal(o.f[1].data, plain);
+	assert_int_equal(o.f[1].len, sizeof(plain));
 	offload_out_free(&o);
 }
 
@@ -188,25 +186,24 @@ static void test_offload_bad(void **state)
 {
 	static uint8_t buf[VMF_MAX_FRAME + 64];	/* the IPv6 case is 2 bytes over the wire's limit */
 	struct offload_out o;
-	ProtobufCBinaryData fr = { 0, buf };
-	uint32_t vnet = 0;
+	struct frame fr = { buf, 0, FRAME_VNET, 0 };
 	size_t full;
 
 	(void)state;
 	assert_int_equal(offload_out_init(&o, 8, 1 << 20), 0);
 	fr.len = offload_superframe(buf, 1, PAYLOAD, VNET_GSO_TCPV4, 1);	/* MSS 1 */
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 0);
 	assert_int_equal(o.bad, 1);
 	fr.len = offload_superframe(buf, 1, PAYLOAD, 3 /* UDP */, MSS);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.bad, 2);
 	/* more segments than room: what fits goes, the rest is counted */
 	fr.len = offload_superframe(buf, 1, PAYLOAD, VNET_GSO_TCPV4, MSS);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 7);
 	o.cap = 3;
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 3);
 	assert_int_equal(o.bad, 3);
 	o.cap = 8;
@@ -214,14 +211,14 @@ static void test_offload_bad(void **state)
 	full = offload_superframe(buf, 1, 3000, VNET_GSO_TCPV4, MSS);
 	for (size_t len = VMF_VNET_HDR_LEN; len < full; len++) {
 		fr.len = len;
-		offload_plain(&o, &fr, 1, &vnet, 1);
+		offload_plain(&o, &fr, 1);
 		assert_true(o.n <= 3);
 	}
 	full = offload_superframe(buf, 1, 10, VNET_GSO_NONE, 0);
 	buf[6] = 0xff;
 	buf[7] = 0xff;
 	fr.len = full;
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 0);
 	offload_out_free(&o);
 }
@@ -236,38 +233,37 @@ static void test_offload_ip_length(void **state)
 {
 	static uint8_t buf[VMF_MAX_FRAME + 64];	/* the IPv6 case is 2 bytes over the wire's limit */
 	struct offload_out o;
-	ProtobufCBinaryData fr = { 0, buf };
-	uint32_t vnet = 0;
+	struct frame fr = { buf, 0, FRAME_VNET, 0 };
 
 	(void)state;
 	assert_int_equal(offload_out_init(&o, 64, 1 << 20), 0);
 	/* 14 + 20 + 32 + 65522 = 65588 bytes of Ethernet: IPv4 length would be 65574 */
 	fr.len = offload_superframe(buf, 1, 65522, VNET_GSO_TCPV4, 65535);
 	assert_int_equal(fr.len, VMF_VNET_HDR_LEN + 65588);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 0);
 	assert_int_equal(o.bad, 1);
 	/* IPv4 total length exactly 65535 */
 	fr.len = offload_superframe(buf, 1, 65535 - 20 - 32, VNET_GSO_TCPV4, 65535);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 1);
-	assert_int_equal(get16(o.frames[0] + 14 + 2), 65535);
-	assert_int_equal(o.lens[0], 14 + 65535);
-	assert_int_equal(tcp_check(o.frames[0], o.lens[0], 1, 14), 0xffff);
+	assert_int_equal(get16(o.f[0].data + 14 + 2), 65535);
+	assert_int_equal(o.f[0].len, 14 + 65535);
+	assert_int_equal(tcp_check(o.f[0].data, o.f[0].len, 1, 14), 0xffff);
 	/* IPv6: payload length 65535 passes, one byte more is refused */
 	fr.len = offload_superframe(buf, 0, 65535 - 32, VNET_GSO_TCPV6, 65535);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 1);
-	assert_int_equal(get16(o.frames[0] + 14 + 4), 65535);
+	assert_int_equal(get16(o.f[0].data + 14 + 4), 65535);
 	fr.len = offload_superframe(buf, 0, 65535 - 32 + 1, VNET_GSO_TCPV6, 65535);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 0);
 	assert_int_equal(o.bad, 2);
 	/* a big payload with an MSS that fits is cut as usual */
 	fr.len = offload_superframe(buf, 1, 65522, VNET_GSO_TCPV4, 60000);
-	offload_plain(&o, &fr, 1, &vnet, 1);
+	offload_plain(&o, &fr, 1);
 	assert_int_equal(o.n, 2);
-	assert_int_equal(get16(o.frames[0] + 14 + 2), 20 + 32 + 60000);
+	assert_int_equal(get16(o.f[0].data + 14 + 2), 20 + 32 + 60000);
 	assert_int_equal(o.bad, 2);
 	offload_out_free(&o);
 }

@@ -106,6 +106,17 @@ static void stream_drain(struct stream_rx *rx, const size_t *lens, size_t n, siz
 	stream_rx_compact(rx);
 }
 
+/* @n frames as struct frame, for the writers (room for 512) */
+static const struct frame *stream_frames(const uint8_t *const *frames, const size_t *lens, size_t n)
+{
+	static struct frame f[512];
+
+	assert_true(n <= 512);
+	for (size_t i = 0; i < n; i++)
+		f[i] = (struct frame){ (uint8_t *)(uintptr_t)frames[i], (uint32_t)lens[i], 0, 0 };
+	return f;
+}
+
 static const size_t stream_lens[] = { 60, 0, 1, 1514, 3, 4, 5, 9018, 64, 0, 1500 };
 #define STREAM_NLENS	(sizeof(stream_lens) / sizeof(stream_lens[0]))
 
@@ -395,7 +406,7 @@ static void test_stream_tx_partial(void **state)
 		}
 		run.next_id += (uint32_t)n;
 		assert_int_equal(stream_tx_flush(&tx, sv[0]), 0);
-		w = stream_tx_write(&tx, sv[0], (const uint8_t *const *)frames, lens, n);
+		w = stream_tx_write(&tx, sv[0], stream_frames((const uint8_t *const *)frames, lens, n), n);
 		assert_true(w >= 0 && (size_t)w <= n);
 		run.accepted[b] = (size_t)w;
 		total_accepted += (size_t)w;
@@ -464,13 +475,13 @@ static void test_stream_tx_peer_gone(void **state)
 	assert_int_equal(stream_tx_init(&tx, 65536), 0);
 	/* fill the socket so that something waits in the queue */
 	do {
-		w = stream_tx_write(&tx, sv[0], frames, lens, 8);
+		w = stream_tx_write(&tx, sv[0], stream_frames(frames, lens, 8), 8);
 		assert_int_equal(w, 8);
 	} while (!stream_tx_pending(&tx));
 	close(sv[1]);
 	assert_int_equal(stream_tx_flush(&tx, sv[0]), -EPIPE);
 	tx.start = tx.end = 0;
-	assert_int_equal(stream_tx_write(&tx, sv[0], frames, lens, 8), -EPIPE);
+	assert_int_equal(stream_tx_write(&tx, sv[0], stream_frames(frames, lens, 8), 8), -EPIPE);
 	stream_tx_free(&tx);
 	close(sv[0]);
 }
@@ -503,7 +514,7 @@ static void test_dgram_tx_queue(void **state)
 		frames[i] = data[i];
 	}
 	assert_int_equal(stream_tx_init(&tx, 1024 * 1024), 0);
-	w = dgram_tx_write(&tx, sv[0], frames, lens, N);
+	w = dgram_tx_write(&tx, sv[0], stream_frames(frames, lens, N), N);
 	assert_int_equal(w, N);
 	assert_true(stream_tx_pending(&tx) > 0);	/* the peer could not take all */
 	while (got < N) {
@@ -521,7 +532,7 @@ static void test_dgram_tx_queue(void **state)
 	assert_int_equal(stream_tx_pending(&tx), 0);
 	/* a peer that is gone is an error, not a silent drop */
 	close(sv[1]);
-	assert_true(dgram_tx_write(&tx, sv[0], frames, lens, 1) < 0);
+	assert_true(dgram_tx_write(&tx, sv[0], stream_frames(frames, lens, 1), 1) < 0);
 	stream_tx_free(&tx);
 	close(sv[0]);
 }
@@ -553,7 +564,7 @@ static void test_dgram_tx_oversize(void **state)
 		frames[i] = data[i];
 	}
 	assert_int_equal(stream_tx_init(&tx, 1024 * 1024), 0);
-	w = dgram_tx_write(&tx, sv[0], frames, lens, N);
+	w = dgram_tx_write(&tx, sv[0], stream_frames(frames, lens, N), N);
 	assert_true(w >= 0);
 	assert_int_equal((size_t)w, N - tx.oversize);
 	assert_true(stream_tx_pending(&tx) > 0);
@@ -614,8 +625,8 @@ static void test_backend_stream_full_batch(void **state)
 			uint8_t want[60];
 
 			stream_fill(want, 60, (uint32_t)next);
-			assert_int_equal(be.lens[i], 60);
-			assert_memory_equal(be.frames[i], want, 60);
+			assert_int_equal(be.frames[i].len, 60);
+			assert_memory_equal(be.frames[i].data, want, 60);
 			next++;
 		}
 		/* frames left over must be announced, nothing else */

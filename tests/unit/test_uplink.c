@@ -83,7 +83,8 @@ static Vmfabric__Envelope *sw_wait(struct fake_sw *s, struct uplink *u, long ms)
 	have = 0;
 	codec_arena_reset(&s->arena);
 	while (now_ms() < end) {
-		Vmfabric__FrameBatch *b;
+		struct frame *rf;
+		size_t rn;
 		zmq_msg_t id;
 		Vmfabric__Envelope *env;
 
@@ -101,7 +102,7 @@ static Vmfabric__Envelope *sw_wait(struct fake_sw *s, struct uplink *u, long ms)
 		zmq_msg_close(&id);
 		if (u->mon)
 			uplink_monitor(u);
-		while (u->sock && uplink_recv(u, &b) == 1)
+		while (u->sock && uplink_recv(u, &rf, &rn, NULL) == 1)
 			;
 		uplink_tick(u, now_ms());
 		zmq_poll(NULL, 0, 5);
@@ -135,10 +136,11 @@ static void sw_welcome(struct fake_sw *s)
 static void pump(struct uplink *u, long ms)
 {
 	uint64_t end = now_ms() + (uint64_t)ms;
-	Vmfabric__FrameBatch *b;
+	struct frame *rf;
+	size_t rn;
 
 	while (now_ms() < end) {
-		while (u->sock && uplink_recv(u, &b) == 1)
+		while (u->sock && uplink_recv(u, &rf, &rn, NULL) == 1)
 			;
 		uplink_tick(u, now_ms());
 		zmq_poll(NULL, 0, 5);
@@ -168,7 +170,7 @@ static void test_move_and_announce(void **state)
 	Vmfabric__Error e = VMFABRIC__ERROR__INIT;
 	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT, *got;
 	uint8_t f[4][64];
-	ProtobufCBinaryData fr[4];
+	struct frame fr[4];
 	struct fake_sw a, b;
 	struct uplink u;
 	void *ctx = zmq_ctx_new();
@@ -205,7 +207,7 @@ static void test_move_and_announce(void **state)
 	frame(f[3], "\x03");
 	f[3][6] = 0x01;
 	for (int i = 0; i < 4; i++)
-		fr[i] = (ProtobufCBinaryData){ 64, f[i] };
+		fr[i] = (struct frame){ f[i], 64, 0, 0 };
 	assert_int_equal(uplink_send(&u, fr, 4), 4);
 	got = sw_wait(&b, &u, 1000);
 	assert_non_null(got);

@@ -261,11 +261,11 @@ static void test_port_out(void **state)
 	static struct port pa, pt, px;
 	struct vlan_conf a = conf_of("access 10"), t = conf_of("trunk 10,20 native 1");
 	uint8_t f[128], dt[128];
-	ProtobufCBinaryData in = { frame(f, (uint32_t[]){ 0x8100000a }, 1), f };
-	ProtobufCBinaryData dbl = { frame(dt, (uint32_t[]){ 0x81000001, 0x81000014 }, 2), dt };
+	struct frame in = { f, (uint32_t)frame(f, (uint32_t[]){ 0x8100000a }, 1), 0, 0 };
+	struct frame dbl = { dt, (uint32_t)frame(dt, (uint32_t[]){ 0x81000001, 0x81000014 }, 2), 0, 0 };
 	uint64_t drops[DROP_MAX] = { 0 };
 	struct vlan_frame vf = { .in = &t, .drops = drops, .vid = 10, .tagged = 1 };
-	const ProtobufCBinaryData *o1, *o2;
+	const struct frame *o1, *o2;
 
 	(void)state;
 	memset(&sw, 0, sizeof(sw));
@@ -276,11 +276,11 @@ static void test_port_out(void **state)
 	pt.vlan = &t;
 	px.vlan = NULL;
 	/* tagged VLAN 10 from a trunk: the trunk and a transparent port take it as it is */
-	assert_ptr_equal(vlan_port_out(&sw, &pt, &vf, &in, 0), &in);
-	assert_ptr_equal(vlan_port_out(&sw, &px, &vf, &in, 0), &in);
+	assert_ptr_equal(vlan_port_out(&sw, &pt, &vf, &in), &in);
+	assert_ptr_equal(vlan_port_out(&sw, &px, &vf, &in), &in);
 	/* the access port gets it popped; a second access port shares the copy */
-	o1 = vlan_port_out(&sw, &pa, &vf, &in, 0);
-	o2 = vlan_port_out(&sw, &pa, &vf, &in, 0);
+	o1 = vlan_port_out(&sw, &pa, &vf, &in);
+	o2 = vlan_port_out(&sw, &pa, &vf, &in);
 	assert_non_null(o1);
 	assert_ptr_equal(o1, o2);
 	assert_int_equal(o1->len, in.len - 4);
@@ -288,29 +288,29 @@ static void test_port_out(void **state)
 	assert_int_equal(sw.vbuf.used, in.len - 4);
 	/* VLAN 20 is not the access port's */
 	vf = (struct vlan_frame){ .in = &t, .drops = drops, .vid = 20, .tagged = 1 };
-	assert_null(vlan_port_out(&sw, &pa, &vf, &in, 0));
+	assert_null(vlan_port_out(&sw, &pa, &vf, &in));
 	/* untagged VLAN 10 from an access port: pushed for the trunk and a transparent port */
 	vf = (struct vlan_frame){ .in = &a, .drops = drops, .vid = 10, .tagged = 0 };
 	in.len = frame(f, NULL, 0);
-	o1 = vlan_port_out(&sw, &px, &vf, &in, 0);
+	o1 = vlan_port_out(&sw, &px, &vf, &in);
 	assert_non_null(o1);
 	assert_int_equal(o1->len, in.len + 4);
 	assert_int_equal(o1->data[15], 10);
-	assert_ptr_equal(vlan_port_out(&sw, &pt, &vf, &in, 0), o1);
-	assert_ptr_equal(vlan_port_out(&sw, &pa, &vf, &in, 0), &in);
+	assert_ptr_equal(vlan_port_out(&sw, &pt, &vf, &in), o1);
+	assert_ptr_equal(vlan_port_out(&sw, &pa, &vf, &in), &in);
 	/* native VLAN 1, tagged, with VLAN 20 inside: never popped onto a port */
 	vf = (struct vlan_frame){ .in = &t, .drops = drops, .vid = 1, .tagged = 1 };
-	assert_null(vlan_port_out(&sw, &pt, &vf, &dbl, 0));
+	assert_null(vlan_port_out(&sw, &pt, &vf, &dbl));
 	assert_int_equal(drops[DROP_vlan_double_tag], 1);
-	assert_ptr_equal(vlan_port_out(&sw, &px, &vf, &dbl, 0), &dbl);
+	assert_ptr_equal(vlan_port_out(&sw, &px, &vf, &dbl), &dbl);
 	/* a frame without a VLAN from a transparent port reaches no VLAN port */
 	vf = (struct vlan_frame){ .in = NULL, .drops = drops, .vid = 0, .tagged = 0 };
-	assert_null(vlan_port_out(&sw, &pa, &vf, &in, 0));
-	assert_null(vlan_port_out(&sw, &pt, &vf, &in, 0));
+	assert_null(vlan_port_out(&sw, &pa, &vf, &in));
+	assert_null(vlan_port_out(&sw, &pt, &vf, &in));
 	/* no room left: dropped and counted, never written past the buffer */
 	sw.vbuf.used = sw.vbuf.cap - 10;
 	vf = (struct vlan_frame){ .in = &a, .drops = drops, .vid = 10, .tagged = 0 };
-	assert_null(vlan_port_out(&sw, &pt, &vf, &in, 0));
+	assert_null(vlan_port_out(&sw, &pt, &vf, &in));
 	assert_int_equal(pt.ctr.drops[DROP_tx_full], 1);
 	vlan_buf_free(&sw.vbuf);
 	vlan_buf_free(NULL);
