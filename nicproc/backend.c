@@ -550,7 +550,7 @@ static int read_stream(struct backend *be)
 			be->ctr.framing_errors++;
 			be->n = 0;
 			stream_down(be, "bad frame length from the peer (framing lost); connection dropped");
-			return -1;
+			return -EPROTO;
 		}
 		if (batch_full(be)) {
 			be->more = 1;
@@ -569,13 +569,15 @@ static int read_stream(struct backend *be)
 			return 0;	/* hand over the frames; the next read sees the end again */
 		if (r == 0) {
 			stream_down(be, "connection closed by the peer");
-			return -1;
+			return -ECONNRESET;
 		}
 		if (r < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			int e = errno;
+
+			if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)
 				return 0;
-			stream_down(be, strerror(errno));
-			return -1;
+			stream_down(be, strerror(e));
+			return -e;
 		}
 		stream_rx_commit(&be->rx, (size_t)r);
 		drained = (size_t)r < space;	/* parse what came, then stop */
@@ -720,8 +722,10 @@ int backend_read(struct backend *be)
 	if (be->fd < 0)
 		return 0;
 	if (is_stream(be)) {
-		if (read_stream(be) < 0)
-			return -1;
+		int rc = read_stream(be);
+
+		if (rc < 0)
+			return rc;
 	} else if (be->kind == BE_TAP) {
 		read_tap(be);
 	} else {

@@ -101,8 +101,9 @@ void backend_fds(const struct backend *be, int *data_fd, int *listen_fd, int *ou
 
 /**
  * backend_read() - read every frame ready (up to BE_BATCH or the buffer) into
- * be->frames/n. Return: frames, 0 if nothing, -1 when the connection
- * ended (closed, framing error); the backend then reconnects by itself
+ * be->frames/n. Return: frames, 0 if nothing, -errno when the connection
+ * ended (-ECONNRESET closed, -EPROTO framing lost, or the read's error); the
+ * backend then reconnects by itself
  */
 int backend_read(struct backend *be);
 
