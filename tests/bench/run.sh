@@ -326,6 +326,35 @@ bench_nic() {
 	wait_for 5 test -S "$listen" || fail "$id is not listening"
 }
 
+# http_row ID LABEL RES [NAME=TICKS]... [ctr=LINE]: one JSON line into $RAW (and the log): the
+# guest's HTTP rate from RES ("BYTES SECONDS"), CPU seconds per GB for each NAME
+# (cpu_NAME_s_per_gb; empty TICKS: null), and from ctr= (a gateway's counters line) its batching
+http_row() {
+	python3 - "$HZ" "$@" >>"$RAW" <<'PY'
+import json, re, sys
+hz = float(sys.argv[1])
+idn, label, res = sys.argv[2:5]
+args = dict(a.split("=", 1) for a in sys.argv[5:])
+ctr = args.pop("ctr", "")
+r = {"id": idn, "label": label}
+if res:
+    b, s = res.split()
+    gb = int(b) / 1e9
+    r["http_mbit"] = int(b) * 8 / float(s) / 1e6 if float(s) > 0 else None
+    r["http_bytes"] = int(b)
+    for name, ticks in args.items():
+        r["cpu_%s_s_per_gb" % name] = int(ticks) / hz / gb if ticks else None
+m = re.search(r" tx (\d+) frames \(.*?; (\d+) batches; (\d+) segments coalesced into (\d+) super-frames", ctr)
+if m:
+    tx, msgs, segs, sup = (int(x) for x in m.groups())
+    r["gw_frames_per_msg"] = tx / msgs if msgs else None
+    r["gw_segments_per_super"] = segs / sup if sup else None
+    r["gw_coalesced_share"] = segs / tx if tx else None
+print(json.dumps(r))
+PY
+	log "$(tail -1 "$RAW")"
+}
+
 # guest_path direct|dgram|vhost: two vmlab guests, b downloads a's big.bin; one JSON line into $RAW
 guest_path() {
 	local kind=$1 id=guest-$1 na=() nb=() pids=() sw=() qa qb g w0 w1 q0 q1 s0 s1 res label
@@ -371,23 +400,9 @@ guest_path() {
 	dgram) label="vmfabric CURVE, QEMU -netdev dgram" ;;
 	vhost) label="vmfabric CURVE, vhost-user (offloads)" ;;
 	esac
-	python3 - "$id" "$label" "$res" "$((${w1:-0} - ${w0:-0}))" "$((${q1:-0} - ${q0:-0}))" \
-		"$((${s1:-0} - ${s0:-0}))" "$HZ" "${#pids[@]}" >>"$RAW" <<'PY'
-import json, sys
-idn, label, res, nic, qemu, sw, hz, nnic = sys.argv[1:]
-hz = float(hz)
-r = {"id": idn, "label": label}
-if res:
-    b, s = res.split()
-    gb = int(b) / 1e9
-    r["http_mbit"] = int(b) * 8 / float(s) / 1e6 if float(s) > 0 else None
-    r["http_bytes"] = int(b)
-    r["cpu_nic_s_per_gb"] = int(nic) / hz / gb if int(nnic) else None
-    r["cpu_switch_s_per_gb"] = int(sw) / hz / gb if int(nnic) else None
-    r["cpu_qemu_s_per_gb"] = int(qemu) / hz / gb
-print(json.dumps(r))
-PY
-	log "$(tail -1 "$RAW")"
+	local fab=; [ ${#pids[@]} -gt 0 ] && fab=1
+	http_row "$id" "$label" "$res" nic=${fab:+$((${w1:-0} - ${w0:-0}))} \
+		switch=${fab:+$((${s1:-0} - ${s0:-0}))} qemu=$((${q1:-0} - ${q0:-0}))
 	stop "$qa"; stop "$qb"
 	teardown "${pids[@]}" "${sw[@]}"
 }
@@ -442,33 +457,10 @@ gw_path() {
 	vhost) label="vmfabric-gateway, CURVE, vhost-user (offloads)" ;;
 	esac
 	[ "$gro" = off ] && label="$label, --gro off"
-	python3 - "$id" "$label" "$res" "$((${q1:-0} - ${q0:-0}))" "$((${g1:-0} - ${g0:-0}))" \
-		"$((${s1:-0} - ${s0:-0}))" "$((${n1:-0} - ${n0:-0}))" "$((${h1:-0} - ${h0:-0}))" "$HZ" \
-		"${#gw[@]}" "$c" >>"$RAW" <<'PY'
-import json, re, sys
-idn, label, res, qemu, gw, sw, nic, http, hz, ngw, ctr = sys.argv[1:]
-hz = float(hz)
-r = {"id": idn, "label": label}
-if res:
-    b, s = res.split()
-    gb = int(b) / 1e9
-    r["http_mbit"] = int(b) * 8 / float(s) / 1e6 if float(s) > 0 else None
-    r["http_bytes"] = int(b)
-    r["cpu_qemu_s_per_gb"] = int(qemu) / hz / gb
-    r["cpu_http_s_per_gb"] = int(http) / hz / gb
-    if int(ngw):
-        r["cpu_gateway_s_per_gb"] = int(gw) / hz / gb
-        r["cpu_switch_s_per_gb"] = int(sw) / hz / gb
-        r["cpu_nic_s_per_gb"] = int(nic) / hz / gb
-m = re.search(r" tx (\d+) frames \(.*?; (\d+) batches; (\d+) segments coalesced into (\d+) super-frames", ctr)
-if m:
-    tx, msgs, segs, sup = (int(x) for x in m.groups())
-    r["gw_frames_per_msg"] = tx / msgs if msgs else None
-    r["gw_segments_per_super"] = segs / sup if sup else None
-    r["gw_coalesced_share"] = segs / tx if tx else None
-print(json.dumps(r))
-PY
-	log "$(tail -1 "$RAW")"
+	local fab=; [ ${#gw[@]} -gt 0 ] && fab=1
+	http_row "$id" "$label" "$res" qemu=$((${q1:-0} - ${q0:-0})) http=$((${h1:-0} - ${h0:-0})) \
+		gateway=${fab:+$((${g1:-0} - ${g0:-0}))} switch=${fab:+$((${s1:-0} - ${s0:-0}))} \
+		nic=${fab:+$((${n1:-0} - ${n0:-0}))} "ctr=$c"
 	stop "$q"
 	teardown "$http" "${pids[@]}" "${gw[@]}" "${sw[@]}"
 }
