@@ -84,34 +84,33 @@ static int send_raw(struct rc_state *s, const void *data, size_t len, int flags)
 	return 0;
 }
 
-static int send_env(struct rc_state *s, const Vmfabric__Envelope *env)
+/* Send packed message @m (@packed: the pack's result; consumed either way). Return: 0 or -1 */
+static int send_packed(struct rc_state *s, zmq_msg_t *m, int packed)
 {
-	zmq_msg_t m;
-
-	if (codec_pack(env, &m)) {
+	if (packed) {
 		say("cannot pack");
 		return -1;
 	}
-	if (zmq_msg_send(&m, s->sock, 0) < 0) {
-		zmq_msg_close(&m);
+	if (zmq_msg_send(m, s->sock, 0) < 0) {
+		zmq_msg_close(m);
 		say("send failed: %s", zmq_strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
+static int send_env(struct rc_state *s, const Vmfabric__Envelope *env)
+{
+	zmq_msg_t m;
+
+	return send_packed(s, &m, codec_pack(env, &m));
+}
+
 static int send_frames(struct rc_state *s, struct frame *f, size_t n)
 {
 	zmq_msg_t m;
 
-	if (codec_pack_batch(f, n, &m))
-		return -1;
-	if (zmq_msg_send(&m, s->sock, 0) < 0) {
-		zmq_msg_close(&m);
-		say("send failed: %s", zmq_strerror(errno));
-		return -1;
-	}
-	return 0;
+	return send_packed(s, &m, codec_pack_batch(f, n, &m));
 }
 
 static void send_keepalive(struct rc_state *s)
