@@ -30,21 +30,9 @@
 
 const char *codec_err_name(uint32_t code)
 {
-	static const char *const names[] = {
-		[VMF_ERR_VERSION] = "version",
-		[VMF_ERR_DENIED] = "denied",
-		[VMF_ERR_BADNAME] = "bad-name",
-		[VMF_ERR_DUPLICATE] = "duplicate",
-		[VMF_ERR_NOT_WELCOMED] = "not-welcomed",
-		[VMF_ERR_MALFORMED] = "malformed",
-		[VMF_ERR_REVOKED] = "revoked",
-		[VMF_ERR_FULL] = "full",
-		[VMF_ERR_EXPIRED] = "expired",
-		[VMF_ERR_SHUTDOWN] = "shutdown",
-		[VMF_ERR_KICKED] = "kicked",
-		[VMF_ERR_POLICY] = "policy",
-		[VMF_ERR_LOOP] = "loop",
-	};
+#define VMF_ERR_NAME(n, c, s, m)	[VMF_ERR_##n] = s,
+	static const char *const names[] = { VMF_ERRORS(VMF_ERR_NAME) };
+#undef VMF_ERR_NAME
 
 	if (code < sizeof(names) / sizeof(names[0]) && names[code])
 		return names[code];

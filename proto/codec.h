@@ -32,22 +32,25 @@
 /* Capability bits in Hello.caps (none defined yet beyond reservation). */
 #define VMF_CAP_VNET_HDR	0x1
 
-/* Error codes in Error.code. */
-enum vmf_err {
-	VMF_ERR_VERSION = 1,	/* unknown protocol version */
-	VMF_ERR_DENIED = 2,	/* key not admitted */
-	VMF_ERR_BADNAME = 3,	/* network or port name invalid */
-	VMF_ERR_DUPLICATE = 4,	/* port name held by another key */
-	VMF_ERR_NOT_WELCOMED = 5, /* message before Hello/Welcome */
-	VMF_ERR_MALFORMED = 6,	/* undecodable or out-of-order message */
-	VMF_ERR_REVOKED = 7,	/* key removed from the authorized directory */
-	VMF_ERR_FULL = 8,	/* switch port table full */
-	VMF_ERR_EXPIRED = 9,	/* keepalives missed */
-	VMF_ERR_SHUTDOWN = 10,	/* switch is stopping */
-	VMF_ERR_KICKED = 11,	/* disconnected by an administrator */
-	VMF_ERR_POLICY = 12,	/* the key's policy does not allow this network or name */
-	VMF_ERR_LOOP = 13,	/* a trunk whose path contains this switch */
-};
+/* Error codes in Error.code: X(NAME, code, name in logs and ctl, meaning), declared once */
+#define VMF_ERRORS(X)										\
+	X(VERSION, 1, "version", "unknown protocol version")					\
+	X(DENIED, 2, "denied", "key not admitted")						\
+	X(BADNAME, 3, "bad-name", "network or port name invalid")				\
+	X(DUPLICATE, 4, "duplicate", "port name held by another key")				\
+	X(NOT_WELCOMED, 5, "not-welcomed", "message before Hello/Welcome")			\
+	X(MALFORMED, 6, "malformed", "undecodable or out-of-order message")			\
+	X(REVOKED, 7, "revoked", "key removed from the authorized directory")			\
+	X(FULL, 8, "full", "switch port table full")						\
+	X(EXPIRED, 9, "expired", "keepalives missed")						\
+	X(SHUTDOWN, 10, "shutdown", "switch is stopping")					\
+	X(KICKED, 11, "kicked", "disconnected by an administrator")				\
+	X(POLICY, 12, "policy", "the key's policy does not allow this network or name")		\
+	X(LOOP, 13, "loop", "a trunk whose path contains this switch")
+
+#define VMF_ERR_ENUM(n, c, s, m)	VMF_ERR_##n = c,
+enum vmf_err { VMF_ERRORS(VMF_ERR_ENUM) };
+#undef VMF_ERR_ENUM
 
 const char *codec_err_name(uint32_t code);
 
