@@ -104,9 +104,18 @@ static int text_ok(const char *s)
 	return s && strlen(s) < 1024;
 }
 
-/* Network tags: none, or one valid index per frame into valid names. */
-static int batch_nets_bad(const Vmfabric__FrameBatch *b)
+/*
+ * A decoded batch's lists: flagged frames in ascending order, each long
+ * enough for its header; network tags none, or one valid index per frame
+ * into valid names.
+ */
+static int batch_lists_bad(const Vmfabric__FrameBatch *b)
 {
+	for (size_t i = 0; i < b->n_vnet; i++) {
+		if (b->vnet[i] >= b->n_frames || (i && b->vnet[i] <= b->vnet[i - 1]) ||
+		    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
+			return 1;
+	}
 	if (b->n_nets > VMF_MAX_BATCH_NETS || (b->n_net && b->n_net != b->n_frames) ||
 	    (b->n_nets && !b->n_net))
 		return 1;
@@ -178,15 +187,8 @@ int codec_decode(struct codec_arena *a, const void *data, size_t len,
 	case VMFABRIC__ENVELOPE__MSG_BATCH: {
 		const Vmfabric__FrameBatch *b = env->batch;
 
-		if (b->n_frames > VMF_MAX_BATCH_FRAMES || b->n_vnet > b->n_frames)
-			return -EBADMSG;
-		/* flagged frames: ascending indices, each long enough for its header */
-		for (size_t i = 0; i < b->n_vnet; i++) {
-			if (b->vnet[i] >= b->n_frames || (i && b->vnet[i] <= b->vnet[i - 1]) ||
-			    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
-				return -EBADMSG;
-		}
-		if (batch_nets_bad(b))
+		if (b->n_frames > VMF_MAX_BATCH_FRAMES || b->n_vnet > b->n_frames ||
+		    batch_lists_bad(b))
 			return -EBADMSG;
 		break;
 	}
@@ -327,12 +329,7 @@ static int decode_batch_zc(struct codec_arena *a, const uint8_t *p, size_t len,
 		}
 		q += l;
 	}
-	for (size_t i = 0; i < b->n_vnet; i++) {
-		if (b->vnet[i] >= b->n_frames || (i && b->vnet[i] <= b->vnet[i - 1]) ||
-		    b->frames[b->vnet[i]].len < VMF_VNET_HDR_LEN)
-			return -EBADMSG;
-	}
-	if (batch_nets_bad(b))
+	if (batch_lists_bad(b))
 		return -EBADMSG;
 	*out = env;
 	return 0;
