@@ -220,18 +220,22 @@ static int fill(struct ev_loop *l, long *t)
 
 int ev_run(struct ev_loop *l)
 {
+	uint64_t t0, t1 = 0;
+
 	l->stop = 0;
 	while (!l->stop) {
 		long t = before(l);
-		uint64_t t0, t1;
 		int n, rc, failed;
 
 		if (l->stop)
 			break;
 		n = fill(l, &t);
 		t0 = now_us();
+		if (t1)
+			l->work_us += t0 - t1;	/* since the last wake-up: callbacks and hooks */
 		rc = zmq_poll(l->items, n, t);
 		t1 = now_us();
+		l->wait_us += t1 - t0;
 		failed = rc < 0;
 		if (failed && errno != EINTR)
 			return -errno;
@@ -250,8 +254,6 @@ int ev_run(struct ev_loop *l)
 			s->more = 0;
 			s->cb(l, h, re, s->arg);
 		}
-		l->wait_us += t1 - t0;
-		l->work_us += now_us() - t1;
 	}
 	return 0;
 }

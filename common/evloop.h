@@ -32,6 +32,10 @@
  * SIGTERM, SIGHUP, SIGUSR1; SIGPIPE ignored) on first use and reads them
  * from one signalfd, itself a slot: each signal calls its callback.
  *
+ * The design's "no callbacks on the hot path" holds: a callback is one
+ * indirect call per ready slot per wake-up, and each handler drains a batch
+ * (up to its budget) inside; nothing here runs per frame.
+ *
  * Limits: the slot table grows by doubling (EV_SLOTS_MIN at first), only
  * when a registration needs room; a pass allocates nothing. At most
  * EV_HOOKS hooks. No callback runs inside another.
@@ -81,7 +85,7 @@ struct ev_loop {
 	ev_sig_cb sig_cb[EV_SIGNALS];
 	void *sig_arg[EV_SIGNALS];
 	int stop;
-	uint64_t wait_us, work_us;	/* time asleep in zmq_poll, and handling what woke it */
+	uint64_t wait_us, work_us;	/* time asleep in zmq_poll, and awake (callbacks, hooks) */
 };
 
 /** ev_init() - an empty loop; Return: 0 or -ENOMEM */
