@@ -277,7 +277,8 @@ static void on_listen(struct ev_loop *l, int h, short re, void *arg)
 
 	(void)l;
 	(void)h;
-	(void)re;
+	if (!(re & ZMQ_POLLIN))
+		return;
 	for (int k = 0; k < METRICS_CONNS &&
 	     (fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0; k++) {
 		struct metrics_conn *c;

@@ -149,9 +149,9 @@ static void nic_guest_accept(struct ev_loop *l, int h, short revents, void *arg)
 {
 	(void)l;
 	(void)h;
-	(void)revents;
 	(void)arg;
-	backend_accept(&be);
+	if (revents & ZMQ_POLLIN)
+		backend_accept(&be);
 }
 
 /* vhost-user's control socket (the backend's further fd) */
