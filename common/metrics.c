@@ -96,21 +96,12 @@ void metrics_stop(struct metrics *m)
 	m->page = NULL;
 	close(m->lfd);
 	m->lfd = -1;
-}
-
-int metrics_items(struct metrics *m, zmq_pollitem_t *items)
-{
-	int n = 0;
-
-	if (m->lfd < 0)
-		return 0;
-	items[n++] = (zmq_pollitem_t){ NULL, m->lfd, ZMQ_POLLIN, 0 };
-	for (int i = 0; i < METRICS_CONNS; i++) {
-		struct metrics_conn *c = &m->conns[i];
-
-		items[n++] = (zmq_pollitem_t){ NULL, c->fd, c->fd < 0 ? 0 : c->out ? ZMQ_POLLOUT : ZMQ_POLLIN, 0 };
+	if (m->loop) {
+		for (int i = 0; i < METRICS_CONNS; i++)
+			ev_del(m->loop, m->h_conn[i]);
+		ev_del(m->loop, m->h_lfd);
 	}
-	return n;
+	m->loop = NULL;
 }
 
 /* The daemon's page, the server's own counters after it, behind the HTTP header. */
@@ -225,78 +216,112 @@ static void peer_key(int fd, uint8_t key[16])
 	}
 }
 
-void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n)
+/* A client's socket is ready: read its request, then write the response. */
+static void on_conn(struct ev_loop *l, int h, short re, void *arg)
 {
+	struct metrics *m = arg;
+	struct metrics_conn *c = NULL;
 	uint64_t now = now_ms();
 
-	if (n <= 0)
+	(void)l;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		if (m->h_conn[i] == h)
+			c = &m->conns[i];
+	if (!c || c->fd < 0)
 		return;
-	for (int i = 0; i < METRICS_CONNS && i + 1 < n; i++) {
-		struct metrics_conn *c = &m->conns[i];
-		short re = items[i + 1].revents;
+	if (now > c->deadline_ms || (!c->out && now > c->since_ms + REQ_TIMEOUT_MS) || (re & ZMQ_POLLERR)) {
+		conn_close(c);
+		return;
+	}
+	if (!c->out && (re & ZMQ_POLLIN)) {
+		ssize_t r = read(c->fd, c->req + c->rlen, sizeof(c->req) - 1 - c->rlen);
 
-		if (c->fd < 0 || items[i + 1].fd != c->fd)
-			continue;
-		if (now > c->deadline_ms || (!c->out && now > c->since_ms + REQ_TIMEOUT_MS) ||
-		    (re & ZMQ_POLLERR)) {
+		if (r <= 0) {
+			if (r == 0 || (errno != EAGAIN && errno != EINTR))
+				conn_close(c);
+			return;
+		}
+		c->rlen += (size_t)r;
+		c->req[c->rlen] = '\0';
+		if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+			respond(m, c, now);
+		else if (c->rlen == sizeof(c->req) - 1)
 			conn_close(c);
-			continue;
-		}
-		if (!c->out && (re & ZMQ_POLLIN)) {
-			ssize_t r = read(c->fd, c->req + c->rlen, sizeof(c->req) - 1 - c->rlen);
-
-			if (r <= 0) {
-				if (r == 0 || (errno != EAGAIN && errno != EINTR))
-					conn_close(c);
-				continue;
-			}
-			c->rlen += (size_t)r;
-			c->req[c->rlen] = '\0';
-			if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
-				respond(m, c, now);
-			else if (c->rlen == sizeof(c->req) - 1)
-				conn_close(c);
-			if (!c->out)
-				continue;
-		}
-		if (c->out) {
-			ssize_t w = write(c->fd, c->out + c->off, c->olen - c->off);
-
-			if (w < 0 && errno != EAGAIN && errno != EINTR) {
-				conn_close(c);
-				continue;
-			}
-			if (w > 0)
-				c->off += (size_t)w;
-			if (c->off == c->olen)
-				conn_close(c);
-		}
+		if (!c->out)
+			return;
 	}
-	if (items[0].revents & ZMQ_POLLIN) {
-		int fd;
+	if (c->out) {
+		ssize_t w = write(c->fd, c->out + c->off, c->olen - c->off);
 
-		/* after the clients above, whose poll results are for the fds they
-		 * had; a bounded batch: a flood of connections waits in the backlog */
-		for (int k = 0; k < METRICS_CONNS &&
-		     (fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0; k++) {
-			struct metrics_conn *c;
-			uint8_t peer[16];
-
-			peer_key(fd, peer);
-			c = slot_for(m, peer);
-			c->fd = fd;
-			memcpy(c->peer, peer, 16);
-			c->since_ms = now;
-			c->deadline_ms = now + CONN_TIMEOUT_MS;
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			conn_close(c);
+			return;
 		}
+		if (w > 0)
+			c->off += (size_t)w;
+		if (c->off == c->olen)
+			conn_close(c);
 	}
-	/* idle connections time out even when nothing happens on them */
+}
+
+/*
+ * A client is waiting on the listener. Its slot comes after the clients',
+ * whose poll results are for the fds they had. A bounded batch: a flood of
+ * connections waits in the backlog.
+ */
+static void on_listen(struct ev_loop *l, int h, short re, void *arg)
+{
+	struct metrics *m = arg;
+	uint64_t now = now_ms();
+	int fd;
+
+	(void)l;
+	(void)h;
+	if (!(re & ZMQ_POLLIN))
+		return;
+	for (int k = 0; k < METRICS_CONNS &&
+	     (fd = accept4(m->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0; k++) {
+		struct metrics_conn *c;
+		uint8_t peer[16];
+
+		peer_key(fd, peer);
+		c = slot_for(m, peer);
+		c->fd = fd;
+		memcpy(c->peer, peer, 16);
+		c->since_ms = now;
+		c->deadline_ms = now + CONN_TIMEOUT_MS;
+	}
+}
+
+/* Before each sleep: idle clients time out even when nothing happens on them; poll the rest. */
+static long on_tick(struct ev_loop *l, uint64_t now, void *arg)
+{
+	struct metrics *m = arg;
+
+	(void)now;
+	now = now_ms();
 	for (int i = 0; i < METRICS_CONNS; i++) {
 		struct metrics_conn *c = &m->conns[i];
 
 		if (c->fd >= 0 && (now > c->deadline_ms || (!c->out && now > c->since_ms + REQ_TIMEOUT_MS)))
 			conn_close(c);
+		ev_set_fd(l, m->h_conn[i], c->fd, c->fd < 0 ? 0 : c->out ? ZMQ_POLLOUT : ZMQ_POLLIN);
 	}
+	return -1;
+}
+
+int metrics_attach(struct metrics *m, struct ev_loop *l)
+{
+	if (m->lfd < 0)
+		return 0;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		if ((m->h_conn[i] = ev_add_fd(l, -1, 0, on_conn, m)) < 0)
+			return m->h_conn[i];
+	m->h_lfd = ev_add_fd(l, m->lfd, ZMQ_POLLIN, on_listen, m);
+	if (m->h_lfd < 0)
+		return m->h_lfd;
+	m->loop = l;
+	return ev_hook(l, on_tick, NULL, m);
 }
 
 void metrics_label(FILE *f, const char *s)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <zmq.h>
 
+#include "evloop.h"
+
 #define METRICS_CONNS		8	/* clients at once */
 #define METRICS_PER_PEER	2	/* of them from one address */
 #define METRICS_CACHE_MS	1000	/* the page is rendered at most this often */
@@ -42,6 +44,8 @@ struct metrics {
 	struct metrics_page *page;	/* the latest rendering, or NULL */
 	uint64_t page_ms;
 	uint64_t served, renders, evicted;
+	struct ev_loop *loop;		/* metrics_attach() */
+	int h_lfd, h_conn[METRICS_CONNS];
 };
 
 /** metrics_start() - listen on "ADDR:PORT" ("[::1]:9464", "127.0.0.1:9464") */
@@ -49,11 +53,11 @@ int metrics_start(struct metrics *m, const char *addr, void (*render)(void *arg,
 		  const char **why);
 void metrics_stop(struct metrics *m);
 
-/** metrics_items() - fill up to 1 + METRICS_CONNS poll items; Return: how many */
-int metrics_items(struct metrics *m, zmq_pollitem_t *items);
-
-/** metrics_handle() - serve what the poll found ready (@items from metrics_items) */
-void metrics_handle(struct metrics *m, const zmq_pollitem_t *items, int n);
+/**
+ * metrics_attach() - serve from loop @l: the listener and the clients'
+ * sockets, and a hook that ends clients past their time. Return: 0 or -errno
+ */
+int metrics_attach(struct metrics *m, struct ev_loop *l);
 
 /** metrics_label() - write @s as a Prometheus label value (quoted, escaped) */
 void metrics_label(FILE *f, const char *s);

@@ -46,6 +46,14 @@
  * after every Welcome it sends one gratuitous RARP per MAC (as QEMU's
  * announce-self does), so the new switch, and every switch above it, learns
  * them before the guest says anything.
+ *
+ * Polling: uplink_attach() gives the loop the DEALER and its monitor as two
+ * slots (the monitor first, so a dropped connection is handled before its
+ * socket is read) and a hook for uplink_tick(). sock_open() and
+ * sock_close() are the only places the socket changes, and both re-register
+ * it, so a swap inside uplink_monitor(), uplink_tick() or uplink_recv()
+ * (failover, failback, a refusal) never leaves the loop polling, or a
+ * caller reading, a closed socket. uplink_recv() counts what it hands out.
  */
 
 #include <errno.h>
@@ -165,14 +173,27 @@ static void dealer_close(void **sock, void **mon)
 	*sock = *mon = NULL;
 }
 
+/* Tell the loop (if attached) which sockets to poll now: callers never see a swap. */
+static void sock_watch(struct uplink *u)
+{
+	if (!u->loop)
+		return;
+	ev_set_zsock(u->loop, u->h_mon, u->mon, u->mon ? ZMQ_POLLIN : 0);
+	ev_set_zsock(u->loop, u->h_data, u->sock, u->sock ? ZMQ_POLLIN : 0);
+}
+
 static int sock_open(struct uplink *u)
 {
-	return dealer_open(u, u->ep_cur, 0, &u->sock, &u->mon);
+	int rc = dealer_open(u, u->ep_cur, 0, &u->sock, &u->mon);
+
+	sock_watch(u);
+	return rc;
 }
 
 static void sock_close(struct uplink *u)
 {
 	dealer_close(&u->sock, &u->mon);
+	sock_watch(u);
 }
 
 /* Next event from monitor socket @mon. Return: 1 with @event and @value set, 0 when none is ready */
@@ -554,15 +575,48 @@ void uplink_free(struct uplink *u)
 	u->ep_list = NULL;
 }
 
-void uplink_pollitems(struct uplink *u, zmq_pollitem_t *items)
+static void on_mon(struct ev_loop *l, int h, short revents, void *arg)
 {
-	items[0] = (zmq_pollitem_t){ u->sock, 0, u->sock ? ZMQ_POLLIN : 0, 0 };
-	items[1] = (zmq_pollitem_t){ u->mon, 0, u->mon ? ZMQ_POLLIN : 0, 0 };
-	if (!u->sock) {
-		/* zmq_poll wants something to look at: a disabled fd item */
-		items[0] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
-		items[1] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
+	(void)l;
+	(void)h;
+	(void)revents;
+	uplink_monitor(arg);
+}
+
+static void on_data(struct ev_loop *l, int h, short revents, void *arg)
+{
+	struct uplink *u = arg;
+
+	(void)revents;
+	if (u->on_readable(u->rd_arg))
+		ev_more(l, h);
+}
+
+/* Before the loop sleeps: due timed work, and how long it may sleep. */
+static long on_tick(struct ev_loop *l, uint64_t now, void *arg)
+{
+	(void)l;
+	uplink_tick(arg, now);
+	return uplink_timeout(arg, now_ms());
+}
+
+int uplink_attach(struct uplink *u, struct ev_loop *l, int (*on_readable)(void *arg), void *arg)
+{
+	int rc = -ENOMEM;
+
+	u->on_readable = on_readable;
+	u->rd_arg = arg;
+	/* the monitor first: a dropped connection is known before its socket is read */
+	u->h_mon = ev_add_zsock(l, NULL, 0, on_mon, u);
+	u->h_data = ev_add_zsock(l, NULL, 0, on_data, u);
+	if (u->h_mon < 0 || u->h_data < 0 || (rc = ev_hook(l, on_tick, NULL, u))) {
+		ev_del(l, u->h_mon);
+		ev_del(l, u->h_data);
+		return rc;
 	}
+	u->loop = l;
+	sock_watch(u);
+	return 0;
 }
 
 static int send_env(struct uplink *u, const Vmfabric__Envelope *env)
@@ -813,6 +867,7 @@ int uplink_recv(struct uplink *u, struct frame **f, size_t *n, Vmfabric__FrameBa
 			u->ctr.rx_msgs++;
 			*n = codec_batch_frames(env->batch, u->rx);
 			*f = u->rx;
+			u->ctr.rx_frames += *n;
 			if (batch)
 				*batch = env->batch;
 			return 1;

@@ -7,6 +7,7 @@
 
 #include "cert.h"
 #include "codec.h"
+#include "evloop.h"
 
 #define UPLINK_MAX_EP	8	/* switches a port may fail over between */
 #define UPLINK_MAX_MACS	64	/* source MACs remembered for re-announcing */
@@ -103,6 +104,11 @@ struct uplink {
 	struct frame rx[VMF_MAX_BATCH_FRAMES];	/* the last batch, as uplink_recv() gives it */
 	int have_cur;
 	struct uplink_ctr ctr;
+	/* the loop that polls the socket and its monitor (uplink_attach), or NULL */
+	struct ev_loop *loop;
+	int h_data, h_mon;
+	int (*on_readable)(void *arg);
+	void *rd_arg;
 };
 
 /**
@@ -131,8 +137,16 @@ int uplink_split(char *list, char **out, int max);
 int uplink_init(struct uplink *u, const struct uplink_conf *c, void *ctx);
 void uplink_free(struct uplink *u);
 
-/** uplink_pollitems() - fill 2 items: data socket, monitor socket */
-void uplink_pollitems(struct uplink *u, zmq_pollitem_t *items);
+/**
+ * uplink_attach() - let @l poll the uplink: its data socket (@on_readable
+ * is called when the switch sent something; it takes at most
+ * UPLINK_RECV_BUDGET batches with uplink_recv() and returns non-zero if it
+ * stopped at the budget, to be called again without sleeping), its monitor,
+ * and a hook for uplink_tick() and its timeout. The uplink re-registers its
+ * sockets itself when it replaces them (failover, failback, refusals).
+ * Return: 0 or -errno
+ */
+int uplink_attach(struct uplink *u, struct ev_loop *l, int (*on_readable)(void *arg), void *arg);
 
 /** uplink_timeout() - ms until uplink_tick() has work */
 long uplink_timeout(struct uplink *u, uint64_t now);
@@ -140,7 +154,7 @@ long uplink_timeout(struct uplink *u, uint64_t now);
 /** uplink_tick() - Hello resends, keepalives, liveness, refusal backoff, failover and failback */
 void uplink_tick(struct uplink *u, uint64_t now);
 
-/** uplink_monitor() - handle socket monitor events (call when its item is readable) */
+/** uplink_monitor() - handle socket monitor events (uplink_attach() calls it when readable) */
 void uplink_monitor(struct uplink *u);
 
 /**
@@ -148,7 +162,8 @@ void uplink_monitor(struct uplink *u);
  * handled inside. Return: 1 with *@f and *@n set (valid until the next
  * call), 0 when nothing more is ready. The frames point into the received
  * message (no copy), which is released by the next call; a trunk's carry
- * their network's index into *@batch's nets (@batch may be NULL).
+ * their network's index into *@batch's nets (@batch may be NULL). Counts
+ * rx_msgs and rx_frames.
  */
 int uplink_recv(struct uplink *u, struct frame **f, size_t *n, Vmfabric__FrameBatch **batch);
 

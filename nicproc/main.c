@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "busypoll.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "offload.h"
 #include "priv.h"
@@ -88,19 +89,134 @@ static void log_counters(const struct backend *be, const struct uplink *u,
 		vhost_user_log_counters(be->vh);
 }
 
+/*
+ * The NIC process: a guest side (backend) and the switch (uplink), one loop
+ * between them; the guest side's slots and the fds they poll this pass.
+ */
+static struct daemon d;
+static struct backend be;
+static struct uplink up;
+static struct busypoll *bp;
+static struct offload_out oo;
+static int h_data, h_listen, h_out, h_ctl;
+static int dfd = -1, cfd = -1;
+
+static void nic_usr1(struct ev_loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)sig;
+	(void)arg;
+	log_counters(&be, &up, &oo);
+}
+
+/* The guest side can take more: flush what is queued for it. */
+static void nic_guest_writable(struct ev_loop *l, int h, short revents, void *arg)
+{
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	backend_writable(&be);
+}
+
+/* Frames from the guest (or a batch left at a full one): to the switch. */
+static void nic_guest_readable(struct ev_loop *l, int h, short revents, void *arg)
+{
+	int n;
+
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	if (dfd < 0)
+		return;
+	n = backend_read(&be);
+	if (n > 0) {
+		busypoll_kick(bp);
+		uplink_send(&up, be.frames, (size_t)n);
+	}
+	backend_read_done(&be);
+}
+
+static void nic_guest_accept(struct ev_loop *l, int h, short revents, void *arg)
+{
+	(void)l;
+	(void)h;
+	(void)arg;
+	if (revents & ZMQ_POLLIN)
+		backend_accept(&be);
+}
+
+/* vhost-user's control socket (the backend's further fd) */
+static void nic_guest_ctl(struct ev_loop *l, int h, short revents, void *arg)
+{
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	if (cfd >= 0)
+		backend_ctl(&be, cfd);
+}
+
+/* Batches from the switch: to the guest. Return: 1 if the budget ran out */
+static int nic_uplink_readable(void *arg)
+{
+	struct frame *f;
+	size_t nf;
+	int budget;
+
+	(void)arg;
+	/* a bounded share per wake-up: the guest side and keepalives get theirs */
+	for (budget = UPLINK_RECV_BUDGET;
+	     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+		busypoll_kick(bp);
+		if (be.vnet) {
+			backend_write_vnet(&be, f, nf);
+			continue;
+		}
+		/* a guest side without offloads gets segments and full checksums */
+		offload_plain(&oo, f, nf);
+		backend_write(&be, oo.f, oo.n);
+	}
+	return !budget;
+}
+
+/*
+ * Before each sleep: the backend's reconnect timing, the end of an inherited
+ * socket (the NIC exits with it), and the fds the guest side wants polled.
+ */
+static long nic_tick(struct ev_loop *l, uint64_t now, void *arg)
+{
+	int lfd, ofd;
+
+	(void)arg;
+	backend_tick(&be, now);
+	if ((be.kind == BE_STREAM_FD || be.kind == BE_DGRAM_FD) && be.fd < 0) {
+		info("guest side closed its socket: exiting");
+		ev_stop(l);
+		return -1;
+	}
+	backend_fds(&be, &dfd, &lfd, &ofd);
+	cfd = -1;
+	backend_ctl_fds(&be, &cfd, 1);
+	ev_set_fd(l, h_data, dfd, ZMQ_POLLIN);
+	ev_set_fd(l, h_listen, lfd, ZMQ_POLLIN);
+	ev_set_fd(l, h_out, ofd, ZMQ_POLLOUT);
+	ev_set_fd(l, h_ctl, cfd, ZMQ_POLLIN);
+	if (backend_pending(&be))
+		ev_more(l, h_data);	/* work is waiting where poll() cannot see it: just look */
+	return backend_timeout(&be, now_ms());
+}
+
 int main(int argc, char **argv)
 {
 	struct conf_std std = { 0 };
-	struct backend be;
-	struct uplink up;
-	struct busypoll *bp;
-	struct offload_out oo;
+	struct ev_loop *l = &d.loop;
 	struct uplink_conf uc;
 	struct backend_conf bc;
 	char name[VMF_NAME_MAX], host[64] = "host", errbuf[512], desc[300];
 	const char *why = NULL;
-	int rc, sfd, nbe, running = 1, up_more = 0;
-	void *ctx;
+	int rc, nbe;
 
 	log_init("vmfabric-nic");
 	rc = conf_parse("vmfabric-nic",
@@ -150,7 +266,7 @@ int main(int argc, char **argv)
 	if (rc)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "backend", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
-	conf_std_detach(&std);
+	daemon_start(&d, &std, 0);
 	if (opt_link_fd >= 0) {
 		int fl = fcntl((int)opt_link_fd, F_GETFL);
 
@@ -178,9 +294,7 @@ int main(int argc, char **argv)
 		info("privileges dropped: %s", priv_caps() ? "only CAP_DAC_OVERRIDE kept (socket paths)"
 							   : "no capabilities left");
 	}
-	sfd = signals_fd();
-	ctx = zmq_ctx_new();
-	if (uplink_init(&up, &uc, ctx))
+	if (uplink_init(&up, &uc, d.zctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
@@ -189,90 +303,22 @@ int main(int argc, char **argv)
 	     be.vnet ? ", TAP offloads on" : "");
 
 	bp = busypoll_start((unsigned)opt_busy_poll);
-	while (running) {
-		zmq_pollitem_t items[7];
-		int dfd, lfd, ofd, cfd = -1, be_more = backend_pending(&be);
-		uint64_t now = now_ms();
-		long t = uplink_timeout(&up, now), tb = backend_timeout(&be, now);
-		void *sock;
-
-		if (tb >= 0 && tb < t)
-			t = tb;
-		if (be_more || up_more)
-			t = 0;	/* work is waiting where poll() cannot see it: just look */
-		uplink_pollitems(&up, items);
-		sock = up.sock;
-		backend_fds(&be, &dfd, &lfd, &ofd);
-		items[2] = (zmq_pollitem_t){ NULL, dfd, ZMQ_POLLIN, 0 };
-		items[3] = (zmq_pollitem_t){ NULL, lfd, ZMQ_POLLIN, 0 };
-		items[4] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
-		items[5] = (zmq_pollitem_t){ NULL, ofd, ZMQ_POLLOUT, 0 };
-		backend_ctl_fds(&be, &cfd, 1);
-		items[6] = (zmq_pollitem_t){ NULL, cfd, ZMQ_POLLIN, 0 };
-		if (zmq_poll(items, 7, t) < 0 && errno != EINTR)
-			die(1, "zmq_poll: %s", zmq_strerror(errno));
-
-		if (items[4].revents & ZMQ_POLLIN) {
-			int sig;
-
-			while ((sig = signals_read(sfd))) {
-				if (sig == SIGUSR1)
-					log_counters(&be, &up, &oo);
-				else if (sig == SIGINT || sig == SIGTERM)
-					running = 0;
-			}
-		}
-		if (items[1].revents & ZMQ_POLLIN)
-			uplink_monitor(&up);
-		if (ofd >= 0 && (items[5].revents & (ZMQ_POLLOUT | ZMQ_POLLERR)))
-			backend_writable(&be);
-		if (dfd >= 0 && (be_more || (items[2].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))) {
-			int n = backend_read(&be);
-
-			if (n > 0) {
-				busypoll_kick(bp);
-				uplink_send(&up, be.frames, (size_t)n);
-			}
-			backend_read_done(&be);
-		}
-		if (lfd >= 0 && (items[3].revents & ZMQ_POLLIN))
-			backend_accept(&be);
-		up_more = up_more && sock && sock == up.sock;
-		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
-			struct frame *f;
-			size_t nf;
-			int budget;
-
-			/* a bounded share per wake-up: the guest side and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET;
-			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
-				up.ctr.rx_frames += nf;
-				busypoll_kick(bp);
-				if (be.vnet) {
-					backend_write_vnet(&be, f, nf);
-					continue;
-				}
-				/* a guest side without offloads gets segments and full checksums */
-				offload_plain(&oo, f, nf);
-				backend_write(&be, oo.f, oo.n);
-			}
-			up_more = !budget;
-		}
-		if (cfd >= 0 && (items[6].revents & (ZMQ_POLLIN | ZMQ_POLLERR)))
-			backend_ctl(&be, cfd);
-		now = now_ms();
-		uplink_tick(&up, now);
-		backend_tick(&be, now);
-		if ((be.kind == BE_STREAM_FD || be.kind == BE_DGRAM_FD) && be.fd < 0) {
-			info("guest side closed its socket: exiting");
-			running = 0;
-		}
-	}
+	/* slots in the order the old loop handled them where it matters: signals, the switch's monitor first */
+	if (ev_signal(l, SIGUSR1, nic_usr1, NULL) ||
+	    uplink_attach(&up, l, nic_uplink_readable, NULL) ||
+	    (h_out = ev_add_fd(l, -1, 0, nic_guest_writable, NULL)) < 0 ||
+	    (h_data = ev_add_fd(l, -1, 0, nic_guest_readable, NULL)) < 0 ||
+	    (h_listen = ev_add_fd(l, -1, 0, nic_guest_accept, NULL)) < 0 ||
+	    (h_ctl = ev_add_fd(l, -1, 0, nic_guest_ctl, NULL)) < 0 ||
+	    ev_hook(l, nic_tick, NULL, NULL))
+		die(1, "cannot set up the event loop");
+	if ((rc = ev_run(l)))
+		die(1, "zmq_poll: %s", zmq_strerror(-rc));
 	busypoll_stop(bp);
 	uplink_bye(&up, "NIC process stopping");
 	log_counters(&be, &up, &oo);
 	uplink_free(&up);
-	zmq_ctx_term(ctx);
+	daemon_end(&d);
 	backend_close(&be);
 	offload_out_free(&oo);
 	return 0;

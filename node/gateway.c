@@ -33,8 +33,10 @@
  * Timers: libslirp's only timer (IPv6 router advertisements) is created
  * through timer_new_opaque and kept in a small array; the loop sleeps no
  * longer than the earliest one and calls slirp_handle_timer() when due.
- * Sockets: slirp_pollfds_fill()/slirp_pollfds_poll() around the loop's
- * zmq_poll(), whose items take plain fds.
+ * Sockets: before each sleep slirp_pollfds_fill() registers libslirp's
+ * sockets as slots of the loop (those of the last pass deleted first; the
+ * loop's table grows only when libslirp has more sockets than ever before);
+ * right after the loop wakes, slirp_pollfds_poll() reads their results.
  */
 
 #include <arpa/inet.h>
@@ -324,9 +326,9 @@ int gw_init(struct gateway *g, const struct gw_conf *c, struct uplink *up, const
 	g->gro_on = c->gro;
 	g->max_frame = (size_t)c->mtu + VMF_ETH_OVERHEAD;
 	g->obuf = malloc(VMF_MAX_BATCH_BYTES);
-	g->cap_items = 64;
-	g->items = calloc((size_t)g->cap_items, sizeof(*g->items));
-	if (!g->obuf || !g->items) {
+	g->cap_slirp_h = 64;
+	g->slirp_h = calloc((size_t)g->cap_slirp_h, sizeof(*g->slirp_h));
+	if (!g->obuf || !g->slirp_h) {
 		*why = "out of memory";
 		return -ENOMEM;
 	}
@@ -376,9 +378,9 @@ void gw_free(struct gateway *g)
 	g->slirp = NULL;
 	dhcp_free(&g->dhcp);
 	free(g->obuf);
-	free(g->items);
+	free(g->slirp_h);
 	g->obuf = NULL;
-	g->items = NULL;
+	g->slirp_h = NULL;
 }
 
 int gw_save(struct gateway *g, int force)
@@ -490,25 +492,20 @@ void gw_note_vnet(struct gateway *g, const struct frame *f, size_t n)
 
 /* ---- event loop glue ---- */
 
-struct fill_ctx {
-	struct gateway *g;
-	zmq_pollitem_t **items;
-};
-
+/* libslirp wants socket @fd polled this pass: a slot without callback (gw_after reads it). */
 static int cb_add_poll(int fd, int events, void *opaque)
 {
-	struct fill_ctx *fc = opaque;
-	struct gateway *g = fc->g;
+	struct gateway *g = opaque;
 	short ev = 0;
+	int h;
 
-	if (g->n_items == g->cap_items) {
-		zmq_pollitem_t *n = realloc(g->items, (size_t)g->cap_items * 2 * sizeof(*n));
+	if (g->n_slirp_h == g->cap_slirp_h) {
+		int *n = realloc(g->slirp_h, (size_t)g->cap_slirp_h * 2 * sizeof(*n));
 
 		if (!n)
 			return -1;	/* that socket is not polled this pass */
-		g->items = n;
-		g->cap_items *= 2;
-		*fc->items = n;
+		g->slirp_h = n;
+		g->cap_slirp_h *= 2;
 	}
 	if (events & SLIRP_POLL_IN)
 		ev |= ZMQ_POLLIN;
@@ -516,19 +513,19 @@ static int cb_add_poll(int fd, int events, void *opaque)
 		ev |= ZMQ_POLLOUT;
 	if (events & SLIRP_POLL_PRI)
 		ev |= ZMQ_POLLPRI;
-	g->items[g->n_items] = (zmq_pollitem_t){ NULL, fd, ev, 0 };
-	return g->n_items++;
+	h = ev_add_fd(g->loop, fd, ev, NULL, NULL);
+	if (h < 0)
+		return -1;
+	g->slirp_h[g->n_slirp_h++] = h;
+	return h;
 }
 
 static int cb_get_revents(int idx, void *opaque)
 {
 	struct gateway *g = opaque;
-	short r;
+	short r = ev_revents(g->loop, idx);
 	int ev = 0;
 
-	if (idx < g->first_slirp || idx >= g->n_items)
-		return 0;
-	r = g->items[idx].revents;
 	if (r & ZMQ_POLLIN)
 		ev |= SLIRP_POLL_IN;
 	if (r & ZMQ_POLLOUT)
@@ -540,23 +537,19 @@ static int cb_get_revents(int idx, void *opaque)
 	return ev;
 }
 
-int gw_fill(struct gateway *g, zmq_pollitem_t **items, int base, long *timeout, uint64_t now)
+/* Before the loop sleeps: due work, libslirp's sockets, and the time to the next deadline. */
+static long gw_before(struct ev_loop *l, uint64_t now, void *arg)
 {
-	struct fill_ctx fc = { g, items };
-	uint32_t t = *timeout < 0 ? UINT32_MAX : (uint32_t)*timeout;
-	long td = dhcp_timeout(&g->dhcp, now);
+	struct gateway *g = arg;
+	uint32_t t = UINT32_MAX;
+	long td;
 
-	while (g->cap_items < base + 1) {
-		zmq_pollitem_t *n = realloc(g->items, (size_t)g->cap_items * 2 * sizeof(*n));
-
-		if (!n)
-			break;
-		g->items = n;
-		g->cap_items *= 2;
-	}
-	*items = g->items;
-	g->n_items = base;
-	g->first_slirp = base;
+	(void)l;
+	gw_tick(g, now);
+	now = now_ms();
+	td = dhcp_timeout(&g->dhcp, now);
+	while (g->n_slirp_h)
+		ev_del(g->loop, g->slirp_h[--g->n_slirp_h]);
 	for (int i = 0; i < GW_TIMERS; i++) {
 		const struct gw_timer *tm = &g->timers[i];
 
@@ -569,15 +562,22 @@ int gw_fill(struct gateway *g, zmq_pollitem_t **items, int base, long *timeout, 
 	}
 	if (td >= 0 && (uint32_t)td < t)
 		t = (uint32_t)td;
-	slirp_pollfds_fill(g->slirp, &t, cb_add_poll, &fc);
-	*items = g->items;
-	*timeout = t == UINT32_MAX ? -1 : (long)t;
-	return g->n_items;
+	slirp_pollfds_fill(g->slirp, &t, cb_add_poll, g);
+	return t == UINT32_MAX ? -1 : (long)t;
 }
 
-void gw_poll(struct gateway *g, int error)
+static void gw_after(struct ev_loop *l, int poll_failed, void *arg)
 {
-	slirp_pollfds_poll(g->slirp, error, cb_get_revents, g);
+	struct gateway *g = arg;
+
+	(void)l;
+	slirp_pollfds_poll(g->slirp, poll_failed, cb_get_revents, g);
+}
+
+int gw_attach(struct gateway *g, struct ev_loop *l)
+{
+	g->loop = l;
+	return ev_hook(l, gw_before, gw_after, g);
 }
 
 void gw_tick(struct gateway *g, uint64_t now)

@@ -8,6 +8,7 @@
 
 #include "codec.h"
 #include "dhcp.h"
+#include "evloop.h"
 #include "gro.h"
 #include "uplink.h"
 
@@ -67,9 +68,10 @@ struct gateway {
 	size_t gro_idx;				/* the open super-frame's place in the batch */
 	uint8_t vpeer[GW_VNET_PEERS][6];
 	unsigned int n_vpeer, next_vpeer;
-	/* poll items libslirp asked for, after the loop's own */
-	zmq_pollitem_t *items;
-	int n_items, cap_items, first_slirp;
+	/* the loop's slots libslirp asked for this pass (gw_attach) */
+	struct ev_loop *loop;
+	int *slirp_h;
+	int n_slirp_h, cap_slirp_h;
 	struct gw_timer timers[GW_TIMERS];
 	uint64_t next_save;
 	struct gw_ctr ctr;
@@ -111,14 +113,13 @@ void gw_note_vnet(struct gateway *g, const struct frame *f, size_t n);
 void gw_input(struct gateway *g, const struct frame *f, uint64_t now);
 
 /**
- * gw_fill() - before sleeping: put libslirp's fds after @base items of
- * @items (grown as needed) and lower *@timeout (ms, -1 = none)
- * Return: total items
+ * gw_attach() - run the gateway from loop @l: before each sleep gw_tick()
+ * and libslirp's sockets as slots (slirp_pollfds_fill), the sleep bounded by
+ * libslirp's, the timers' and DHCP's next deadline; after each wake-up
+ * libslirp's socket I/O (slirp_pollfds_poll), before any other slot's work.
+ * Return: 0 or -errno
  */
-int gw_fill(struct gateway *g, zmq_pollitem_t **items, int base, long *timeout, uint64_t now);
-
-/** gw_poll() - after zmq_poll: libslirp's socket I/O (@error: poll failed) */
-void gw_poll(struct gateway *g, int error);
+int gw_attach(struct gateway *g, struct ev_loop *l);
 
 /** gw_tick() - timers, deferred DHCP offers, lease file, then flush the output batch */
 void gw_tick(struct gateway *g, uint64_t now);

@@ -11,6 +11,7 @@
 #include <zmq.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "gateway.h"
 #include "log.h"
 #include "metrics.h"
@@ -154,16 +155,52 @@ static void gw_prometheus(void *arg, FILE *f)
 	}
 }
 
+static struct daemon d;
+static struct gateway gw;
+static struct uplink up;
+static struct offload_out oo;
+
+static void gw_usr1(struct ev_loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)sig;
+	(void)arg;
+	log_counters(&gw, &up, now_ms());
+}
+
+/*
+ * Batches from the switch: to libslirp (and DHCP). A bounded share per
+ * wake-up: libslirp's timers and keepalives get theirs.
+ * Return: 1 if the budget ran out
+ */
+static int gw_uplink_readable(void *arg)
+{
+	struct frame *f;
+	uint64_t now = now_ms();
+	size_t nf;
+	int budget;
+
+	(void)arg;
+	/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
+	for (budget = UPLINK_RECV_BUDGET;
+	     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
+		gw_note_vnet(&gw, f, nf);
+		/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
+		offload_plain(&oo, f, nf);
+		for (size_t i = 0; i < oo.n; i++)
+			gw_input(&gw, &oo.f[i], now);
+	}
+	return !budget;
+}
+
 static struct gw_fwd fwds[256];
 static const char *search[DHCP_SEARCH_MAX + 1];
 
 int main(int argc, char **argv)
 {
 	struct conf_std std = { 0 };
-	static struct gateway gw;
-	struct uplink up;
+	struct ev_loop *l = &d.loop;
 	struct metrics met = { .lfd = -1 };
-	struct offload_out oo;
 	struct metrics_ctx mctx = { &gw, &up };
 	struct uplink_conf uc;
 	struct gw_conf gc;
@@ -171,8 +208,7 @@ int main(int argc, char **argv)
 	const char *why = NULL;
 	struct in_addr net, mask, vhost, start, end, dns;
 	uint32_t bcast;
-	int rc, sfd, running = 1, up_more = 0;
-	void *ctx;
+	int rc;
 
 	log_init("vmfabric-gateway");
 	rc = conf_parse("vmfabric-gateway",
@@ -297,11 +333,8 @@ int main(int argc, char **argv)
 	if (rc)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "start-up", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
-	conf_std_detach(&std);
-
-	sfd = signals_fd();
-	ctx = zmq_ctx_new();
-	if (uplink_init(&up, &uc, ctx))
+	daemon_start(&d, &std, 0);
+	if (uplink_init(&up, &uc, d.zctx))
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
@@ -336,72 +369,20 @@ int main(int argc, char **argv)
 		info("running as user %s (uid %u), no capabilities", opt_user, (unsigned)getuid());
 	}
 
-	while (running) {
-		zmq_pollitem_t *items;
-		uint64_t now = now_ms();
-		long t = uplink_timeout(&up, now);
-		int n, prc, nmet;
-		void *sock;
-
-		n = gw_fill(&gw, &items, 3 + 1 + METRICS_CONNS, &t, now);
-		if (up_more)
-			t = 0;	/* batches left over from the last wake-up */
-		uplink_pollitems(&up, items);
-		sock = up.sock;
-		items[2] = (zmq_pollitem_t){ NULL, sfd, ZMQ_POLLIN, 0 };
-		nmet = metrics_items(&met, items + 3);
-		for (int i = 3 + nmet; i < 3 + 1 + METRICS_CONNS; i++)
-			items[i] = (zmq_pollitem_t){ NULL, -1, 0, 0 };
-		prc = zmq_poll(items, n, t);
-		if (prc < 0 && errno != EINTR) {
-			err("zmq_poll: %s", zmq_strerror(errno));
-			continue;
-		}
-		gw_poll(&gw, prc < 0);
-		metrics_handle(&met, items + 3, nmet);
-		if (items[2].revents & ZMQ_POLLIN) {
-			int sig;
-
-			while ((sig = signals_read(sfd))) {
-				if (sig == SIGUSR1)
-					log_counters(&gw, &up, now_ms());
-				else if (sig == SIGINT || sig == SIGTERM)
-					running = 0;
-			}
-		}
-		if (items[1].revents & ZMQ_POLLIN)
-			uplink_monitor(&up);
-		up_more = up_more && sock && sock == up.sock;
-		if (sock && sock == up.sock && (up_more || (items[0].revents & ZMQ_POLLIN))) {
-			struct frame *f;
-			size_t nf;
-			int budget;
-
-			now = now_ms();
-			/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
-			for (budget = UPLINK_RECV_BUDGET;
-			     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
-				up.ctr.rx_frames += nf;
-				gw_note_vnet(&gw, f, nf);
-				/* libslirp wants plain frames: segment TSO super-frames from offload TAPs */
-				offload_plain(&oo, f, nf);
-				for (size_t i = 0; i < oo.n; i++)
-					gw_input(&gw, &oo.f[i], now);
-			}
-			up_more = !budget;
-		}
-		now = now_ms();
-		gw_tick(&gw, now);
-		uplink_tick(&up, now);
-	}
+	/* libslirp's results first, as before; gw_tick() before uplink_tick() */
+	if (gw_attach(&gw, l) || metrics_attach(&met, l) || ev_signal(l, SIGUSR1, gw_usr1, NULL) ||
+	    uplink_attach(&up, l, gw_uplink_readable, NULL))
+		die(1, "cannot set up the event loop");
+	if ((rc = ev_run(l)))
+		err("zmq_poll: %s: stopping", zmq_strerror(-rc));
 	metrics_stop(&met);
 	gw_flush(&gw);
 	gw_save(&gw, 0);
 	uplink_bye(&up, "gateway stopping");
 	log_counters(&gw, &up, now_ms());
 	uplink_free(&up);
-	zmq_ctx_term(ctx);
+	daemon_end(&d);
 	gw_free(&gw);
 	offload_out_free(&oo);
-	return 0;
+	return rc ? 1 : 0;
 }

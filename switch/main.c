@@ -14,6 +14,7 @@
 #include "cert.h"
 #include "conf.h"
 #include "control.h"
+#include "daemon.h"
 #include "impair.h"
 #include "log.h"
 #include "metrics.h"
@@ -189,6 +190,24 @@ static void uplink_watch(void)
 	was_up = is_up;
 }
 
+/* Before and after the uplink's tick (a hook each side of it): see uplink_watch(). */
+static long sw_uplink_watch(struct ev_loop *l, uint64_t now, void *arg)
+{
+	(void)l;
+	(void)now;
+	(void)arg;
+	uplink_watch();
+	return -1;
+}
+
+/* Batches from the parent switch: forwarded (switch_uplink_input has its own budget). */
+static int sw_uplink_readable(void *arg)
+{
+	(void)arg;
+	switch_uplink_input(&sw);
+	return 0;
+}
+
 /* A stable default id: from the public key (or, without one, the host and endpoints). */
 static void default_id(char *id, size_t len, const uint8_t *pub)
 {
@@ -229,19 +248,88 @@ static int reload(void)
 	return 0;
 }
 
+static struct daemon d;
+static struct control ctl;
+static struct busypoll *bp;
+
+static void sw_router_readable(struct ev_loop *l, int h, short revents, void *arg)
+{
+	uint64_t fwd = sw.ctr.frames_out;
+
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	switch_input(&sw);
+	/* frames, not keepalives, keep the poller going */
+	if (sw.ctr.frames_out != fwd)
+		busypoll_kick(bp);
+}
+
+static void sw_zap_readable(struct ev_loop *l, int h, short revents, void *arg)
+{
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	zap_handle(&zap);
+}
+
+static void sw_control_readable(struct ev_loop *l, int h, short revents, void *arg)
+{
+	(void)l;
+	(void)h;
+	(void)revents;
+	(void)arg;
+	control_input(&ctl);
+}
+
+static void sw_signal(struct ev_loop *l, int sig, void *arg)
+{
+	(void)l;
+	(void)arg;
+	if (sig == SIGHUP)
+		reload();
+	else
+		write_stats(&sw);
+}
+
+/*
+ * Before each sleep: held frames whose time came (impairments), the
+ * once-a-second tick with the loop's utilisation of the last second (for
+ * "vmfabric-ctl stats"); no sleeping past a held frame or the next tick.
+ */
+static long sw_tick(struct ev_loop *l, uint64_t now, void *arg)
+{
+	static uint64_t next_tick, work0, total0;
+
+	(void)arg;
+	impair_run(&sw);
+	now = now_ms();
+	if (!next_tick) {
+		next_tick = now + 1000;
+	} else if (now >= next_tick) {
+		switch_tick(&sw, now);
+		next_tick = now + 1000;
+		sw.busy_us = l->work_us - work0;
+		sw.total_us = l->work_us + l->wait_us - total0;
+		work0 = l->work_us;
+		total0 = l->work_us + l->wait_us;
+	}
+	return impair_timeout(&sw, (long)(next_tick - now));
+}
+
 int main(int argc, char **argv)
 {
 	struct conf_std std = { 0 };
 	uint8_t pub[CERT_KEY_LEN], sec[CERT_KEY_LEN];
 	char why[1024];
-	struct control ctl = { 0 };
 	struct metrics met = { .lfd = -1 };
+	struct ev_loop *l = &d.loop;
 	struct mac_lock *locks;
-	struct busypoll *bp;
 	int tcp_control;
 	void *ctx, *router;
-	uint64_t next_tick, busy_us = 0, total_us = 0;
-	int rc, sfd, one = 1, zero = 0, maxmsg, running = 1;
+	int rc, one = 1, zero = 0, maxmsg;
 
 	log_init("vmfabric-switch");
 	rc = conf_parse("vmfabric-switch", "--listen EP --key SECRETFILE --authorized DIR [options]",
@@ -350,13 +438,8 @@ int main(int argc, char **argv)
 			die(EXIT_USAGE, "--port-vlan '%s': %s", opt_port_vlan.v[i],
 			    eq ? vwhy : "wants PORT=access:VID or PORT=trunk:VIDS[:native:VID]");
 	}
-	conf_std_detach(&std);
-
-	sfd = signals_fd();
-	if (sfd < 0)
-		die(1, "signalfd: %s", strerror(-sfd));
-	ctx = zmq_ctx_new();
-	zmq_ctx_set(ctx, ZMQ_IO_THREADS, (int)opt_io_threads);
+	daemon_start(&d, &std, (int)opt_io_threads);
+	ctx = d.zctx;
 	if (!opt_insecure && (rc = zap_start(&zap, ctx)))
 		die(1, "cannot start ZAP handler: %s", strerror(-rc));
 	router = zmq_socket(ctx, ZMQ_ROUTER);
@@ -470,81 +553,19 @@ int main(int argc, char **argv)
 	}
 
 	bp = busypoll_start((unsigned)opt_busy_poll);
-	next_tick = now_ms() + 1000;
-	while (running) {
-		zmq_pollitem_t items[6 + 1 + METRICS_CONNS] = {
-			{ router, 0, ZMQ_POLLIN, 0 },
-			{ NULL, sfd, ZMQ_POLLIN, 0 },
-			{ ctl.sock, ctl.sock ? 0 : -1, ZMQ_POLLIN, 0 },
-			{ zap.rep, zap.rep ? 0 : -1, ZMQ_POLLIN, 0 },
-			{ NULL, -1, 0, 0 },
-			{ NULL, -1, 0, 0 },
-		};
-		int nmet = metrics_items(&met, items + 6);
-		uint64_t now = now_ms(), t0, t1;
-		long timeout = next_tick > now ? (long)(next_tick - now) : 0;
-		void *usock = NULL;
-
-		if (opt_uplink) {
-			long tu = uplink_timeout(&up, now);
-
-			uplink_pollitems(&up, items + 4);
-			usock = up.sock;
-			timeout = MIN(timeout, tu);
-		}
-		timeout = impair_timeout(&sw, timeout);	/* no sleeping past a held frame */
-		t0 = now_us();
-		if (zmq_poll(items, 6 + nmet, timeout) < 0 && errno != EINTR)
-			die(1, "zmq_poll: %s", zmq_strerror(errno));
-		t1 = now_us();
-		if (opt_uplink) {
-			if (items[5].revents & ZMQ_POLLIN)
-				uplink_monitor(&up);
-			if (usock && usock == up.sock && (items[4].revents & ZMQ_POLLIN))
-				switch_uplink_input(&sw);
-			/* before the tick sends a Hello, which must not carry the lost path */
-			uplink_watch();
-			uplink_tick(&up, now_ms());
-			uplink_watch();
-		}
-		if (items[3].revents & ZMQ_POLLIN)
-			zap_handle(&zap);
-		if (items[0].revents & ZMQ_POLLIN) {
-			uint64_t fwd = sw.ctr.frames_out;
-
-			switch_input(&sw);
-			/* frames, not keepalives, keep the poller going */
-			if (sw.ctr.frames_out != fwd)
-				busypoll_kick(bp);
-		}
-		impair_run(&sw);
-		if (items[2].revents & ZMQ_POLLIN)
-			control_input(&ctl);
-		metrics_handle(&met, items + 6, nmet);
-		if (items[1].revents & ZMQ_POLLIN) {
-			int sig;
-
-			while ((sig = signals_read(sfd))) {
-				if (sig == SIGHUP)
-					reload();
-				else if (sig == SIGUSR1)
-					write_stats(&sw);
-				else if (sig == SIGINT || sig == SIGTERM)
-					running = 0;
-			}
-		}
-		busy_us += now_us() - t1;
-		total_us += now_us() - t0;
-		now = now_ms();
-		if (now >= next_tick) {
-			switch_tick(&sw, now);
-			next_tick = now + 1000;
-			/* utilisation of the last second, for "vmfabric-ctl stats" */
-			sw.busy_us = busy_us;
-			sw.total_us = total_us;
-			busy_us = total_us = 0;
-		}
-	}
+	/* the uplink's slots and tick first, as before; uplink_watch() each side of its tick */
+	if (ev_signal(l, SIGHUP, sw_signal, NULL) || ev_signal(l, SIGUSR1, sw_signal, NULL) ||
+	    ev_hook(l, sw_tick, NULL, NULL) ||
+	    (opt_uplink && (ev_hook(l, sw_uplink_watch, NULL, NULL) ||
+			    uplink_attach(&up, l, sw_uplink_readable, NULL) ||
+			    ev_hook(l, sw_uplink_watch, NULL, NULL))) ||
+	    (zap.rep && ev_add_zsock(l, zap.rep, ZMQ_POLLIN, sw_zap_readable, NULL) < 0) ||
+	    ev_add_zsock(l, router, ZMQ_POLLIN, sw_router_readable, NULL) < 0 ||
+	    (ctl.sock && ev_add_zsock(l, ctl.sock, ZMQ_POLLIN, sw_control_readable, NULL) < 0) ||
+	    metrics_attach(&met, l))
+		die(1, "cannot set up the event loop");
+	if ((rc = ev_run(l)))
+		die(1, "zmq_poll: %s", zmq_strerror(-rc));
 	info("shutting down");
 	busypoll_stop(bp);
 	write_stats(&sw);
@@ -559,6 +580,6 @@ int main(int argc, char **argv)
 	free(locks);
 	zmq_close(router);
 	zap_stop(&zap);
-	zmq_ctx_term(ctx);
+	daemon_end(&d);
 	return 0;
 }

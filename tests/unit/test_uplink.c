@@ -240,12 +240,137 @@ static void test_move_and_announce(void **state)
 	zmq_ctx_term(ctx);
 }
 
+/* The next message @s has, without waiting; decoded into its arena. Return: the envelope or NULL */
+static Vmfabric__Envelope *sw_try(struct fake_sw *s)
+{
+	Vmfabric__Envelope *env = NULL;
+	zmq_msg_t id, m;
+
+	zmq_msg_init(&id);
+	if (zmq_msg_recv(&id, s->sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&id);
+		return NULL;
+	}
+	s->rid_len = zmq_msg_size(&id);
+	memcpy(s->rid, zmq_msg_data(&id), s->rid_len);
+	zmq_msg_close(&id);
+	zmq_msg_init(&m);
+	assert_true(zmq_msg_recv(&m, s->sock, 0) >= 0);
+	codec_arena_reset(&s->arena);
+	assert_int_equal(codec_decode(&s->arena, zmq_msg_data(&m), zmq_msg_size(&m), &env), 0);
+	zmq_msg_close(&m);	/* codec_decode copies into the arena */
+	return env;
+}
+
+static struct fake_sw la, lb;
+static struct uplink lu;
+static int readable_calls, batches;
+static void *sock_a;
+static uint64_t deadline;
+
+static int lu_readable(void *arg)
+{
+	struct frame *f;
+	size_t n;
+
+	(void)arg;
+	readable_calls++;
+	while (uplink_recv(&lu, &f, &n, NULL) == 1)
+		batches++;
+	return 0;
+}
+
+/*
+ * The two stand-in switches, each pass: A refuses the port (DENIED), B
+ * welcomes it and then sends it 3 frames. Ends the loop when they arrived.
+ */
+static long switches(struct ev_loop *l, uint64_t now, void *arg)
+{
+	Vmfabric__Envelope env = VMFABRIC__ENVELOPE__INIT, *got;
+	Vmfabric__Error e = VMFABRIC__ERROR__INIT;
+
+	(void)arg;
+	while ((got = sw_try(&la)))
+		if (got->msg_case == VMFABRIC__ENVELOPE__MSG_HELLO) {
+			e.code = VMF_ERR_DENIED;
+			e.text = "no";
+			env.msg_case = VMFABRIC__ENVELOPE__MSG_ERROR;
+			env.error = &e;
+			sw_send(&la, &env);
+		}
+	while ((got = sw_try(&lb)))
+		if (got->msg_case == VMFABRIC__ENVELOPE__MSG_HELLO) {
+			Vmfabric__FrameBatch fb = VMFABRIC__FRAME_BATCH__INIT;
+			Vmfabric__Envelope benv = VMFABRIC__ENVELOPE__INIT;
+			uint8_t f[3][64];
+			ProtobufCBinaryData fr[3];
+
+			sw_welcome(&lb);
+			for (int i = 0; i < 3; i++) {
+				frame(f[i], "\x05");
+				fr[i] = (ProtobufCBinaryData){ 64, f[i] };
+			}
+			fb.n_frames = 3;
+			fb.frames = fr;
+			benv.msg_case = VMFABRIC__ENVELOPE__MSG_BATCH;
+			benv.batch = &fb;
+			sw_send(&lb, &benv);
+		}
+	if (lu.ctr.rx_frames >= 3 || now > deadline)
+		ev_stop(l);
+	return 5;
+}
+
+/*
+ * Attached to a loop, the uplink polls its own sockets: refused by the first
+ * switch it moves to the second, and the loop then polls the new socket
+ * (no caller compares sockets); what arrives there is read through the
+ * callback and counted by uplink_recv() itself.
+ */
+static void test_attach_follows_swap(void **state)
+{
+	struct uplink_conf c = { .endpoint = "inproc://lsw-a,inproc://lsw-b", .network = "lab",
+				 .name = "p2", .mtu = 1500, .insecure = 1 };
+	struct ev_loop l;
+	void *ctx = zmq_ctx_new();
+
+	(void)state;
+	uplink_conf_failback(&c, "off");
+	sw_open(&la, ctx, "inproc://lsw-a");
+	sw_open(&lb, ctx, "inproc://lsw-b");
+	assert_int_equal(ev_init(&l), 0);
+	assert_int_equal(uplink_init(&lu, &c, ctx), 0);
+	sock_a = lu.sock;
+	assert_int_equal(ev_hook(&l, switches, NULL, NULL), 0);
+	assert_int_equal(uplink_attach(&lu, &l, lu_readable, NULL), 0);
+	assert_ptr_equal(l.slot[lu.h_data].zsock, sock_a);
+	deadline = now_ms() + 5000;
+	assert_int_equal(ev_run(&l), 0);
+
+	assert_int_equal(lu.ep_cur, 1);
+	assert_int_equal(lu.state, UPLINK_UP);
+	assert_ptr_equal(l.slot[lu.h_data].zsock, lu.sock);
+	assert_ptr_equal(l.slot[lu.h_mon].zsock, lu.mon);
+	assert_int_equal(lu.ctr.rx_frames, 3);
+	assert_int_equal(lu.ctr.rx_msgs, 1);
+	assert_int_equal(batches, 1);
+	assert_true(readable_calls >= 2);	/* A's Error, B's Welcome and batch */
+
+	uplink_free(&lu);
+	assert_null(l.slot[lu.h_data].zsock);	/* nothing left polled */
+	ev_free(&l);
+	sw_close(&la);
+	sw_close(&lb);
+	zmq_ctx_term(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_failback_conf),
 		cmocka_unit_test(test_move_and_announce),
+		cmocka_unit_test(test_attach_follows_swap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
