@@ -22,33 +22,34 @@
 #include "util.h"
 #include "vhost_user.h"
 
-static char *opt_failback;
-static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
-static char *opt_stream, *opt_stream_listen, *opt_dgram, *opt_tap, *opt_netns, *opt_vhost;
-static char *opt_bridge, *opt_ovs_bridge;
-static long opt_fd = -1, opt_mtu = 1500, opt_busy_poll, opt_link_fd = -1;
-static int opt_insecure, opt_stream_replace;
-static int opt_offload = -1;	/* -1: not given (on with --tap) */
+/* The options: what the option table below writes, the program's defaults in place */
+static struct nic_conf {
+	char *failback, *sw, *server_key, *key, *network, *name, *stream, *stream_listen, *dgram;
+	char *tap, *netns, *vhost, *bridge, *ovs_bridge;
+	long fd, mtu, busy_poll, link_fd;
+	int insecure, stream_replace;
+	int offload;	/* -1: not given (on with --tap) */
+} cfg = { .fd = -1, .mtu = 1500, .link_fd = -1, .offload = -1 };
 
 static const struct conf_opt opts[] = {
-	UPLINK_CONF_OPTS(&opt_switch, &opt_server_key, &opt_failback, &opt_key),
-	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to join (default: default)", 0, 0 },
-	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/backend)", 0, 0 },
-	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the guest link (default 1500); the network's MTU, told by the switch, is set on a TAP and raises the frame bound (up to 9216 without this option)", VMF_MTU_MIN, 65000 },
-	{ "busy-poll", 0, CONF_INT, &opt_busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
-	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
-	{ "stream", 0, CONF_STR, &opt_stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
-	{ "stream-listen", 0, CONF_STR, &opt_stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=; one connection at a time, later ones are refused", 0, 0 },
-	{ "stream-replace", 0, CONF_BOOL, &opt_stream_replace, NULL, "with --stream-listen: a new connection replaces the live one (anyone who reaches the listener can then take the port over)", 0, 0 },
-	{ "dgram", 0, CONF_STR, &opt_dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT; datagrams from elsewhere are dropped", 0, 0 },
-	{ "fd", 0, CONF_INT, &opt_fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
-	{ "tap", 0, CONF_STR, &opt_tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
-	{ "offload", 0, CONF_ONOFF, &opt_offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
-	{ "vhost-user", 0, CONF_STR, &opt_vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
-	{ "link-fd", 0, CONF_INT, &opt_link_fd, "N", "write the link state the switch tells (vmfabric-ctl link) to inherited fd N: one byte, '1' up or '0' down, after every Welcome and change (vmfabric-qemu passes it on to QEMU's set_link)", 3, 1 << 20 },
-	{ "netns", 0, CONF_STR, &opt_netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
-	{ "bridge", 0, CONF_STR, &opt_bridge, "BR", "with --tap: make the TAP a port of the existing Linux bridge BR, with its MTU (an uplink into a host L2 fabric)", 0, 0 },
-	{ "ovs-bridge", 0, CONF_STR, &opt_ovs_bridge, "BR", "with --tap: add the TAP to Open vSwitch bridge BR (ovs-vsctl add-port; offloads off)", 0, 0 },
+	UPLINK_CONF_OPTS(&cfg.sw, &cfg.server_key, &cfg.failback, &cfg.key),
+	{ "network", 'N', CONF_STR, &cfg.network, "NAME", "network to join (default: default)", 0, 0 },
+	{ "name", 0, CONF_STR, &cfg.name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/backend)", 0, 0 },
+	{ "mtu", 0, CONF_INT, &cfg.mtu, "BYTES", "MTU of the guest link (default 1500); the network's MTU, told by the switch, is set on a TAP and raises the frame bound (up to 9216 without this option)", VMF_MTU_MIN, 65000 },
+	{ "busy-poll", 0, CONF_INT, &cfg.busy_poll, "USEC", "after each frame keep a CPU awake this long with an idle-priority poller: cuts wake-up latency, costs idle CPU (default 0: off)", 0, 1000000 },
+	{ "insecure", 0, CONF_BOOL, &cfg.insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
+	{ "stream", 0, CONF_STR, &cfg.stream, "unix:PATH|tcp:HOST:PORT", "connect to QEMU -netdev stream,server=on / socket,listen=", 0, 0 },
+	{ "stream-listen", 0, CONF_STR, &cfg.stream_listen, "unix:PATH|tcp:HOST:PORT", "listen for QEMU -netdev stream,server=off / socket,connect=; one connection at a time, later ones are refused", 0, 0 },
+	{ "stream-replace", 0, CONF_BOOL, &cfg.stream_replace, NULL, "with --stream-listen: a new connection replaces the live one (anyone who reaches the listener can then take the port over)", 0, 0 },
+	{ "dgram", 0, CONF_STR, &cfg.dgram, "LOCAL,REMOTE", "QEMU -netdev dgram: bind LOCAL (QEMU's remote), send to REMOTE (QEMU's local); unix:PATH or udp:HOST:PORT; datagrams from elsewhere are dropped", 0, 0 },
+	{ "fd", 0, CONF_INT, &cfg.fd, "N", "inherited socket (stream or datagram, detected)", 0, 1 << 20 },
+	{ "tap", 0, CONF_STR, &cfg.tap, "IFNAME", "create or attach TAP device IFNAME and bring it up", 0, 0 },
+	{ "offload", 0, CONF_ONOFF, &cfg.offload, "on|off", "with --tap: TSO/checksum offloads, 64 KiB segments through the fabric (default on)", 0, 0 },
+	{ "vhost-user", 0, CONF_STR, &cfg.vhost, "PATH", "serve vhost-user on unix socket PATH (QEMU -chardev socket,path=PATH -netdev vhost-user; guest RAM shared): offloads, no copies in QEMU", 0, 0 },
+	{ "link-fd", 0, CONF_INT, &cfg.link_fd, "N", "write the link state the switch tells (vmfabric-ctl link) to inherited fd N: one byte, '1' up or '0' down, after every Welcome and change (vmfabric-qemu passes it on to QEMU's set_link)", 3, 1 << 20 },
+	{ "netns", 0, CONF_STR, &cfg.netns, "NAME", "with --tap: the TAP lives in network namespace NAME (ip netns)", 0, 0 },
+	{ "bridge", 0, CONF_STR, &cfg.bridge, "BR", "with --tap: make the TAP a port of the existing Linux bridge BR, with its MTU (an uplink into a host L2 fabric)", 0, 0 },
+	{ "ovs-bridge", 0, CONF_STR, &cfg.ovs_bridge, "BR", "with --tap: add the TAP to Open vSwitch bridge BR (ovs-vsctl add-port; offloads off)", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -63,8 +64,8 @@ static void on_state(void *arg, uint32_t mtu, int link_up)
 	char b = link_up ? '1' : '0';
 
 	backend_set_state(arg, mtu, link_up);
-	if (opt_link_fd >= 0 && write((int)opt_link_fd, &b, 1) != 1)
-		log_rl(&rl, LOG_WARNING, "--link-fd %ld: %s", opt_link_fd, strerror(errno));
+	if (cfg.link_fd >= 0 && write((int)cfg.link_fd, &b, 1) != 1)
+		log_rl(&rl, LOG_WARNING, "--link-fd %ld: %s", cfg.link_fd, strerror(errno));
 }
 
 static void log_counters(const struct backend *be, const struct uplink *u,
@@ -227,53 +228,53 @@ int main(int argc, char **argv)
 	if (rc)
 		return conf_exit(rc);
 
-	nbe = !!opt_stream + !!opt_stream_listen + !!opt_dgram + (opt_fd >= 0) + !!opt_tap + !!opt_vhost;
-	if (!opt_network)
-		opt_network = "default";
-	if (!opt_name) {
+	nbe = !!cfg.stream + !!cfg.stream_listen + !!cfg.dgram + (cfg.fd >= 0) + !!cfg.tap + !!cfg.vhost;
+	if (!cfg.network)
+		cfg.network = "default";
+	if (!cfg.name) {
 		gethostname(host, sizeof(host) - 1);
-		snprintf(name, sizeof(name), "%.30s/%.20s", host, opt_tap ? opt_tap : "nic");
-		opt_name = name;
+		snprintf(name, sizeof(name), "%.30s/%.20s", host, cfg.tap ? cfg.tap : "nic");
+		cfg.name = name;
 	}
 	if (std.check) {
 		conf_print(stdout, opts, &std);
 		return 0;
 	}
 	log_set_debug(std.debug);
-	log_set_object(opt_name);
-	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
-				   .key = opt_key, .network = opt_network, .name = opt_name,
-				   .mtu = opt_mtu, .insecure = opt_insecure,
+	log_set_object(cfg.name);
+	uc = (struct uplink_conf){ .endpoint = cfg.sw, .server_key = cfg.server_key,
+				   .key = cfg.key, .network = cfg.network, .name = cfg.name,
+				   .mtu = cfg.mtu, .insecure = cfg.insecure,
 				   .on_state = on_state, .cb_arg = &be };
-	uplink_conf_failback(&uc, opt_failback);
+	uplink_conf_failback(&uc, cfg.failback);
 	uplink_conf_check(&uc);
 	if (nbe != 1)
 		die(EXIT_USAGE, "give exactly one backend: --stream, --stream-listen, --dgram, --fd, --tap or --vhost-user");
-	if (opt_netns && !opt_tap)
+	if (cfg.netns && !cfg.tap)
 		die(EXIT_USAGE, "--netns only applies to --tap");
-	if ((opt_bridge || opt_ovs_bridge) && !opt_tap)
+	if ((cfg.bridge || cfg.ovs_bridge) && !cfg.tap)
 		die(EXIT_USAGE, "--bridge and --ovs-bridge only apply to --tap");
 
-	if (opt_offload >= 0 && !opt_tap)
+	if (cfg.offload >= 0 && !cfg.tap)
 		die(EXIT_USAGE, "--offload only applies to --tap");
-	if (opt_stream_replace && !opt_stream_listen)
+	if (cfg.stream_replace && !cfg.stream_listen)
 		die(EXIT_USAGE, "--stream-replace only applies to --stream-listen");
-	bc = (struct backend_conf){ opt_stream, opt_stream_listen, opt_dgram, opt_tap, opt_netns,
-				    opt_fd, opt_mtu, opt_offload != 0,
-				    opt_bridge, opt_ovs_bridge, opt_stream_replace, opt_vhost };
+	bc = (struct backend_conf){ cfg.stream, cfg.stream_listen, cfg.dgram, cfg.tap, cfg.netns,
+				    cfg.fd, cfg.mtu, cfg.offload != 0,
+				    cfg.bridge, cfg.ovs_bridge, cfg.stream_replace, cfg.vhost };
 	/* the TAP is opened (and the namespace entered) before any thread exists */
 	rc = backend_open(&be, &bc, &why, errbuf, sizeof(errbuf));
 	if (rc)
 		die(EXIT_CONFIG, "%s%s%s", why ? why : "backend", rc != -EINVAL ? ": " : "",
 		    rc != -EINVAL ? strerror(-rc) : "");
 	daemon_start(&d, &std, 0);
-	if (opt_link_fd >= 0) {
-		int fl = fcntl((int)opt_link_fd, F_GETFL);
+	if (cfg.link_fd >= 0) {
+		int fl = fcntl((int)cfg.link_fd, F_GETFL);
 
 		/* never block the loop on a slow reader: a lost byte is logged */
-		if (fl < 0 || fcntl((int)opt_link_fd, F_SETFD, FD_CLOEXEC) ||
-		    fcntl((int)opt_link_fd, F_SETFL, fl | O_NONBLOCK))
-			die(EXIT_CONFIG, "--link-fd %ld: %s", opt_link_fd, strerror(errno));
+		if (fl < 0 || fcntl((int)cfg.link_fd, F_SETFD, FD_CLOEXEC) ||
+		    fcntl((int)cfg.link_fd, F_SETFL, fl | O_NONBLOCK))
+			die(EXIT_CONFIG, "--link-fd %ld: %s", cfg.link_fd, strerror(errno));
 	}
 	/* a TAP's MTU helper keeps CAP_NET_ADMIN for that one job (tap.c) */
 	if ((rc = backend_priv_start(&be, &why)))
@@ -298,11 +299,11 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
-	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), opt_switch,
-	     opt_network, opt_insecure ? "insecure" : "CURVE", be.kind == BE_VHOST ? ", offloads as the guest negotiates" :
+	info("%s <-> %s network %s (%s%s)", backend_describe(&be, desc, sizeof(desc)), cfg.sw,
+	     cfg.network, cfg.insecure ? "insecure" : "CURVE", be.kind == BE_VHOST ? ", offloads as the guest negotiates" :
 	     be.vnet ? ", TAP offloads on" : "");
 
-	bp = busypoll_start((unsigned)opt_busy_poll);
+	bp = busypoll_start((unsigned)cfg.busy_poll);
 	/* slots in the order the old loop handled them where it matters: signals, the switch's monitor first */
 	if (ev_signal(l, SIGUSR1, nic_usr1, NULL) ||
 	    uplink_attach(&up, l, nic_uplink_readable, NULL) ||

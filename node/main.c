@@ -20,53 +20,53 @@
 #include "uplink.h"
 #include "util.h"
 
-static char *opt_failback;
-static char *opt_switch, *opt_server_key, *opt_key, *opt_network, *opt_name;
-static struct conf_net4 opt_net;
-static struct conf_ip4 opt_host, opt_dhcpstart, opt_dhcpend, opt_dns;
-static struct conf_net6 opt_ipv6_net;
-static struct conf_ip6 opt_ipv6_host, opt_ipv6_dns;
-static char *opt_domainname, *opt_hostname;
-static char *opt_tftp, *opt_tftp_server_name, *opt_bootfile, *opt_lease_file;
-static int opt_restrict, opt_ipv4 = 1, opt_ipv6 = 1, opt_host_loopback = 1, opt_gro = 1;
-static struct conf_mac opt_mac;
-static struct conf_list opt_dnssearch, opt_hostfwd;
-static long opt_mtu = 1500, opt_lease_time = 86400, opt_probe_ms = 200;
-static int opt_insecure;
-static char *opt_metrics, *opt_user;
+/* The options: what the option table below writes, the program's defaults in place */
+static struct gw_opts {
+	char *failback, *sw, *server_key, *key, *network, *name, *domainname, *hostname, *tftp;
+	char *tftp_server_name, *bootfile, *lease_file, *metrics, *user;
+	struct conf_net4 net;
+	struct conf_ip4 host, dhcpstart, dhcpend, dns;
+	struct conf_net6 ipv6_net;
+	struct conf_ip6 ipv6_host, ipv6_dns;
+	int restricted, ipv4, ipv6, host_loopback, gro, insecure;
+	struct conf_mac mac;
+	struct conf_list dnssearch, hostfwd;
+	long mtu, lease_time, probe_ms;
+} cfg = { .ipv4 = 1, .ipv6 = 1, .host_loopback = 1, .gro = 1, .mtu = 1500, .lease_time = 86400,
+	.probe_ms = 200 };
 
 static const struct conf_opt opts[] = {
-	UPLINK_CONF_OPTS(&opt_switch, &opt_server_key, &opt_failback, &opt_key),
-	{ "network", 'N', CONF_STR, &opt_network, "NAME", "network to serve (default: default)", 0, 0 },
-	{ "name", 0, CONF_STR, &opt_name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
-	{ "mtu", 0, CONF_INT, &opt_mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },
-	{ "insecure", 0, CONF_BOOL, &opt_insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
-	{ "mac", 0, CONF_MAC, &opt_mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
-	{ "net", 0, CONF_NET4, &opt_net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24; a bare ADDR: its classful mask)", 8, 30 },
-	{ "host", 0, CONF_IP4, &opt_host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
-	{ "dhcpstart", 0, CONF_IP4, &opt_dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
-	{ "dhcpend", 0, CONF_IP4, &opt_dhcpend, "ADDR", "last DHCP address (default: last of the network)", 0, 0 },
-	{ "dns", 0, CONF_IP4, &opt_dns, "ADDR", "DNS proxy address (default .3)", 0, 0 },
-	{ "dnssearch", 0, CONF_LIST, &opt_dnssearch, "DOMAIN", "DHCP domain search list entry (repeatable)", 0, 0 },
-	{ "domainname", 0, CONF_STR, &opt_domainname, "DOMAIN", "DHCP domain name", 0, 0 },
-	{ "hostname", 0, CONF_STR, &opt_hostname, "NAME", "DHCP host name option", 0, 0 },
-	{ "restrict", 0, CONF_ONOFF, &opt_restrict, "on|off", "isolate guests: no egress, no host loopback; hostfwd still works (default off)", 0, 0 },
-	{ "host-loopback", 0, CONF_ONOFF, &opt_host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
-	{ "ipv4", 0, CONF_ONOFF, &opt_ipv4, "on|off", "IPv4 (default on)", 0, 0 },
-	{ "ipv6", 0, CONF_ONOFF, &opt_ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
-	{ "ipv6-net", 0, CONF_NET6, &opt_ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 126 },
-	{ "ipv6-host", 0, CONF_IP6, &opt_ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
-	{ "ipv6-dns", 0, CONF_IP6, &opt_ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
-	{ "tftp", 0, CONF_STR, &opt_tftp, "DIR", "serve DIR read-only over TFTP at the host address", 0, 0 },
-	{ "tftp-server-name", 0, CONF_STR, &opt_tftp_server_name, "NAME", "DHCP TFTP server name option (66)", 0, 0 },
-	{ "bootfile", 0, CONF_STR, &opt_bootfile, "FILE", "DHCP boot file (PXE)", 0, 0 },
-	{ "hostfwd", 0, CONF_LIST, &opt_hostfwd, "RULE", "[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport (repeatable)", 0, 0 },
-	{ "lease-file", 0, CONF_STR, &opt_lease_file, "FILE", "keep DHCP leases in FILE across restarts (default: in memory)", 0, 0 },
-	{ "lease-time", 0, CONF_INT, &opt_lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
-	{ "metrics", 0, CONF_STR, &opt_metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
-	{ "dhcp-probe", 0, CONF_INT, &opt_probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
-	{ "gro", 0, CONF_ONOFF, &opt_gro, "on|off", "coalesce TCP segments into TSO super-frames for guests whose NIC takes offloads (default on)", 0, 0 },
-	{ "user", 0, CONF_STR, &opt_user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
+	UPLINK_CONF_OPTS(&cfg.sw, &cfg.server_key, &cfg.failback, &cfg.key),
+	{ "network", 'N', CONF_STR, &cfg.network, "NAME", "network to serve (default: default)", 0, 0 },
+	{ "name", 0, CONF_STR, &cfg.name, "PORTNAME", "port name, unique in the network (default: HOSTNAME/gateway)", 0, 0 },
+	{ "mtu", 0, CONF_INT, &cfg.mtu, "BYTES", "MTU of the network (default 1500)", VMF_MTU_MIN, 65000 },
+	{ "insecure", 0, CONF_BOOL, &cfg.insecure, NULL, "no CURVE (the switch must be --insecure too)", 0, 0 },
+	{ "mac", 0, CONF_MAC, &cfg.mac, "MAC", "the gateway's MAC (default 52:55 + host address, e.g. 52:55:0a:00:02:02)", 0, 0 },
+	{ "net", 0, CONF_NET4, &cfg.net, "ADDR[/MASK]", "guest network (default 10.0.2.0/24; a bare ADDR: its classful mask)", 8, 30 },
+	{ "host", 0, CONF_IP4, &cfg.host, "ADDR", "gateway address: router, host loopback (default .2)", 0, 0 },
+	{ "dhcpstart", 0, CONF_IP4, &cfg.dhcpstart, "ADDR", "first DHCP address (default .15)", 0, 0 },
+	{ "dhcpend", 0, CONF_IP4, &cfg.dhcpend, "ADDR", "last DHCP address (default: last of the network)", 0, 0 },
+	{ "dns", 0, CONF_IP4, &cfg.dns, "ADDR", "DNS proxy address (default .3)", 0, 0 },
+	{ "dnssearch", 0, CONF_LIST, &cfg.dnssearch, "DOMAIN", "DHCP domain search list entry (repeatable)", 0, 0 },
+	{ "domainname", 0, CONF_STR, &cfg.domainname, "DOMAIN", "DHCP domain name", 0, 0 },
+	{ "hostname", 0, CONF_STR, &cfg.hostname, "NAME", "DHCP host name option", 0, 0 },
+	{ "restrict", 0, CONF_ONOFF, &cfg.restricted, "on|off", "isolate guests: no egress, no host loopback; hostfwd still works (default off)", 0, 0 },
+	{ "host-loopback", 0, CONF_ONOFF, &cfg.host_loopback, "on|off", "the host address reaches the gateway host's 127.0.0.1 (default on)", 0, 0 },
+	{ "ipv4", 0, CONF_ONOFF, &cfg.ipv4, "on|off", "IPv4 (default on)", 0, 0 },
+	{ "ipv6", 0, CONF_ONOFF, &cfg.ipv6, "on|off", "IPv6: router advertisements, NAT, DNS (default on)", 0, 0 },
+	{ "ipv6-net", 0, CONF_NET6, &cfg.ipv6_net, "ADDR/LEN", "IPv6 prefix (default fec0::/64)", 0, 126 },
+	{ "ipv6-host", 0, CONF_IP6, &cfg.ipv6_host, "ADDR", "IPv6 gateway address (default prefix::2)", 0, 0 },
+	{ "ipv6-dns", 0, CONF_IP6, &cfg.ipv6_dns, "ADDR", "IPv6 DNS proxy address (default prefix::3)", 0, 0 },
+	{ "tftp", 0, CONF_STR, &cfg.tftp, "DIR", "serve DIR read-only over TFTP at the host address", 0, 0 },
+	{ "tftp-server-name", 0, CONF_STR, &cfg.tftp_server_name, "NAME", "DHCP TFTP server name option (66)", 0, 0 },
+	{ "bootfile", 0, CONF_STR, &cfg.bootfile, "FILE", "DHCP boot file (PXE)", 0, 0 },
+	{ "hostfwd", 0, CONF_LIST, &cfg.hostfwd, "RULE", "[tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport (repeatable)", 0, 0 },
+	{ "lease-file", 0, CONF_STR, &cfg.lease_file, "FILE", "keep DHCP leases in FILE across restarts (default: in memory)", 0, 0 },
+	{ "lease-time", 0, CONF_INT, &cfg.lease_time, "SECONDS", "DHCP lease time (default 86400)", 120, 100000000 },
+	{ "metrics", 0, CONF_STR, &cfg.metrics, "ADDR:PORT", "serve Prometheus metrics at http://ADDR:PORT/metrics", 0, 0 },
+	{ "dhcp-probe", 0, CONF_INT, &cfg.probe_ms, "MS", "ARP-probe a new address this long before offering it, 0: no probe (default 200)", 0, 5000 },
+	{ "gro", 0, CONF_ONOFF, &cfg.gro, "on|off", "coalesce TCP segments into TSO super-frames for guests whose NIC takes offloads (default on)", 0, 0 },
+	{ "user", 0, CONF_STR, &cfg.user, "NAME", "after start-up (hostfwd listeners bound, keys read), run as user NAME; needs root", 0, 0 },
 	{ NULL, 0, 0, NULL, NULL, NULL, 0, 0 },
 };
 
@@ -217,12 +217,12 @@ int main(int argc, char **argv)
 			opts, &std, argc, argv, NULL);
 	if (rc)
 		return conf_exit(rc);
-	if (!opt_network)
-		opt_network = "default";
-	if (!opt_name) {
+	if (!cfg.network)
+		cfg.network = "default";
+	if (!cfg.name) {
 		gethostname(host, sizeof(host) - 1);
 		snprintf(name, sizeof(name), "%.40s/gateway", host);
-		opt_name = name;
+		cfg.name = name;
 	}
 	if (std.check) {
 		conf_print(stdout, opts, &std);
@@ -232,27 +232,27 @@ int main(int argc, char **argv)
 	{
 		char obj[160];
 
-		snprintf(obj, sizeof(obj), "%s (network %s)", opt_name, opt_network);
+		snprintf(obj, sizeof(obj), "%s (network %s)", cfg.name, cfg.network);
 		log_set_object(obj);
 	}
-	uc = (struct uplink_conf){ .endpoint = opt_switch, .server_key = opt_server_key,
-				   .key = opt_key, .network = opt_network, .name = opt_name,
-				   .mtu = opt_mtu, .insecure = opt_insecure };
-	uplink_conf_failback(&uc, opt_failback);
+	uc = (struct uplink_conf){ .endpoint = cfg.sw, .server_key = cfg.server_key,
+				   .key = cfg.key, .network = cfg.network, .name = cfg.name,
+				   .mtu = cfg.mtu, .insecure = cfg.insecure };
+	uplink_conf_failback(&uc, cfg.failback);
 	uplink_conf_check(&uc);
 
 	/* addresses, defaulted and checked like QEMU's net_slirp_init() */
 	memset(&gc, 0, sizeof(gc));
-	if (!opt_net.set)
-		conf_net4_parse("10.0.2.0/24", &opt_net, 8, 30, &why);
-	net = opt_net.net;
-	mask = opt_net.mask;
+	if (!cfg.net.set)
+		conf_net4_parse("10.0.2.0/24", &cfg.net, 8, 30, &why);
+	net = cfg.net.net;
+	mask = cfg.net.mask;
 	bcast = net.s_addr | ~mask.s_addr;
-	vhost.s_addr = opt_host.set ? opt_host.a.s_addr : net.s_addr | htonl(2);
-	dns.s_addr = opt_dns.set ? opt_dns.a.s_addr : net.s_addr | htonl(3);
-	start.s_addr = opt_dhcpstart.set ? opt_dhcpstart.a.s_addr : net.s_addr | htonl(15);
-	if (opt_dhcpend.set) {
-		end = opt_dhcpend.a;
+	vhost.s_addr = cfg.host.set ? cfg.host.a.s_addr : net.s_addr | htonl(2);
+	dns.s_addr = cfg.dns.set ? cfg.dns.a.s_addr : net.s_addr | htonl(3);
+	start.s_addr = cfg.dhcpstart.set ? cfg.dhcpstart.a.s_addr : net.s_addr | htonl(15);
+	if (cfg.dhcpend.set) {
+		end = cfg.dhcpend.a;
 	} else {
 		uint32_t e = ntohl(bcast) - 1;
 
@@ -270,21 +270,21 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--dns must differ from --host");
 	if (start.s_addr == vhost.s_addr || start.s_addr == dns.s_addr)
 		die(EXIT_USAGE, "--dhcpstart must differ from --host and --dns");
-	if (opt_dnssearch.n > DHCP_SEARCH_MAX)
+	if (cfg.dnssearch.n > DHCP_SEARCH_MAX)
 		die(EXIT_USAGE, "--dnssearch: at most %d entries", DHCP_SEARCH_MAX);
-	if (opt_hostfwd.n > ARRAY_SIZE(fwds))
+	if (cfg.hostfwd.n > ARRAY_SIZE(fwds))
 		die(EXIT_USAGE, "--hostfwd: at most %zu rules", ARRAY_SIZE(fwds));
-	for (size_t i = 0; i < opt_hostfwd.n; i++)
-		if (gw_parse_hostfwd(opt_hostfwd.v[i], &fwds[i], &why))
-			die(EXIT_USAGE, "--hostfwd '%s': %s", opt_hostfwd.v[i], why);
-	for (size_t i = 0; i < opt_dnssearch.n; i++)
-		search[i] = opt_dnssearch.v[i];
+	for (size_t i = 0; i < cfg.hostfwd.n; i++)
+		if (gw_parse_hostfwd(cfg.hostfwd.v[i], &fwds[i], &why))
+			die(EXIT_USAGE, "--hostfwd '%s': %s", cfg.hostfwd.v[i], why);
+	for (size_t i = 0; i < cfg.dnssearch.n; i++)
+		search[i] = cfg.dnssearch.v[i];
 
-	if (opt_mac.set) {
-		if (opt_mac.mac[0] & 1)
+	if (cfg.mac.set) {
+		if (cfg.mac.mac[0] & 1)
 			die(EXIT_USAGE, "--mac: %s is a multicast MAC; the gateway needs a unicast one",
-			    mac_fmt(opt_mac.mac, (char[18]){ 0 }));
-		memcpy(gc.mac, opt_mac.mac, 6);
+			    mac_fmt(cfg.mac.mac, (char[18]){ 0 }));
+		memcpy(gc.mac, cfg.mac.mac, 6);
 	} else {
 		gc.mac[0] = 0x52;
 		gc.mac[1] = 0x55;
@@ -292,41 +292,41 @@ int main(int argc, char **argv)
 	}
 
 	gc.cfg.version = 4;
-	gc.cfg.restricted = opt_restrict;
-	gc.cfg.in_enabled = opt_ipv4;
-	gc.cfg.in6_enabled = opt_ipv6;
-	gc.cfg.disable_host_loopback = !opt_host_loopback;
+	gc.cfg.restricted = cfg.restricted;
+	gc.cfg.in_enabled = cfg.ipv4;
+	gc.cfg.in6_enabled = cfg.ipv6;
+	gc.cfg.disable_host_loopback = !cfg.host_loopback;
 	if (!gc.cfg.in_enabled && !gc.cfg.in6_enabled)
 		die(EXIT_USAGE, "--ipv4 off and --ipv6 off: nothing left to serve");
 	gc.cfg.vnetwork = net;
 	gc.cfg.vnetmask = mask;
 	gc.cfg.vhost = vhost;
-	if (!opt_ipv6_net.set)
-		conf_net6_parse("fec0::/64", &opt_ipv6_net, 0, 126, &why);
-	gc.cfg.vprefix_addr6 = opt_ipv6_net.a;
-	gc.cfg.vprefix_len = opt_ipv6_net.len;
-	gc.cfg.vhost6 = opt_ipv6_host.set ? opt_ipv6_host.a : in6_with(&gc.cfg.vprefix_addr6, 2);
-	gc.cfg.vnameserver6 = opt_ipv6_dns.set ? opt_ipv6_dns.a : in6_with(&gc.cfg.vprefix_addr6, 3);
-	gc.cfg.vhostname = opt_hostname;
-	gc.cfg.tftp_server_name = opt_tftp_server_name;
-	gc.cfg.tftp_path = opt_tftp;
-	gc.cfg.bootfile = opt_bootfile;
+	if (!cfg.ipv6_net.set)
+		conf_net6_parse("fec0::/64", &cfg.ipv6_net, 0, 126, &why);
+	gc.cfg.vprefix_addr6 = cfg.ipv6_net.a;
+	gc.cfg.vprefix_len = cfg.ipv6_net.len;
+	gc.cfg.vhost6 = cfg.ipv6_host.set ? cfg.ipv6_host.a : in6_with(&gc.cfg.vprefix_addr6, 2);
+	gc.cfg.vnameserver6 = cfg.ipv6_dns.set ? cfg.ipv6_dns.a : in6_with(&gc.cfg.vprefix_addr6, 3);
+	gc.cfg.vhostname = cfg.hostname;
+	gc.cfg.tftp_server_name = cfg.tftp_server_name;
+	gc.cfg.tftp_path = cfg.tftp;
+	gc.cfg.bootfile = cfg.bootfile;
 	gc.cfg.vdhcp_start = start;
 	gc.cfg.vnameserver = dns;
-	gc.cfg.vdnssearch = opt_dnssearch.n ? search : NULL;
-	gc.cfg.vdomainname = opt_domainname;
+	gc.cfg.vdnssearch = cfg.dnssearch.n ? search : NULL;
+	gc.cfg.vdomainname = cfg.domainname;
 
 	gc.dhcp = (struct dhcp_conf){ net.s_addr, mask.s_addr, vhost.s_addr, dns.s_addr, start.s_addr,
-				      end.s_addr, (uint32_t)opt_lease_time, gc.cfg.restricted,
-				      (unsigned int)opt_probe_ms, opt_hostname, opt_domainname,
-				      opt_tftp_server_name, opt_bootfile, { NULL }, { 0 } };
+				      end.s_addr, (uint32_t)cfg.lease_time, gc.cfg.restricted,
+				      (unsigned int)cfg.probe_ms, cfg.hostname, cfg.domainname,
+				      cfg.tftp_server_name, cfg.bootfile, { NULL }, { 0 } };
 	memcpy(gc.dhcp.search, search, sizeof(search));
 	memcpy(gc.dhcp.mac, gc.mac, 6);
 	gc.fwd = fwds;
-	gc.n_fwd = opt_hostfwd.n;
-	gc.lease_file = opt_lease_file;
-	gc.mtu = opt_mtu;
-	gc.gro = opt_gro;
+	gc.n_fwd = cfg.hostfwd.n;
+	gc.lease_file = cfg.lease_file;
+	gc.mtu = cfg.mtu;
+	gc.gro = cfg.gro;
 
 	/* libslirp opens hostfwd listeners in slirp_new: do it before daemonizing to report errors */
 	rc = gw_init(&gw, &gc, &up, &why);
@@ -338,14 +338,14 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
-	if (opt_metrics) {
+	if (cfg.metrics) {
 		const char *mwhy = "";
 
-		rc = metrics_start(&met, opt_metrics, gw_prometheus, &mctx, &mwhy);
+		rc = metrics_start(&met, cfg.metrics, gw_prometheus, &mctx, &mwhy);
 		if (rc)
-			die(EXIT_CONFIG, "%s: %s%s%s", opt_metrics, mwhy, rc != -EINVAL ? ": " : "",
+			die(EXIT_CONFIG, "%s: %s%s%s", cfg.metrics, mwhy, rc != -EINVAL ? ": " : "",
 			    rc != -EINVAL ? strerror(-rc) : "");
-		info("metrics on http://%s/metrics", opt_metrics);
+		info("metrics on http://%s/metrics", cfg.metrics);
 	}
 	{
 		char a[4][INET_ADDRSTRLEN];
@@ -356,17 +356,17 @@ int main(int argc, char **argv)
 		inet_ntop(AF_INET, &end, a[3], sizeof(a[3]));
 		info("libslirp %s, gateway %s mac %s, dns %s, dhcp %s-%s (%u addresses)%s, %zu hostfwd, "
 		     "switch %s (%s)", slirp_version_string(), a[0], mac_fmt(gc.mac, m), a[1], a[2], a[3],
-		     gw.dhcp.pool_n, gc.cfg.restricted ? ", restricted" : "", opt_hostfwd.n,
-		     opt_switch, opt_insecure ? "insecure" : "CURVE");
+		     gw.dhcp.pool_n, gc.cfg.restricted ? ", restricted" : "", cfg.hostfwd.n,
+		     cfg.sw, cfg.insecure ? "insecure" : "CURVE");
 	}
 
 	/* everything privileged is done: hostfwd listeners bound, keys read */
-	if (opt_user) {
+	if (cfg.user) {
 		const char *uwhy;
 
-		if ((rc = priv_switch_user(opt_user, &uwhy)))
-			die(1, "--user %s: %s: %s", opt_user, uwhy, strerror(-rc));
-		info("running as user %s (uid %u), no capabilities", opt_user, (unsigned)getuid());
+		if ((rc = priv_switch_user(cfg.user, &uwhy)))
+			die(1, "--user %s: %s: %s", cfg.user, uwhy, strerror(-rc));
+		info("running as user %s (uid %u), no capabilities", cfg.user, (unsigned)getuid());
 	}
 
 	/* libslirp's results first, as before; gw_tick() before uplink_tick() */
