@@ -465,42 +465,34 @@ static void print_kv(FILE *f, const char *name, const char *v)
 /* An address option back in the syntax it was given in (a network as ADDR/LEN). */
 static void print_addr(FILE *f, const struct conf_opt *o)
 {
+	const struct conf_net4 *n4 = o->var;
+	const struct conf_net6 *n6 = o->var;
+	const struct conf_ip4 *a4 = o->var;
+	const struct conf_ip6 *a6 = o->var;
+	int v6 = o->type == CONF_IP6 || o->type == CONF_NET6, len = -1, set;
 	char a[INET6_ADDRSTRLEN];
-	int set = 0;
+	const void *addr;
 
-	switch (o->type) {
-	case CONF_IP4:
-		set = ((const struct conf_ip4 *)o->var)->set;
-		inet_ntop(AF_INET, &((const struct conf_ip4 *)o->var)->a, a, sizeof(a));
-		break;
-	case CONF_IP6:
-		set = ((const struct conf_ip6 *)o->var)->set;
-		inet_ntop(AF_INET6, &((const struct conf_ip6 *)o->var)->a, a, sizeof(a));
-		break;
-	case CONF_NET4: {
-		const struct conf_net4 *n = o->var;
-
-		set = n->set;
-		inet_ntop(AF_INET, &n->net, a, sizeof(a));
-		if (set)
-			fprintf(f, "%s = %s/%d\n", o->name, a, __builtin_popcount(n->mask.s_addr));
-		break;
+	if (o->type == CONF_NET4) {
+		set = n4->set;
+		addr = &n4->net;
+		len = __builtin_popcount(n4->mask.s_addr);
+	} else if (o->type == CONF_NET6) {
+		set = n6->set;
+		addr = &n6->a;
+		len = n6->len;
+	} else {
+		set = v6 ? a6->set : a4->set;
+		addr = v6 ? (const void *)&a6->a : (const void *)&a4->a;
 	}
-	case CONF_NET6: {
-		const struct conf_net6 *n = o->var;
-
-		set = n->set;
-		inet_ntop(AF_INET6, &n->a, a, sizeof(a));
-		if (set)
-			fprintf(f, "%s = %s/%u\n", o->name, a, n->len);
-		break;
-	}
-	default:
+	if (!set) {
+		fprintf(f, "# %s (unset)\n", o->name);
 		return;
 	}
-	if (!set)
-		fprintf(f, "# %s (unset)\n", o->name);
-	else if (o->type == CONF_IP4 || o->type == CONF_IP6)
+	inet_ntop(v6 ? AF_INET6 : AF_INET, addr, a, sizeof(a));
+	if (len >= 0)
+		fprintf(f, "%s = %s/%d\n", o->name, a, len);
+	else
 		fprintf(f, "%s = %s\n", o->name, a);
 }
 

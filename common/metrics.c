@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -336,4 +337,18 @@ void metrics_label(FILE *f, const char *s)
 			fputc(*s, f);
 	}
 	fputc('"', f);
+}
+
+void metrics_serve(struct metrics *m, const char *addr, void (*render_fn)(void *arg, FILE *f), void *arg)
+{
+	const char *why = "";
+	int rc;
+
+	if (!addr)
+		return;
+	rc = metrics_start(m, addr, render_fn, arg, &why);
+	if (rc)
+		die(EXIT_CONFIG, "%s: %s%s%s", addr, why, rc != -EINVAL ? ": " : "",
+		    rc != -EINVAL ? strerror(-rc) : "");
+	info("metrics on http://%s/metrics", addr);
 }

@@ -51,6 +51,12 @@ struct metrics {
 /** metrics_start() - listen on "ADDR:PORT" ("[::1]:9464", "127.0.0.1:9464") */
 int metrics_start(struct metrics *m, const char *addr, void (*render)(void *arg, FILE *f), void *arg,
 		  const char **why);
+
+/**
+ * metrics_serve() - metrics_start() at a daemon's start-up: logs where, or
+ * exits 78 with @addr and the reason. Does nothing for a NULL @addr
+ */
+void metrics_serve(struct metrics *m, const char *addr, void (*render)(void *arg, FILE *f), void *arg);
 void metrics_stop(struct metrics *m);
 
 /**

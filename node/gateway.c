@@ -54,51 +54,53 @@ static struct ratelimit rl_save = RATELIMIT_INIT, rl_guest = RATELIMIT_INIT,
 			rl_giant = RATELIMIT_INIT, rl_dhcp = RATELIMIT_INIT, rl_bad = RATELIMIT_INIT,
 			rl_spoof = RATELIMIT_INIT, rl_claim = RATELIMIT_INIT;
 
+/* The field of *@s up to @sep, cut there; *@s moves past it. Return: the field, NULL without @sep */
+static char *cut(char **s, int sep)
+{
+	char *f = *s, *e = strchr(f, sep);
+
+	if (!e)
+		return NULL;
+	*e = '\0';
+	*s = e + 1;
+	return f;
+}
+
+/* A port number @min..65535 into *@port; Return: 0 or -EINVAL */
+static int port_of(const char *s, long min, int *port)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > 65535)
+		return -EINVAL;
+	*port = (int)v;
+	return 0;
+}
+
 int gw_parse_hostfwd(const char *s, struct gw_fwd *f, const char **why)
 {
-	char buf[256], *p = buf, *hostaddr, *hostport, *guestaddr, *guestport, *sep, *end;
-	long v;
+	char buf[256], *p = buf, *proto, *hostaddr, *hostport, *guestaddr;
 
 	memset(f, 0, sizeof(*f));
 	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
 		goto bad;
-	sep = strchr(p, ':');
-	if (!sep)
+	/* [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport; p ends at guestport */
+	if (!(proto = cut(&p, ':')) || !(hostaddr = cut(&p, ':')) || !(hostport = cut(&p, '-')) ||
+	    !(guestaddr = cut(&p, ':')))
 		goto bad;
-	*sep = '\0';
-	if (!strcmp(p, "udp"))
+	if (!strcmp(proto, "udp"))
 		f->is_udp = 1;
-	else if (*p && strcmp(p, "tcp"))
+	else if (*proto && strcmp(proto, "tcp"))
 		goto bad;
-	hostaddr = sep + 1;
-	sep = strchr(hostaddr, ':');
-	if (!sep)
-		goto bad;
-	*sep = '\0';
-	hostport = sep + 1;
-	sep = strchr(hostport, '-');
-	if (!sep)
-		goto bad;
-	*sep = '\0';
-	guestaddr = sep + 1;
-	sep = strchr(guestaddr, ':');
-	if (!sep)
-		goto bad;
-	*sep = '\0';
-	guestport = sep + 1;
 	if (*hostaddr && inet_pton(AF_INET, hostaddr, &f->host_addr) != 1)
 		goto bad;
 	if (*guestaddr && inet_pton(AF_INET, guestaddr, &f->guest_addr) != 1)
 		goto bad;
-	errno = 0;
-	v = strtol(hostport, &end, 10);
-	if (errno || end == hostport || *end || v < 0 || v > 65535)
+	if (port_of(hostport, 0, &f->host_port) || port_of(p, 1, &f->guest_port))
 		goto bad;
-	f->host_port = (int)v;
-	v = strtol(guestport, &end, 10);
-	if (errno || end == guestport || *end || v < 1 || v > 65535)
-		goto bad;
-	f->guest_port = (int)v;
 	return 0;
 bad:
 	*why = "hostfwd must be [tcp|udp]:[hostaddr]:hostport-[guestaddr]:guestport";

@@ -338,15 +338,7 @@ int main(int argc, char **argv)
 		die(EXIT_CONFIG, "cannot set up the switch connection");
 	if (offload_out_init(&oo, 4096, 4 * (size_t)VMF_MAX_BATCH_BYTES))
 		die(1, "out of memory");
-	if (cfg.metrics) {
-		const char *mwhy = "";
-
-		rc = metrics_start(&met, cfg.metrics, gw_prometheus, &mctx, &mwhy);
-		if (rc)
-			die(EXIT_CONFIG, "%s: %s%s%s", cfg.metrics, mwhy, rc != -EINVAL ? ": " : "",
-			    rc != -EINVAL ? strerror(-rc) : "");
-		info("metrics on http://%s/metrics", cfg.metrics);
-	}
+	metrics_serve(&met, cfg.metrics, gw_prometheus, &mctx);
 	{
 		char a[4][INET_ADDRSTRLEN];
 

@@ -521,15 +521,7 @@ int main(int argc, char **argv)
 		ctl.reload = reload;
 	}
 	cert_wipe(sec, sizeof(sec));
-	if (cfg.metrics) {
-		const char *mwhy = "";
-
-		rc = metrics_start(&met, cfg.metrics, stats_prometheus, &sw, &mwhy);
-		if (rc)
-			die(EXIT_CONFIG, "%s: %s%s%s", cfg.metrics, mwhy, rc != -EINVAL ? ": " : "",
-			    rc != -EINVAL ? strerror(-rc) : "");
-		info("metrics on http://%s/metrics", cfg.metrics);
-	}
+	metrics_serve(&met, cfg.metrics, stats_prometheus, &sw);
 	{
 		char z85[CERT_Z85_LEN + 1], eps[1024] = "";
 
