@@ -22,9 +22,13 @@ uint64_t now_us(void);
 
 /**
  * signals_fd() - block SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE and return
- * a non-blocking signalfd for the event loop (SIGPIPE is just ignored)
+ * a non-blocking signalfd for the event loop (SIGPIPE is just ignored).
+ * Return: the fd, or -errno
  */
 int signals_fd(void);
+
+/** signals_fd_for() - the same for the @n signals @sigs (SIGPIPE ignored); Return: the fd, or -errno */
+int signals_fd_for(const int *sigs, size_t n);
 
 /** signals_read() - next pending signal number from @fd, or 0 */
 int signals_read(int fd);
