@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../unit/unit.h"
+
 #include "dhcp.h"
 #include "dhcp_frames.h"
 
@@ -563,22 +565,7 @@ static void test_full_16(void **state)
 	dhcp_free(&d);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dora),
-		cmocka_unit_test(test_exhausted),
-		cmocka_unit_test(test_in_use),
-		cmocka_unit_test(test_persist),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_spoofed_chaddr),
-		cmocka_unit_test(test_claim_spares_lease),
-		cmocka_unit_test(test_claim_cap),
-		cmocka_unit_test(test_invented_chaddr),
-		cmocka_unit_test(test_offer_hold),
-		cmocka_unit_test(test_index_random),
-		cmocka_unit_test(test_full_16),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("dhcp_test", NULL, NULL,
+	    U(test_dora), U(test_exhausted), U(test_in_use), U(test_persist), U(test_malformed),
+	    U(test_spoofed_chaddr), U(test_claim_spares_lease), U(test_claim_cap),
+	    U(test_invented_chaddr), U(test_offer_hold), U(test_index_random), U(test_full_16))

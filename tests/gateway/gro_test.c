@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../unit/unit.h"
+
 #include "codec.h"
 #include "gro.h"
 #include "gro_frames.h"
@@ -216,15 +218,6 @@ static void test_limit(void **state)
 	assert_int_equal(len, 54 + n * MSS);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_roundtrip),
-		cmocka_unit_test(test_single),
-		cmocka_unit_test(test_candidate),
-		cmocka_unit_test(test_mismatch),
-		cmocka_unit_test(test_limit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("gro_test", NULL, NULL,
+	    U(test_roundtrip), U(test_single), U(test_candidate), U(test_mismatch),
+	    U(test_limit))

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "addr.h"
 
 static void addr_expect_bad(const char *s, int socktype)
@@ -130,13 +132,5 @@ static void test_addr_bad(void **state)
 	addr_expect_bad(s, SOCK_STREAM);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addr_unix),
-		cmocka_unit_test(test_addr_inet),
-		cmocka_unit_test(test_addr_bad),
-	};
-
-	return cmocka_run_group_tests_name("addr", tests, NULL, NULL);
-}
+UNIT_MAIN("addr", NULL, NULL,
+	    U(test_addr_unix), U(test_addr_inet), U(test_addr_bad))

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "unit.h"
 #include <zmq.h>
 
 #include "cert.h"
@@ -463,18 +465,8 @@ static void test_cert_no_secret_in_heap(void **state)
 	memset(text, 0, sizeof(text));
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_cert_generate_load, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_no_overwrite, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_no_secret_in_heap, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_secret_mode, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_corrupt, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_missing, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_cert_czmq_format, cert_setup, cert_teardown),
-		cmocka_unit_test_setup_teardown(test_keyset_load_dir, cert_setup, cert_teardown),
-	};
-
-	return cmocka_run_group_tests_name("cert", tests, NULL, NULL);
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, cert_setup, cert_teardown)
+UNIT_MAIN("cert", NULL, NULL,
+	    T(test_cert_generate_load), T(test_cert_no_overwrite),
+	    T(test_cert_no_secret_in_heap), T(test_cert_secret_mode), T(test_cert_corrupt),
+	    T(test_cert_missing), T(test_cert_czmq_format), T(test_keyset_load_dir))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "codec.h"
 
 /* The switch's arena size; every test that is not about the arena uses it. */
@@ -929,33 +931,13 @@ static void test_codec_zero_copy_agrees(void **state)
 	codec_free_frames(f, 20);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codec_zero_copy_agrees),
-		cmocka_unit_test(test_codec_vnet_indices),
-		cmocka_unit_test(test_codec_frames_roundtrip),
-		cmocka_unit_test(test_codec_roundtrip_hello),
-		cmocka_unit_test(test_codec_roundtrip_welcome),
-		cmocka_unit_test(test_codec_roundtrip_link),
-		cmocka_unit_test(test_codec_roundtrip_error),
-		cmocka_unit_test(test_codec_roundtrip_keepalive),
-		cmocka_unit_test(test_codec_roundtrip_bye),
-		cmocka_unit_test(test_codec_roundtrip_batch),
-		cmocka_unit_test(test_codec_empty),
-		cmocka_unit_test(test_codec_garbage),
-		cmocka_unit_test(test_codec_truncated),
-		cmocka_unit_test(test_codec_lying_length),
-		cmocka_unit_test(test_codec_wire_types),
-		cmocka_unit_test(test_codec_too_many_frames),
-		cmocka_unit_test(test_codec_too_large),
-		cmocka_unit_test(test_codec_arena_small),
-		cmocka_unit_test(test_codec_arena_reserve),
-		cmocka_unit_test(test_codec_long_strings),
-		cmocka_unit_test(test_codec_mutations),
-		cmocka_unit_test(test_codec_valid_name),
-		cmocka_unit_test(test_codec_err_name),
-	};
-
-	return cmocka_run_group_tests_name("codec", tests, codec_setup, codec_teardown);
-}
+UNIT_MAIN("codec", codec_setup, codec_teardown,
+	    U(test_codec_zero_copy_agrees), U(test_codec_vnet_indices),
+	    U(test_codec_frames_roundtrip), U(test_codec_roundtrip_hello),
+	    U(test_codec_roundtrip_welcome), U(test_codec_roundtrip_link),
+	    U(test_codec_roundtrip_error), U(test_codec_roundtrip_keepalive),
+	    U(test_codec_roundtrip_bye), U(test_codec_roundtrip_batch), U(test_codec_empty),
+	    U(test_codec_garbage), U(test_codec_truncated), U(test_codec_lying_length),
+	    U(test_codec_wire_types), U(test_codec_too_many_frames), U(test_codec_too_large),
+	    U(test_codec_arena_small), U(test_codec_arena_reserve), U(test_codec_long_strings),
+	    U(test_codec_mutations), U(test_codec_valid_name), U(test_codec_err_name))

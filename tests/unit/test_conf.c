@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "conf.h"
 #include "util.h"
 
@@ -591,22 +593,10 @@ static void test_conf_mac_list(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_conf_long_options, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_short_options, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_file_then_cmdline, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_file_booleans, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_usage_errors, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_file_errors, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_config_spellings, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_help_version, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_print_reparse, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_onoff_mac, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_mac_list, conf_setup, conf_teardown),
-		cmocka_unit_test_setup_teardown(test_conf_addresses, conf_setup, conf_teardown),
-	};
-
-	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, conf_setup, conf_teardown)
+UNIT_MAIN("conf", NULL, NULL,
+	    T(test_conf_long_options), T(test_conf_short_options),
+	    T(test_conf_file_then_cmdline), T(test_conf_file_booleans),
+	    T(test_conf_usage_errors), T(test_conf_file_errors), T(test_conf_config_spellings),
+	    T(test_conf_help_version), T(test_conf_print_reparse), T(test_conf_onoff_mac),
+	    T(test_conf_mac_list), T(test_conf_addresses))

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "evloop.h"
 #include "util.h"
 
@@ -287,18 +289,7 @@ static void test_poll_error(void **state)
 	zmq_ctx_term(ctx);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_dispatch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_del_and_swap_in_callback, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_more, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_after_hook, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_signals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_grow, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_poll_error, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+UNIT_MAIN("evloop", NULL, NULL,
+	    T(test_dispatch), T(test_del_and_swap_in_callback), T(test_more), T(test_timeout),
+	    T(test_after_hook), T(test_signals), T(test_grow), T(test_poll_error))

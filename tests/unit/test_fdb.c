@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "fdb.h"
 
 #define FDB_AGE		300000		/* the switch's default, 300 s */
@@ -485,21 +487,9 @@ static void test_fdb_collisions(void **state)
 	fdb_free(&f);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_fdb_learn_lookup, fdb_setup, fdb_teardown),
-		cmocka_unit_test_setup_teardown(test_fdb_refresh, fdb_setup, fdb_teardown),
-		cmocka_unit_test_setup_teardown(test_fdb_move, fdb_setup, fdb_teardown),
-		cmocka_unit_test_setup_teardown(test_fdb_vlan, fdb_setup, fdb_teardown),
-		cmocka_unit_test_setup_teardown(test_fdb_aging, fdb_setup, fdb_teardown),
-		cmocka_unit_test_setup_teardown(test_fdb_relearn_after_aging, fdb_setup, fdb_teardown),
-		cmocka_unit_test(test_fdb_bound),
-		cmocka_unit_test_setup_teardown(test_fdb_flush_port, fdb_setup, fdb_teardown),
-		cmocka_unit_test(test_fdb_stress),
-		cmocka_unit_test_setup_teardown(test_fdb_port_limit, fdb_setup, fdb_teardown),
-		cmocka_unit_test(test_fdb_collisions),
-	};
-
-	return cmocka_run_group_tests_name("fdb", tests, NULL, NULL);
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, fdb_setup, fdb_teardown)
+UNIT_MAIN("fdb", NULL, NULL,
+	    T(test_fdb_learn_lookup), T(test_fdb_refresh), T(test_fdb_move), T(test_fdb_vlan),
+	    T(test_fdb_aging), T(test_fdb_relearn_after_aging), U(test_fdb_bound),
+	    T(test_fdb_flush_port), U(test_fdb_stress), T(test_fdb_port_limit),
+	    U(test_fdb_collisions))

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "impair.h"
 
 static struct impair_conf conf_of(const char *spec)
@@ -468,19 +470,7 @@ static void test_queue_ring(void **state)
 	impair_q_free(NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_fields),
-		cmocka_unit_test(test_parse_loss_burst),
-		cmocka_unit_test(test_parse_directions),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_format_roundtrip),
-		cmocka_unit_test(test_token_bucket),
-		cmocka_unit_test(test_loss_models),
-		cmocka_unit_test(test_delay_queue),
-		cmocka_unit_test(test_queue_ring),
-	};
-
-	return cmocka_run_group_tests_name("impair", tests, NULL, NULL);
-}
+UNIT_MAIN("impair", NULL, NULL,
+	    U(test_parse_fields), U(test_parse_loss_burst), U(test_parse_directions),
+	    U(test_parse_errors), U(test_format_roundtrip), U(test_token_bucket),
+	    U(test_loss_models), U(test_delay_queue), U(test_queue_ring))

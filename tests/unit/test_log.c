@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "log.h"
 
 static void test_escape(void **state)
@@ -110,14 +112,5 @@ static void test_ratelimit(void **state)
 	assert_int_equal(lines, 3);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escape),
-		cmocka_unit_test(test_escape_cut),
-		cmocka_unit_test(test_one_line),
-		cmocka_unit_test(test_ratelimit),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("log", NULL, NULL,
+	    U(test_escape), U(test_escape_cut), U(test_one_line), U(test_ratelimit))

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "offload.h"
 
 #define PAYLOAD	10000
@@ -268,15 +270,6 @@ static void test_offload_ip_length(void **state)
 	offload_out_free(&o);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_offload_tso4),
-		cmocka_unit_test(test_offload_tso6),
-		cmocka_unit_test(test_offload_partial_csum),
-		cmocka_unit_test(test_offload_bad),
-		cmocka_unit_test(test_offload_ip_length),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("offload", NULL, NULL,
+	    U(test_offload_tso4), U(test_offload_tso6), U(test_offload_partial_csum),
+	    U(test_offload_bad), U(test_offload_ip_length))

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "policy.h"
 
 static const char cert_head[] =
@@ -204,16 +206,6 @@ static void test_policy_vlans(void **state)
 	}
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_open_default),
-		cmocka_unit_test(test_policy_vlans),
-		cmocka_unit_test(test_policy_fields),
-		cmocka_unit_test(test_policy_errors),
-		cmocka_unit_test(test_policy_bounds),
-		cmocka_unit_test(test_policy_impair),
-	};
-
-	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
-}
+UNIT_MAIN("policy", NULL, NULL,
+	    U(test_policy_open_default), U(test_policy_vlans), U(test_policy_fields),
+	    U(test_policy_errors), U(test_policy_bounds), U(test_policy_impair))

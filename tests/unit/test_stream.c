@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "backend.h"
 #include "stream.h"
 
@@ -642,20 +644,9 @@ static void test_backend_stream_full_batch(void **state)
 	free(wire);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dgram_tx_queue),
-		cmocka_unit_test(test_stream_rx_every_split),
-		cmocka_unit_test(test_stream_rx_many_in_one_read),
-		cmocka_unit_test(test_stream_rx_zero_length),
-		cmocka_unit_test(test_stream_rx_too_long),
-		cmocka_unit_test(test_stream_rx_compact_tail),
-		cmocka_unit_test(test_stream_tx_partial),
-		cmocka_unit_test(test_stream_tx_peer_gone),
-		cmocka_unit_test(test_dgram_tx_oversize),
-		cmocka_unit_test(test_backend_stream_full_batch),
-	};
-
-	return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
-}
+UNIT_MAIN("stream", NULL, NULL,
+	    U(test_dgram_tx_queue), U(test_stream_rx_every_split),
+	    U(test_stream_rx_many_in_one_read), U(test_stream_rx_zero_length),
+	    U(test_stream_rx_too_long), U(test_stream_rx_compact_tail),
+	    U(test_stream_tx_partial), U(test_stream_tx_peer_gone), U(test_dgram_tx_oversize),
+	    U(test_backend_stream_full_batch))

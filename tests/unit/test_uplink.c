@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "uplink.h"
 #include "util.h"
 
@@ -364,14 +366,6 @@ static void test_attach_follows_swap(void **state)
 	zmq_ctx_term(ctx);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_split),
-		cmocka_unit_test(test_failback_conf),
-		cmocka_unit_test(test_move_and_announce),
-		cmocka_unit_test(test_attach_follows_swap),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("uplink", NULL, NULL,
+	    U(test_split), U(test_failback_conf), U(test_move_and_announce),
+	    U(test_attach_follows_swap))

@@ -16,6 +16,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "util.h"
 
 static char dir[64];
@@ -212,17 +214,7 @@ static void test_ep_bind_mode(void **state)
 	zmq_ctx_term(ctx);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replace_link_at_target, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_link_at_tmp, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_pidfile_link, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_mode, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_noreplace, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replace_error, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ep_bind_mode, setup, teardown),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+UNIT_MAIN("util", NULL, NULL,
+	    T(test_replace_link_at_target), T(test_replace_link_at_tmp), T(test_pidfile_link),
+	    T(test_replace_mode), T(test_noreplace), T(test_replace_error), T(test_ep_bind_mode))

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "unit.h"
+
 #include "vlanport.h"
 
 static struct vlan_conf conf_of(const char *spec)
@@ -316,17 +318,6 @@ static void test_port_out(void **state)
 	vlan_buf_free(NULL);
 }
 
-int main(void)
-{
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_format_long),
-		cmocka_unit_test(test_classify),
-		cmocka_unit_test(test_egress),
-		cmocka_unit_test(test_push_pop),
-		cmocka_unit_test(test_push_pop_vnet),
-		cmocka_unit_test(test_port_out),
-	};
-
-	return cmocka_run_group_tests(tests, NULL, NULL);
-}
+UNIT_MAIN("vlan", NULL, NULL,
+	    U(test_parse), U(test_format_long), U(test_classify), U(test_egress),
+	    U(test_push_pop), U(test_push_pop_vnet), U(test_port_out))
