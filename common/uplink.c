@@ -186,6 +186,7 @@ static int sock_open(struct uplink *u)
 {
 	int rc = dealer_open(u, u->ep_cur, 0, &u->sock, &u->mon);
 
+	u->hello_out = 0;
 	sock_watch(u);
 	return rc;
 }
@@ -226,6 +227,7 @@ static void go_hello(struct uplink *u, uint64_t now, const char *why)
 		log_rl(&rl_up, LOG_WARNING, "switch session lost (%s); reconnecting", why);
 	u->state = UPLINK_HELLO;
 	u->next_hello_ms = now;
+	u->hello_out = 0;
 	u->last_rx_ms = now;
 	u->attempt_ms = now;
 }
@@ -646,7 +648,9 @@ static void send_hello(struct uplink *u)
 		u->conf.hello_fill(u->conf.cb_arg, &h);
 	env.msg_case = VMFABRIC__ENVELOPE__MSG_HELLO;
 	env.hello = &h;
-	send_env(u, &env);
+	/* with ZMQ_IMMEDIATE, accepted means the connection was up: it is on its way */
+	if (!send_env(u, &env))
+		u->hello_out = 1;
 }
 
 long uplink_timeout(struct uplink *u, uint64_t now)
@@ -737,10 +741,16 @@ void uplink_monitor(struct uplink *u)
 		case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
 			debug("connected to %s", u->ep[u->ep_cur]);
 			u->backoff_ms = 0;
-			if (u->state == UPLINK_HELLO)
+			/*
+			 * Hello now, unless one already went out on this connection
+			 * (the handshake finished before this event was read): a
+			 * second would get a second Welcome and a second port.
+			 */
+			if (u->state == UPLINK_HELLO && !u->hello_out)
 				u->next_hello_ms = now_ms();
 			break;
 		case ZMQ_EVENT_DISCONNECTED:
+			u->hello_out = 0;
 			if (u->n_ep > 1) {
 				move_on(u, now_ms(), "closed the connection");
 				return;	/* the monitor is gone with the socket */

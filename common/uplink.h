@@ -96,6 +96,7 @@ struct uplink {
 	uint32_t port_id;
 	uint32_t mtu;
 	int link_up;		/* the switch's word (Welcome.link_down, LinkState); 1 until told */
+	int hello_out;		/* a Hello was accepted for sending on the current connection */
 	uint32_t keepalive_ms;
 	uint64_t last_rx_ms, next_hello_ms, next_ka_ms, retry_ms, backoff_ms;
 	uint64_t ka_seq;
