@@ -222,6 +222,7 @@ static size_t all_rows(const struct conf_opt *opts, struct conf_std *std, struct
 		{ "help", 'h', CONF_BOOL, NULL, NULL, "this help", 0, 0 },
 		{ "version", 'V', CONF_BOOL, NULL, NULL, "print the version", 0, 0 },
 	};
+	const struct conf_opt *end;
 	size_t n = 0, i;
 
 	for (; opts[n].name; n++) {
@@ -229,11 +230,11 @@ static size_t all_rows(const struct conf_opt *opts, struct conf_std *std, struct
 			die(1, "conf: more than %zu options", n);
 		all[n] = opts[n];
 	}
-	all[ROWS_MAX - 1] = opts[n];	/* the terminator, kept while the standard rows go in */
+	end = &opts[n];		/* the terminator, with its --help epilogue */
 	for (i = 0; i < ARRAY_SIZE(std_rows); i++)
 		if (!find_opt(opts, std_rows[i].name))
 			all[n++] = std_rows[i];
-	all[n] = all[ROWS_MAX - 1];
+	all[n] = *end;
 	return n;
 }
 

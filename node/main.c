@@ -181,7 +181,6 @@ static int gw_uplink_readable(void *arg)
 	int budget;
 
 	(void)arg;
-	/* a bounded share per wake-up: libslirp's timers and keepalives get theirs */
 	for (budget = UPLINK_RECV_BUDGET;
 	     budget > 0 && uplink_recv(&up, &f, &nf, NULL) == 1; budget--) {
 		gw_note_vnet(&gw, f, nf);
