@@ -167,7 +167,7 @@ pass "no NIC process for 2 s: $(grep -o 'sent [0-9]* frames' "$T/launcher-drain.
 # ---- guests a and b, each through vmfabric-qemu --------------------------------
 serial_has() { grep -aq -- "$2" "$T/$1-serial.log" 2>/dev/null; }
 # shellcheck disable=SC2086
-start launcher-a ip netns exec vfq-a "$QL" $(fab 1 a) --network "$NET" -- "$VMLAB/run-guest" \
+start launcher-a ip netns exec vfq-a "$QL" $(fab 1 a) --network "$NET" --pidfile "$T/launcher-a.pid" -- "$VMLAB/run-guest" \
 	--name vfq-a --log "$T/a-serial.log" --timeout 200 --serve --ip 192.168.79.10/24 \
 	--nic "vmfabric,mac=$MAC_A"
 LA=$LAST_PID
@@ -179,6 +179,7 @@ start launcher-b ip netns exec vfq-b "$QL" $(fab 2 b) -- "$VMLAB/run-guest" \
 LB=$LAST_PID
 
 wait_for 15 log_has launcher-a 'vfq-a/nic0: joined network' || fail "a's NIC process did not join"
+[ "$(cat "$T/launcher-a.pid" 2>/dev/null)" = "$LA" ] || fail "--pidfile: '$(cat "$T/launcher-a.pid" 2>/dev/null)', expected $LA"
 wait_for 15 log_has launcher-b 'vfq-b/nic0: joined network' || fail "b's NIC process did not join"
 NIC_B=$(sed -n 's/.*nic0 vfq-b\/nic0: vmfabric-nic pid \([0-9]*\) .*/\1/p' "$T/launcher-b.log" | head -1)
 [ -n "$NIC_B" ] || fail "no NIC pid in b's launcher log"
